@@ -1,0 +1,14 @@
+//! mcpx: a fast, lean Model Context Protocol engine and load tester.
+//!
+//! This facade re-exports the workspace crates behind cargo features, so an embedder adds one
+//! dependency:
+//!
+//! - `wire` (default): [`wire`], the sans-IO zero-copy JSON-RPC / MCP codec with SSE and stdio
+//!   framing (`mcpx-wire`).
+//!
+//! The engine (`server`, `client`) and the load tester (`load`) arrive as their crates land.
+
+#![forbid(unsafe_code)]
+
+#[cfg(feature = "wire")]
+pub use mcpx_wire as wire;
