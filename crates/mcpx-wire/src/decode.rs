@@ -91,7 +91,7 @@ pub fn decode(bytes: Bytes, opts: &DecodeOptions) -> Result<Message, DecodeError
             opts.max_message_bytes,
         ));
     }
-    if let Err(e) = std::str::from_utf8(&bytes) {
+    if let Err(e) = simdutf8::compat::from_utf8(&bytes) {
         return Err(DecodeError::new(DecodeErrorKind::InvalidUtf8, e.valid_up_to()));
     }
     let mut sc = Scanner::new(&bytes, opts.max_depth);

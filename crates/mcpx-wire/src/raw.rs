@@ -32,7 +32,7 @@ impl RawJson {
                 0,
             ));
         }
-        if let Err(e) = std::str::from_utf8(&bytes) {
+        if let Err(e) = simdutf8::compat::from_utf8(&bytes) {
             return Err(DecodeError::new(DecodeErrorKind::InvalidUtf8, e.valid_up_to()));
         }
         let mut sc = Scanner::new(&bytes, limits::DEFAULT_MAX_DEPTH);

@@ -855,7 +855,10 @@ tagged_enum! {
 
 /// Sampling `content`: one block, or (2025-11-25+) an array of blocks.
 #[derive(Clone, Debug, PartialEq)]
-#[allow(clippy::exhaustive_enums, reason = "one or many is fixed by the schema")]
+#[allow(
+    clippy::exhaustive_enums,
+    reason = "one or many is fixed by the schema"
+)]
 pub enum SamplingContent<'a> {
     /// A single block.
     One(SamplingContentBlock<'a>),
@@ -935,10 +938,7 @@ mod tests {
         assert!(serde_json::from_str::<ProgressToken<'_>>("1.5").is_err());
         assert!(serde_json::from_str::<ProgressToken<'_>>("null").is_err());
         assert!(serde_json::from_str::<RequestIdRef<'_>>("18446744073709551615").is_err());
-        assert_eq!(
-            serde_json::to_string(&RequestIdRef::Int(-3)).unwrap(),
-            "-3"
-        );
+        assert_eq!(serde_json::to_string(&RequestIdRef::Int(-3)).unwrap(), "-3");
     }
 
     #[test]
@@ -955,7 +955,10 @@ mod tests {
     fn sampling_content_one_or_many() {
         let one: SamplingContent<'_> =
             serde_json::from_str(r#"{"type":"text","text":"a"}"#).unwrap();
-        assert!(matches!(one, SamplingContent::One(SamplingContentBlock::Text(_))));
+        assert!(matches!(
+            one,
+            SamplingContent::One(SamplingContentBlock::Text(_))
+        ));
         let many: SamplingContent<'_> = serde_json::from_str(
             r#" [{"type":"tool_use","id":"t1","name":"f","input":{"x":1}},{"type":"x"}]"#,
         )

@@ -65,8 +65,7 @@ pub(super) fn vec_cow<'de: 'a, 'a, D: Deserializer<'de>>(
 pub(super) fn opt_vec_cow<'de: 'a, 'a, D: Deserializer<'de>>(
     d: D,
 ) -> Result<Option<Vec<Cow<'a, str>>>, D::Error> {
-    Ok(Option::<Vec<BorrowCow<'a>>>::deserialize(d)?
-        .map(|v| v.into_iter().map(|c| c.0).collect()))
+    Ok(Option::<Vec<BorrowCow<'a>>>::deserialize(d)?.map(|v| v.into_iter().map(|c| c.0).collect()))
 }
 
 /// `deserialize_with` for `Option<BTreeMap<Cow<'a, str>, V>>` (borrowing keys).
@@ -77,10 +76,13 @@ pub(super) fn opt_map<'de: 'a, 'a, D: Deserializer<'de>, V: Deserialize<'de>>(
         .map(|m| m.into_iter().map(|(k, v)| (k.0, v)).collect()))
 }
 
+/// A string-to-string map (prompt arguments, completion context).
+type CowMap<'a> = BTreeMap<Cow<'a, str>, Cow<'a, str>>;
+
 /// `deserialize_with` for `Option<BTreeMap<Cow<'a, str>, Cow<'a, str>>>` (borrowing both).
 pub(super) fn opt_map_cow<'de: 'a, 'a, D: Deserializer<'de>>(
     d: D,
-) -> Result<Option<BTreeMap<Cow<'a, str>, Cow<'a, str>>>, D::Error> {
+) -> Result<Option<CowMap<'a>>, D::Error> {
     Ok(
         Option::<BTreeMap<BorrowCow<'a>, BorrowCow<'a>>>::deserialize(d)?
             .map(|m| m.into_iter().map(|(k, v)| (k.0, v.0)).collect()),

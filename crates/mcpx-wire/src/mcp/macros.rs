@@ -79,7 +79,8 @@ macro_rules! tagged_enum {
         }
 
         impl $name<'_> {
-            /// The tag (`"type"`) value, when known or present as a string.
+            /// The tag value (e.g. `"text"`); for `Unknown`, the raw tag when it is an escape-free
+            /// string, else `None`.
             pub fn kind(&self) -> Option<&str> {
                 match self {
                     $( Self::$var(_) => Some($s), )+

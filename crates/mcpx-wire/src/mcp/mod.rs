@@ -221,7 +221,10 @@ fn check_notification_params<N: Notification>(bytes: &[u8]) -> Result<bool, serd
 /// `Ok(false)`: the method has no typed view, nothing was checked. `Ok(true)`: `params`
 /// deserialized. `Err`: it did not. Never panics, whatever the bytes.
 #[doc(hidden)]
-pub fn deserialize_params_by_method(method: &str, params: &[u8]) -> Result<bool, serde_json::Error> {
+pub fn deserialize_params_by_method(
+    method: &str,
+    params: &[u8],
+) -> Result<bool, serde_json::Error> {
     use self::method as m;
     match method {
         m::INITIALIZE => check_request_params::<Initialize>(params),
@@ -246,14 +249,18 @@ pub fn deserialize_params_by_method(method: &str, params: &[u8]) -> Result<bool,
         m::NOTIFICATIONS_PROGRESS => check_notification_params::<Progress>(params),
         m::NOTIFICATIONS_CANCELLED => check_notification_params::<Cancelled>(params),
         m::NOTIFICATIONS_MESSAGE => check_notification_params::<LoggingMessage>(params),
-        m::NOTIFICATIONS_TOOLS_LIST_CHANGED => check_notification_params::<ToolsListChanged>(params),
+        m::NOTIFICATIONS_TOOLS_LIST_CHANGED => {
+            check_notification_params::<ToolsListChanged>(params)
+        }
         m::NOTIFICATIONS_RESOURCES_LIST_CHANGED => {
             check_notification_params::<ResourcesListChanged>(params)
         }
         m::NOTIFICATIONS_PROMPTS_LIST_CHANGED => {
             check_notification_params::<PromptsListChanged>(params)
         }
-        m::NOTIFICATIONS_ROOTS_LIST_CHANGED => check_notification_params::<RootsListChanged>(params),
+        m::NOTIFICATIONS_ROOTS_LIST_CHANGED => {
+            check_notification_params::<RootsListChanged>(params)
+        }
         m::NOTIFICATIONS_RESOURCES_UPDATED => check_notification_params::<ResourceUpdated>(params),
         m::NOTIFICATIONS_SUBSCRIPTIONS_ACKNOWLEDGED => {
             check_notification_params::<SubscriptionsAcknowledged>(params)
@@ -271,7 +278,10 @@ pub fn deserialize_params_by_method(method: &str, params: &[u8]) -> Result<bool,
 /// `Ok(false)`: no typed result for `method` (unknown, or a notification). `Ok(true)`:
 /// `result` deserialized. `Err`: it did not. Never panics, whatever the bytes.
 #[doc(hidden)]
-pub fn deserialize_result_by_method(method: &str, result: &[u8]) -> Result<bool, serde_json::Error> {
+pub fn deserialize_result_by_method(
+    method: &str,
+    result: &[u8],
+) -> Result<bool, serde_json::Error> {
     use self::method as m;
     match method {
         m::INITIALIZE => check_request_result::<Initialize>(result),
@@ -310,7 +320,7 @@ mod tests {
         }
         for m in method::NOTIFICATIONS {
             assert!(deserialize_params_by_method(m, b"[").is_err(), "{m}");
-            assert_eq!(deserialize_result_by_method(m, b"{}").unwrap(), false);
+            assert!(!deserialize_result_by_method(m, b"{}").unwrap());
         }
     }
 

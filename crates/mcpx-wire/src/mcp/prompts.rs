@@ -82,6 +82,9 @@ pub struct PromptArgument<'a> {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ListPromptsResult<'a> {
+    /// `resultType` (2026-07-28).
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub result_type: Option<ResultType<'a>>,
     /// The prompts.
     #[serde(borrow)]
     pub prompts: Vec<Prompt<'a>>,
@@ -93,9 +96,6 @@ pub struct ListPromptsResult<'a> {
         skip_serializing_if = "Option::is_none"
     )]
     pub next_cursor: Option<Cow<'a, str>>,
-    /// `resultType` (2026-07-28).
-    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
-    pub result_type: Option<ResultType<'a>>,
     /// Freshness in milliseconds (2026-07-28).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl_ms: Option<i64>,

@@ -16,6 +16,9 @@ use super::{
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ListResourcesResult<'a> {
+    /// `resultType` (2026-07-28).
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub result_type: Option<ResultType<'a>>,
     /// The resources.
     #[serde(borrow)]
     pub resources: Vec<Resource<'a>>,
@@ -27,9 +30,6 @@ pub struct ListResourcesResult<'a> {
         skip_serializing_if = "Option::is_none"
     )]
     pub next_cursor: Option<Cow<'a, str>>,
-    /// `resultType` (2026-07-28).
-    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
-    pub result_type: Option<ResultType<'a>>,
     /// Freshness in milliseconds (2026-07-28).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl_ms: Option<i64>,
@@ -100,6 +100,9 @@ pub struct ResourceTemplate<'a> {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ListResourceTemplatesResult<'a> {
+    /// `resultType` (2026-07-28).
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub result_type: Option<ResultType<'a>>,
     /// The templates.
     #[serde(borrow)]
     pub resource_templates: Vec<ResourceTemplate<'a>>,
@@ -111,9 +114,6 @@ pub struct ListResourceTemplatesResult<'a> {
         skip_serializing_if = "Option::is_none"
     )]
     pub next_cursor: Option<Cow<'a, str>>,
-    /// `resultType` (2026-07-28).
-    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
-    pub result_type: Option<ResultType<'a>>,
     /// Freshness in milliseconds (2026-07-28).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl_ms: Option<i64>,

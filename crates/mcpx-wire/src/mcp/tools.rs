@@ -110,6 +110,9 @@ open_enum! {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ListToolsResult<'a> {
+    /// `resultType` (2026-07-28).
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub result_type: Option<ResultType<'a>>,
     /// The tools.
     #[serde(borrow)]
     pub tools: Vec<Tool<'a>>,
@@ -121,9 +124,6 @@ pub struct ListToolsResult<'a> {
         skip_serializing_if = "Option::is_none"
     )]
     pub next_cursor: Option<Cow<'a, str>>,
-    /// `resultType` (2026-07-28).
-    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
-    pub result_type: Option<ResultType<'a>>,
     /// Freshness in milliseconds (2026-07-28).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl_ms: Option<i64>,
