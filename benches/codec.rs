@@ -10,6 +10,12 @@
 //!
 //! Run: `cargo bench --bench codec`. Under `cargo test --all-targets` each runs once (smoke).
 
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "a benchmark whose check fails must abort"
+)]
+
 use std::borrow::Cow;
 use std::hint::black_box;
 
@@ -133,12 +139,20 @@ struct Seen {
 fn mcpx(input: &Bytes, opts: &DecodeOptions) -> Seen {
     let m = decode(input.clone(), opts).expect("valid");
     if let Some(items) = m.batch() {
-        return Seen { has_id: false, method_len: items.len(), payload: true };
+        return Seen {
+            has_id: false,
+            method_len: items.len(),
+            payload: true,
+        };
     }
     Seen {
         has_id: m.id().is_some(),
         method_len: m.method().map_or(0, str::len),
-        payload: m.params_bytes().or(m.result_bytes()).or(m.error_data_bytes()).is_some()
+        payload: m
+            .params_bytes()
+            .or(m.result_bytes())
+            .or(m.error_data_bytes())
+            .is_some()
             || m.error_code().is_some(),
     }
 }
@@ -149,13 +163,21 @@ fn owned<P: for<'de> Deserialize<'de>, R: for<'de> Deserialize<'de>>(input: &[u8
     Seen {
         has_id: m.id.is_some(),
         method_len: m.method.as_deref().map_or(0, str::len),
-        payload: m.params.is_some() || m.result.is_some() || m.error.as_ref().is_some_and(|e| e.code != 0 && !e.message.is_empty()),
+        payload: m.params.is_some()
+            || m.result.is_some()
+            || m.error
+                .as_ref()
+                .is_some_and(|e| e.code != 0 && !e.message.is_empty()),
     }
 }
 
 fn owned_batch(input: &[u8]) -> Seen {
     let v: Vec<Owned<Value, Value>> = serde_json::from_slice(input).expect("valid");
-    Seen { has_id: false, method_len: v.len(), payload: true }
+    Seen {
+        has_id: false,
+        method_len: v.len(),
+        payload: true,
+    }
 }
 
 fn raw(input: &[u8]) -> Seen {
@@ -170,7 +192,11 @@ fn raw(input: &[u8]) -> Seen {
 
 fn raw_batch(input: &[u8]) -> Seen {
     let v: Vec<RawEnvelope<'_>> = serde_json::from_slice(input).expect("valid");
-    Seen { has_id: false, method_len: v.len(), payload: true }
+    Seen {
+        has_id: false,
+        method_len: v.len(),
+        payload: true,
+    }
 }
 
 fn simd(input: &[u8], scratch: &mut Vec<u8>, buffers: &mut simd_json::Buffers) -> Seen {
@@ -179,13 +205,21 @@ fn simd(input: &[u8], scratch: &mut Vec<u8>, buffers: &mut simd_json::Buffers) -
     scratch.extend_from_slice(input);
     let v = simd_json::to_borrowed_value_with_buffers(scratch, buffers).expect("valid");
     if let Some(items) = v.as_array() {
-        return Seen { has_id: false, method_len: items.len(), payload: true };
+        return Seen {
+            has_id: false,
+            method_len: items.len(),
+            payload: true,
+        };
     }
     assert_eq!(v.get_str("jsonrpc"), Some("2.0"));
     Seen {
         has_id: v.get("id").is_some(),
         method_len: v.get_str("method").map_or(0, str::len),
-        payload: v.get("params").or(v.get("result")).or(v.get("error")).is_some(),
+        payload: v
+            .get("params")
+            .or(v.get("result"))
+            .or(v.get("error"))
+            .is_some(),
     }
 }
 
@@ -201,11 +235,21 @@ fn sonic(input: &[u8]) -> Seen {
 
 fn sonic_batch(input: &[u8]) -> Seen {
     let v: Vec<SonicEnvelope<'_>> = sonic_rs::from_slice(input).expect("valid");
-    Seen { has_id: false, method_len: v.len(), payload: true }
+    Seen {
+        has_id: false,
+        method_len: v.len(),
+        payload: true,
+    }
 }
 
 /// One group: all decoders on one shape.
-fn group(c: &mut Criterion, name: &str, data: &'static [u8], owned_fn: fn(&[u8]) -> Seen, batch: bool) {
+fn group(
+    c: &mut Criterion,
+    name: &str,
+    data: &'static [u8],
+    owned_fn: fn(&[u8]) -> Seen,
+    batch: bool,
+) {
     let input = Bytes::from_static(data);
     let mut opts = DecodeOptions::default();
     opts.allow_batch(batch);
@@ -221,24 +265,40 @@ fn group(c: &mut Criterion, name: &str, data: &'static [u8], owned_fn: fn(&[u8])
         assert_eq!(raw(data), expect, "{name}: serde_json raw");
         assert_eq!(sonic(data), expect, "{name}: sonic-rs");
     }
-    assert_eq!(simd(data, &mut scratch, &mut buffers), expect, "{name}: simd-json");
+    assert_eq!(
+        simd(data, &mut scratch, &mut buffers),
+        expect,
+        "{name}: simd-json"
+    );
 
     let mut g = c.benchmark_group(name);
     g.throughput(Throughput::Bytes(data.len() as u64));
-    g.bench_function("mcpx_wire", |b| b.iter(|| assert_eq!(mcpx(black_box(&input), &opts), expect)));
-    g.bench_function("serde_json_owned", |b| b.iter(|| assert_eq!(owned_fn(black_box(data)), expect)));
+    g.bench_function("mcpx_wire", |b| {
+        b.iter(|| assert_eq!(mcpx(black_box(&input), &opts), expect))
+    });
+    g.bench_function("serde_json_owned", |b| {
+        b.iter(|| assert_eq!(owned_fn(black_box(data)), expect))
+    });
     if batch {
-        g.bench_function("serde_json_raw", |b| b.iter(|| assert_eq!(raw_batch(black_box(data)), expect)));
+        g.bench_function("serde_json_raw", |b| {
+            b.iter(|| assert_eq!(raw_batch(black_box(data)), expect))
+        });
     } else {
-        g.bench_function("serde_json_raw", |b| b.iter(|| assert_eq!(raw(black_box(data)), expect)));
+        g.bench_function("serde_json_raw", |b| {
+            b.iter(|| assert_eq!(raw(black_box(data)), expect))
+        });
     }
     g.bench_function("simd_json", |b| {
         b.iter(|| assert_eq!(simd(black_box(data), &mut scratch, &mut buffers), expect))
     });
     if batch {
-        g.bench_function("sonic_rs", |b| b.iter(|| assert_eq!(sonic_batch(black_box(data)), expect)));
+        g.bench_function("sonic_rs", |b| {
+            b.iter(|| assert_eq!(sonic_batch(black_box(data)), expect))
+        });
     } else {
-        g.bench_function("sonic_rs", |b| b.iter(|| assert_eq!(sonic(black_box(data)), expect)));
+        g.bench_function("sonic_rs", |b| {
+            b.iter(|| assert_eq!(sonic(black_box(data)), expect))
+        });
     }
     g.finish();
 }
@@ -250,23 +310,83 @@ macro_rules! shape {
 }
 
 fn decode_groups(c: &mut Criterion) {
-    group(c, "decode/initialize_request", shape!("initialize_request.json"), owned::<Value, Value>, false);
-    group(c, "decode/tools_list_result_50_tools", shape!("tools_list_50.json"), owned::<Value, ToolsList>, false);
-    group(c, "decode/tools_call_request_200b", shape!("tools_call_200b.json"), owned::<CallToolParams, Value>, false);
-    group(c, "decode/tools_call_request_1kib", shape!("tools_call_1kib.json"), owned::<CallToolParams, Value>, false);
-    group(c, "decode/tools_call_result_1_5kib", shape!("tools_call_result_1_5kib.json"), owned::<Value, CallToolResult>, false);
-    group(c, "decode/tools_call_result_64kib", shape!("tools_call_result_64kib.json"), owned::<Value, CallToolResult>, false);
-    group(c, "decode/progress_notification", shape!("progress_notification.json"), owned::<Value, Value>, false);
-    group(c, "decode/error_response", shape!("error_response.json"), owned::<Value, Value>, false);
-    group(c, "decode/batch_10_2025_03_26", shape!("batch_10.json"), owned_batch, true);
+    group(
+        c,
+        "decode/initialize_request",
+        shape!("initialize_request.json"),
+        owned::<Value, Value>,
+        false,
+    );
+    group(
+        c,
+        "decode/tools_list_result_50_tools",
+        shape!("tools_list_50.json"),
+        owned::<Value, ToolsList>,
+        false,
+    );
+    group(
+        c,
+        "decode/tools_call_request_200b",
+        shape!("tools_call_200b.json"),
+        owned::<CallToolParams, Value>,
+        false,
+    );
+    group(
+        c,
+        "decode/tools_call_request_1kib",
+        shape!("tools_call_1kib.json"),
+        owned::<CallToolParams, Value>,
+        false,
+    );
+    group(
+        c,
+        "decode/tools_call_result_1_5kib",
+        shape!("tools_call_result_1_5kib.json"),
+        owned::<Value, CallToolResult>,
+        false,
+    );
+    group(
+        c,
+        "decode/tools_call_result_64kib",
+        shape!("tools_call_result_64kib.json"),
+        owned::<Value, CallToolResult>,
+        false,
+    );
+    group(
+        c,
+        "decode/progress_notification",
+        shape!("progress_notification.json"),
+        owned::<Value, Value>,
+        false,
+    );
+    group(
+        c,
+        "decode/error_response",
+        shape!("error_response.json"),
+        owned::<Value, Value>,
+        false,
+    );
+    group(
+        c,
+        "decode/batch_10_2025_03_26",
+        shape!("batch_10.json"),
+        owned_batch,
+        true,
+    );
 }
 
 /// Encoding a tools/call result: typed through serde into a reused buffer (both), and mcpx's
 /// verbatim forwarding of a raw result (what a proxy or recorder does).
 fn encode_groups(c: &mut Criterion) {
     for (name, data) in [
-        ("encode/tools_call_result_1_5kib", &shape!("tools_call_result_1_5kib.json")[..]),
-        ("encode/tools_call_result_64kib", &shape!("tools_call_result_64kib.json")[..]),
+        (
+            "encode/tools_call_result_1_5kib",
+            &shape!("tools_call_result_1_5kib.json")[..],
+        ),
+        (
+            "encode/tools_call_result_64kib",
+            &shape!("tools_call_result_64kib.json")[..],
+        ),
     ] {
         #[derive(Deserialize)]
         struct Env {
@@ -280,7 +400,10 @@ fn encode_groups(c: &mut Criterion) {
         }
         let typed: Env = serde_json::from_slice(data).expect("valid");
         let result = typed.result;
-        let raw_result = decode(Bytes::from_static(data), &DecodeOptions::default()).expect("valid").result().expect("result");
+        let raw_result = decode(Bytes::from_static(data), &DecodeOptions::default())
+            .expect("valid")
+            .result()
+            .expect("result");
         let id = RequestId::from_i64(42);
         let mut buf = BytesMut::with_capacity(data.len() * 2);
         let mut vec = Vec::with_capacity(data.len() * 2);
@@ -296,14 +419,23 @@ fn encode_groups(c: &mut Criterion) {
         g.bench_function("mcpx_wire_raw_forward", |b| {
             b.iter(|| {
                 buf.clear();
-                encode_result_raw(&mut buf, &id, black_box::<&RawJson>(&raw_result)).expect("encodes");
+                encode_result_raw(&mut buf, &id, black_box::<&RawJson>(&raw_result))
+                    .expect("encodes");
                 assert!(buf.len() >= data.len() - 16);
             })
         });
         g.bench_function("serde_json_owned", |b| {
             b.iter(|| {
                 vec.clear();
-                serde_json::to_writer(&mut vec, &OwnedOut { jsonrpc: "2.0", id: 42, result: black_box(&result) }).expect("encodes");
+                serde_json::to_writer(
+                    &mut vec,
+                    &OwnedOut {
+                        jsonrpc: "2.0",
+                        id: 42,
+                        result: black_box(&result),
+                    },
+                )
+                .expect("encodes");
                 assert!(vec.len() >= data.len() - 16);
             })
         });

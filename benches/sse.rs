@@ -2,6 +2,12 @@
 //! multi-line payload), and decoding a stream of events in one chunk, in 1 KiB chunks and in
 //! 64-byte chunks. Run: `cargo bench --bench sse`.
 
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "a benchmark whose check fails must abort"
+)]
+
 use std::hint::black_box;
 
 use bytes::BytesMut;
@@ -9,8 +15,14 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use mcpx_wire::sse::{SseDecoder, SseEventRef, encode_event};
 use mcpx_wire::stdio::{LineFramer, encode_line};
 
-const RESULT: &[u8] = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/benches/data/tools_call_result_1_5kib.json"));
-const PROGRESS: &[u8] = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/benches/data/progress_notification.json"));
+const RESULT: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/benches/data/tools_call_result_1_5kib.json"
+));
+const PROGRESS: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/benches/data/progress_notification.json"
+));
 
 fn encode(c: &mut Criterion) {
     let mut g = c.benchmark_group("sse_encode");
@@ -19,11 +31,20 @@ fn encode(c: &mut Criterion) {
     g.bench_function("tools_call_result_1_5kib", |b| {
         b.iter(|| {
             buf.clear();
-            encode_event(&mut buf, &SseEventRef::new(black_box(RESULT)).with_id("0-17").with_event("message")).expect("encodes");
+            encode_event(
+                &mut buf,
+                &SseEventRef::new(black_box(RESULT))
+                    .with_id("0-17")
+                    .with_event("message"),
+            )
+            .expect("encodes");
             assert!(buf.len() > RESULT.len());
         })
     });
-    let multi: Vec<u8> = RESULT.iter().map(|&b| if b == b',' { b'\n' } else { b }).collect();
+    let multi: Vec<u8> = RESULT
+        .iter()
+        .map(|&b| if b == b',' { b'\n' } else { b })
+        .collect();
     g.bench_function("multi_line_1_5kib", |b| {
         b.iter(|| {
             buf.clear();

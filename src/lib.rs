@@ -12,3 +12,8 @@
 
 #[cfg(feature = "wire")]
 pub use mcpx_wire as wire;
+
+/// The README's code blocks, compiled and run as doc tests so the README cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -87,12 +87,17 @@ pub fn decode_from(buf: &mut BytesMut, opts: &DecodeOptions) -> Result<Message, 
 pub fn decode(bytes: Bytes, opts: &DecodeOptions) -> Result<Message, DecodeError> {
     if bytes.len() > opts.max_message_bytes {
         return Err(DecodeError::new(
-            DecodeErrorKind::TooLarge { limit: opts.max_message_bytes },
+            DecodeErrorKind::TooLarge {
+                limit: opts.max_message_bytes,
+            },
             opts.max_message_bytes,
         ));
     }
     if let Err(e) = simdutf8::compat::from_utf8(&bytes) {
-        return Err(DecodeError::new(DecodeErrorKind::InvalidUtf8, e.valid_up_to()));
+        return Err(DecodeError::new(
+            DecodeErrorKind::InvalidUtf8,
+            e.valid_up_to(),
+        ));
     }
     let mut sc = Scanner::new(&bytes, opts.max_depth);
     sc.skip_ws();
@@ -122,14 +127,22 @@ fn end_of_input(sc: &mut Scanner<'_>) -> Result<(), DecodeError> {
     if sc.pos() == sc.buf().len() {
         Ok(())
     } else {
-        Err(DecodeError::new(DecodeErrorKind::TrailingCharacters, sc.pos()))
+        Err(DecodeError::new(
+            DecodeErrorKind::TrailingCharacters,
+            sc.pos(),
+        ))
     }
 }
 
 fn batch(sc: &mut Scanner<'_>, bytes: &Bytes, opts: &DecodeOptions) -> Result<Body, DecodeError> {
     let open = sc.pos();
     if opts.max_depth < 1 {
-        return Err(DecodeError::new(DecodeErrorKind::TooDeep { limit: opts.max_depth }, open));
+        return Err(DecodeError::new(
+            DecodeErrorKind::TooDeep {
+                limit: opts.max_depth,
+            },
+            open,
+        ));
     }
     // Past the first byte of '['.
     sc.expect(b'[').map_err(from_scan)?;
@@ -175,7 +188,12 @@ fn batch(sc: &mut Scanner<'_>, bytes: &Bytes, opts: &DecodeOptions) -> Result<Bo
         return Err(DecodeError::new(DecodeErrorKind::EmptyBatch, open));
     }
     if too_long {
-        return Err(DecodeError::new(DecodeErrorKind::BatchTooLong { limit: opts.max_batch_len }, open));
+        return Err(DecodeError::new(
+            DecodeErrorKind::BatchTooLong {
+                limit: opts.max_batch_len,
+            },
+            open,
+        ));
     }
     Ok(Body::Batch(items))
 }
@@ -211,9 +229,16 @@ struct Envelope {
 }
 
 impl Envelope {
+    /// Records a broken rule. The first one wins, except that a duplicate member replaces any
+    /// earlier problem: with two values for one name, the other verdicts are guesses.
     fn note(&mut self, kind: DecodeErrorKind, offset: usize) {
-        if self.problem.is_none() {
-            self.problem = Some((kind, offset));
+        let duplicate = |k: DecodeErrorKind| matches!(k, DecodeErrorKind::DuplicateMember { .. });
+        match self.problem {
+            None => self.problem = Some((kind, offset)),
+            Some((old, _)) if duplicate(kind) && !duplicate(old) => {
+                self.problem = Some((kind, offset))
+            }
+            Some(_) => {}
         }
     }
 
@@ -237,13 +262,24 @@ impl Envelope {
         let recovered = self.recovered_id();
         let fail = |kind| Err(DecodeError::new(kind, start).with_id(recovered.clone()));
         if !self.jsonrpc {
-            return fail(DecodeErrorKind::MissingMember { member: Member::Jsonrpc });
+            return fail(DecodeErrorKind::MissingMember {
+                member: Member::Jsonrpc,
+            });
         }
         match (self.method, self.result, self.error) {
-            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => fail(DecodeErrorKind::MethodAndResponse),
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+                fail(DecodeErrorKind::MethodAndResponse)
+            }
             (Some(method), None, None) => match self.id {
-                IdSlot::Absent => Ok(Body::Notification { method, params: self.params }),
-                IdSlot::Valid(id) => Ok(Body::Request { id, method, params: self.params }),
+                IdSlot::Absent => Ok(Body::Notification {
+                    method,
+                    params: self.params,
+                }),
+                IdSlot::Valid(id) => Ok(Body::Request {
+                    id,
+                    method,
+                    params: self.params,
+                }),
                 IdSlot::Null | IdSlot::Invalid => fail(DecodeErrorKind::NullId),
             },
             (None, Some(_), Some(_)) => fail(DecodeErrorKind::ResultAndError),
@@ -255,12 +291,21 @@ impl Envelope {
             },
             (None, None, Some(err)) => {
                 let Some(code) = err.code else {
-                    return fail(DecodeErrorKind::MissingMember { member: Member::ErrorCode });
+                    return fail(DecodeErrorKind::MissingMember {
+                        member: Member::ErrorCode,
+                    });
                 };
                 let Some(message) = err.message else {
-                    return fail(DecodeErrorKind::MissingMember { member: Member::ErrorMessage });
+                    return fail(DecodeErrorKind::MissingMember {
+                        member: Member::ErrorMessage,
+                    });
                 };
-                Ok(Body::Error { id: recovered.clone(), code: ErrorCode(code), message, data: err.data })
+                Ok(Body::Error {
+                    id: recovered.clone(),
+                    code: ErrorCode(code),
+                    message,
+                    data: err.data,
+                })
             }
             (None, None, None) => fail(DecodeErrorKind::NotAMessage),
         }
@@ -271,7 +316,10 @@ impl Envelope {
 fn member_of(buf: &[u8], key: StrToken, names: &[(&[u8], Member)]) -> Member {
     let contents = key.contents(buf);
     let lookup = |k: &[u8]| {
-        names.iter().find(|(n, _)| *n == k).map_or(Member::Other, |(_, m)| *m)
+        names
+            .iter()
+            .find(|(n, _)| *n == k)
+            .map_or(Member::Other, |(_, m)| *m)
     };
     if key.escaped {
         lookup(unescape(contents).as_bytes())
@@ -440,7 +488,9 @@ fn object(sc: &mut Scanner<'_>, bytes: &Bytes, depth: usize) -> ScanResult<Envel
 
 fn open(sc: &mut Scanner<'_>, depth: usize) -> ScanResult<()> {
     if depth + 1 > sc.max_depth() {
-        return Err(sc.err(DecodeErrorKind::TooDeep { limit: sc.max_depth() }));
+        return Err(sc.err(DecodeErrorKind::TooDeep {
+            limit: sc.max_depth(),
+        }));
     }
     sc.expect(b'{')
 }
@@ -465,9 +515,13 @@ fn id_value(
     match sc.peek() {
         Some(b'"') => {
             let tok = sc.string()?;
-            let unescaped = tok.escaped.then(|| unescape(tok.contents(buf)).into_boxed_str());
+            let unescaped = tok
+                .escaped
+                .then(|| unescape(tok.contents(buf)).into_boxed_str());
             let raw = bytes.slice(tok.start..tok.end);
-            Ok(IdSlot::Valid(RequestId::string(JsonStr::from_parts(raw, unescaped))))
+            Ok(IdSlot::Valid(RequestId::string(JsonStr::from_parts(
+                raw, unescaped,
+            ))))
         }
         Some(b'-' | b'0'..=b'9') => {
             let num = sc.number()?;
@@ -475,12 +529,20 @@ fn id_value(
             match integer_value(text) {
                 Ok(value) => {
                     let canonical = !num.has_frac && !num.has_exp && text != b"-0";
-                    let raw = if canonical { None } else { Some(bytes.slice(num.start..num.end)) };
+                    let raw = if canonical {
+                        None
+                    } else {
+                        Some(bytes.slice(num.start..num.end))
+                    };
                     Ok(IdSlot::Valid(RequestId::int_with_spelling(value, raw)))
                 }
                 Err(out_of_range) => {
                     env.note(
-                        if out_of_range { DecodeErrorKind::IdOutOfRange } else { DecodeErrorKind::IdNotInteger },
+                        if out_of_range {
+                            DecodeErrorKind::IdOutOfRange
+                        } else {
+                            DecodeErrorKind::IdNotInteger
+                        },
                         at,
                     );
                     env.id_ambiguous = true;

@@ -71,7 +71,11 @@ fn atomically(
 fn put_object<T: Serialize + ?Sized>(buf: &mut BytesMut, value: &T) -> Result<(), EncodeError> {
     let at = buf.len();
     serde_json::to_writer(buf.writer(), value).map_err(EncodeError::Serialize)?;
-    if buf.get(at) == Some(&b'{') { Ok(()) } else { Err(EncodeError::NotAnObject) }
+    if buf.get(at) == Some(&b'{') {
+        Ok(())
+    } else {
+        Err(EncodeError::NotAnObject)
+    }
 }
 
 fn put_raw_object(buf: &mut BytesMut, raw: &RawJson) -> Result<(), EncodeError> {
@@ -175,7 +179,11 @@ pub fn encode_result<R: Serialize + ?Sized>(
 }
 
 /// A result response whose result bytes are forwarded verbatim.
-pub fn encode_result_raw(buf: &mut BytesMut, id: &RequestId, result: &RawJson) -> Result<(), EncodeError> {
+pub fn encode_result_raw(
+    buf: &mut BytesMut,
+    id: &RequestId,
+    result: &RawJson,
+) -> Result<(), EncodeError> {
     atomically(buf, |buf| {
         head_with_id(buf, id);
         buf.put_slice(br#","result":"#);

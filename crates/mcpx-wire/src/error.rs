@@ -8,6 +8,10 @@ use crate::RequestId;
 ///
 /// The named constants are the JSON-RPC 2.0 codes and the codes MCP allocates (MCP-DIGEST 1.2).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[allow(
+    clippy::exhaustive_structs,
+    reason = "a code is exactly one i32, by the JSON-RPC spec"
+)]
 pub struct ErrorCode(pub i32);
 
 impl ErrorCode {
@@ -234,8 +238,12 @@ impl fmt::Display for DecodeErrorKind {
             Self::TooLarge { limit } => write!(f, "the message is larger than {limit} bytes"),
             Self::TooDeep { limit } => write!(f, "the JSON nests deeper than {limit} levels"),
             Self::NotAnObject => f.write_str("a JSON-RPC message must be a JSON object"),
-            Self::MissingMember { member } => write!(f, "the `{}` member is missing", member.as_str()),
-            Self::WrongType { member } => write!(f, "the `{}` member has the wrong type", member.as_str()),
+            Self::MissingMember { member } => {
+                write!(f, "the `{}` member is missing", member.as_str())
+            }
+            Self::WrongType { member } => {
+                write!(f, "the `{}` member has the wrong type", member.as_str())
+            }
             Self::DuplicateMember { member } => {
                 write!(f, "the `{}` member appears more than once", member.as_str())
             }
@@ -243,8 +251,12 @@ impl fmt::Display for DecodeErrorKind {
             Self::NullId => f.write_str("`id` must not be null"),
             Self::IdNotInteger => f.write_str("a numeric `id` must be an integer"),
             Self::IdOutOfRange => f.write_str("a numeric `id` must fit in a signed 64-bit integer"),
-            Self::ErrorCodeOutOfRange => f.write_str("`error.code` must be an integer in the i32 range"),
-            Self::ResultAndError => f.write_str("a response must not carry both `result` and `error`"),
+            Self::ErrorCodeOutOfRange => {
+                f.write_str("`error.code` must be an integer in the i32 range")
+            }
+            Self::ResultAndError => {
+                f.write_str("a response must not carry both `result` and `error`")
+            }
             Self::MethodAndResponse => {
                 f.write_str("a request or notification must not carry `result` or `error`")
             }
@@ -274,7 +286,11 @@ pub struct DecodeError {
 impl DecodeError {
     #[cold]
     pub(crate) fn new(kind: DecodeErrorKind, offset: usize) -> Self {
-        Self { kind, offset, id: None }
+        Self {
+            kind,
+            offset,
+            id: None,
+        }
     }
 
     #[cold]
@@ -307,7 +323,13 @@ impl DecodeError {
 
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} at byte {} ({})", self.kind, self.offset, self.kind.code())
+        write!(
+            f,
+            "{} at byte {} ({})",
+            self.kind,
+            self.offset,
+            self.kind.code()
+        )
     }
 }
 

@@ -29,7 +29,11 @@ impl JsonStr {
     pub fn new(value: &str) -> Self {
         let mut buf = BytesMut::with_capacity(value.len() + 2);
         write_json_str(&mut buf, value);
-        Self { raw: buf.freeze(), unescaped: None }.normalized(value)
+        Self {
+            raw: buf.freeze(),
+            unescaped: None,
+        }
+        .normalized(value)
     }
 
     fn normalized(mut self, value: &str) -> Self {
@@ -40,7 +44,9 @@ impl JsonStr {
     }
 
     fn contents(&self) -> &[u8] {
-        self.raw.get(1..self.raw.len().saturating_sub(1)).unwrap_or_default()
+        self.raw
+            .get(1..self.raw.len().saturating_sub(1))
+            .unwrap_or_default()
     }
 
     /// The decoded string.
@@ -90,7 +96,10 @@ pub struct RequestId(IdRepr);
 enum IdRepr {
     /// An integer; `raw` is set only when the wire spelling is not the canonical one (`1.0`,
     /// `1e2`, `-0`), so the echo stays byte-identical.
-    Int { value: i64, raw: Option<Bytes> },
+    Int {
+        value: i64,
+        raw: Option<Bytes>,
+    },
     Str(JsonStr),
 }
 
@@ -267,7 +276,10 @@ mod tests {
     #[test]
     fn ints_and_strings_of_same_text_differ() {
         assert_ne!(RequestId::from_i64(1), RequestId::from_string("1"));
-        assert_eq!(RequestId::from_i64(1), RequestId::int_with_spelling(1, Some(Bytes::from_static(b"1.0"))));
+        assert_eq!(
+            RequestId::from_i64(1),
+            RequestId::int_with_spelling(1, Some(Bytes::from_static(b"1.0")))
+        );
     }
 
     #[test]

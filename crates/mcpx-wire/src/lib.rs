@@ -63,8 +63,7 @@ pub mod fuzzing;
 pub use decode::{DecodeOptions, decode, decode_from};
 pub use encode::{
     EncodeError, MissingId, encode_error, encode_message, encode_notification,
-    encode_notification_raw, encode_request, encode_request_raw, encode_result,
-    encode_result_raw,
+    encode_notification_raw, encode_request, encode_request_raw, encode_result, encode_result_raw,
 };
 pub use error::{DecodeError, DecodeErrorKind, ErrorCode, Member};
 pub use id::{JsonStr, RequestId};

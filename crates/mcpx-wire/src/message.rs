@@ -9,7 +9,10 @@ use crate::{DecodeError, ErrorCode, RawJson, RequestId};
 
 /// What a [`Message`] is. JSON-RPC 2.0 defines exactly these five shapes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[allow(clippy::exhaustive_enums, reason = "JSON-RPC 2.0 has exactly these message shapes")]
+#[allow(
+    clippy::exhaustive_enums,
+    reason = "JSON-RPC 2.0 has exactly these message shapes"
+)]
 pub enum MessageKind {
     /// `method` and `id`: expects a response.
     Request,
@@ -46,7 +49,10 @@ impl Span {
     }
 
     fn rebase(self, by: usize) -> Self {
-        Self::new((self.start as usize).saturating_sub(by), (self.end as usize).saturating_sub(by))
+        Self::new(
+            (self.start as usize).saturating_sub(by),
+            (self.end as usize).saturating_sub(by),
+        )
     }
 }
 
@@ -79,10 +85,25 @@ impl Str {
 
 #[derive(Clone, Debug)]
 pub(crate) enum Body {
-    Request { id: RequestId, method: Str, params: Option<Span> },
-    Notification { method: Str, params: Option<Span> },
-    Response { id: RequestId, result: Span },
-    Error { id: Option<RequestId>, code: ErrorCode, message: Str, data: Option<Span> },
+    Request {
+        id: RequestId,
+        method: Str,
+        params: Option<Span>,
+    },
+    Notification {
+        method: Str,
+        params: Option<Span>,
+    },
+    Response {
+        id: RequestId,
+        result: Span,
+    },
+    Error {
+        id: Option<RequestId>,
+        code: ErrorCode,
+        message: Str,
+        data: Option<Span>,
+    },
     Batch(Vec<Result<Message, DecodeError>>),
 }
 
@@ -90,14 +111,25 @@ impl Body {
     /// Makes spans relative to a sub-slice starting at `by` (batch members).
     pub(crate) fn rebase(self, by: usize) -> Self {
         match self {
-            Self::Request { id, method, params } => {
-                Self::Request { id, method: method.rebase(by), params: params.map(|p| p.rebase(by)) }
-            }
-            Self::Notification { method, params } => {
-                Self::Notification { method: method.rebase(by), params: params.map(|p| p.rebase(by)) }
-            }
-            Self::Response { id, result } => Self::Response { id, result: result.rebase(by) },
-            Self::Error { id, code, message, data } => Self::Error {
+            Self::Request { id, method, params } => Self::Request {
+                id,
+                method: method.rebase(by),
+                params: params.map(|p| p.rebase(by)),
+            },
+            Self::Notification { method, params } => Self::Notification {
+                method: method.rebase(by),
+                params: params.map(|p| p.rebase(by)),
+            },
+            Self::Response { id, result } => Self::Response {
+                id,
+                result: result.rebase(by),
+            },
+            Self::Error {
+                id,
+                code,
+                message,
+                data,
+            } => Self::Error {
                 id,
                 code,
                 message: message.rebase(by),

@@ -28,24 +28,35 @@ impl RawJson {
     pub fn from_bytes(bytes: Bytes) -> Result<Self, DecodeError> {
         if bytes.len() > limits::DEFAULT_MAX_MESSAGE_BYTES {
             return Err(DecodeError::new(
-                DecodeErrorKind::TooLarge { limit: limits::DEFAULT_MAX_MESSAGE_BYTES },
+                DecodeErrorKind::TooLarge {
+                    limit: limits::DEFAULT_MAX_MESSAGE_BYTES,
+                },
                 0,
             ));
         }
         if let Err(e) = simdutf8::compat::from_utf8(&bytes) {
-            return Err(DecodeError::new(DecodeErrorKind::InvalidUtf8, e.valid_up_to()));
+            return Err(DecodeError::new(
+                DecodeErrorKind::InvalidUtf8,
+                e.valid_up_to(),
+            ));
         }
         let mut sc = Scanner::new(&bytes, limits::DEFAULT_MAX_DEPTH);
-        sc.skip_value(0).map_err(|e| DecodeError::new(e.kind, e.offset))?;
+        sc.skip_value(0)
+            .map_err(|e| DecodeError::new(e.kind, e.offset))?;
         sc.skip_ws();
         if sc.pos() != bytes.len() {
-            return Err(DecodeError::new(DecodeErrorKind::TrailingCharacters, sc.pos()));
+            return Err(DecodeError::new(
+                DecodeErrorKind::TrailingCharacters,
+                sc.pos(),
+            ));
         }
         Ok(Self(bytes))
     }
 
     /// Serializes `value` into a new raw view.
-    pub fn from_serialize<T: serde::Serialize + ?Sized>(value: &T) -> Result<Self, serde_json::Error> {
+    pub fn from_serialize<T: serde::Serialize + ?Sized>(
+        value: &T,
+    ) -> Result<Self, serde_json::Error> {
         serde_json::to_vec(value).map(|v| Self(Bytes::from(v)))
     }
 

@@ -28,7 +28,8 @@ pub(crate) struct StrToken {
 impl StrToken {
     /// The contents between the quotes, undecoded.
     pub(crate) fn contents<'a>(&self, buf: &'a [u8]) -> &'a [u8] {
-        buf.get(self.start + 1..self.end.saturating_sub(1)).unwrap_or_default()
+        buf.get(self.start + 1..self.end.saturating_sub(1))
+            .unwrap_or_default()
     }
 }
 
@@ -52,7 +53,11 @@ impl DepthStack {
     const INLINE: usize = 128;
 
     fn new() -> Self {
-        Self { inline: 0, overflow: Vec::new(), len: 0 }
+        Self {
+            inline: 0,
+            overflow: Vec::new(),
+            len: 0,
+        }
     }
 
     fn push(&mut self, is_object: bool) {
@@ -89,7 +94,9 @@ impl DepthStack {
             Some(self.inline & (1u128 << i) != 0)
         } else {
             let j = i - Self::INLINE;
-            self.overflow.get(j / 64).map(|w| w & (1u64 << (j % 64)) != 0)
+            self.overflow
+                .get(j / 64)
+                .map(|w| w & (1u64 << (j % 64)) != 0)
         }
     }
 
@@ -107,7 +114,11 @@ pub(crate) struct Scanner<'a> {
 
 impl<'a> Scanner<'a> {
     pub(crate) fn new(buf: &'a [u8], max_depth: usize) -> Self {
-        Self { buf, pos: 0, max_depth }
+        Self {
+            buf,
+            pos: 0,
+            max_depth,
+        }
     }
 
     pub(crate) fn pos(&self) -> usize {
@@ -124,7 +135,10 @@ impl<'a> Scanner<'a> {
 
     #[cold]
     pub(crate) fn err(&self, kind: DecodeErrorKind) -> ScanErr {
-        ScanErr { kind, offset: self.pos }
+        ScanErr {
+            kind,
+            offset: self.pos,
+        }
     }
 
     /// The error for "expected something else here": end of input or a wrong byte.
@@ -176,7 +190,11 @@ impl<'a> Scanner<'a> {
             match self.peek() {
                 Some(b'"') => {
                     self.pos += 1;
-                    return Ok(StrToken { start, end: self.pos, escaped });
+                    return Ok(StrToken {
+                        start,
+                        end: self.pos,
+                        escaped,
+                    });
                 }
                 Some(b'\\') => {
                     escaped = true;
@@ -201,18 +219,26 @@ impl<'a> Scanner<'a> {
                 match unit {
                     0xD800..=0xDBFF => {
                         let pair = self.buf.get(self.pos..self.pos + 2) == Some(b"\\u".as_slice());
-                        let low = if pair { Some(self.hex4(self.pos + 2)?) } else { None };
+                        let low = if pair {
+                            Some(self.hex4(self.pos + 2)?)
+                        } else {
+                            None
+                        };
                         match low {
                             Some(0xDC00..=0xDFFF) => {
                                 self.pos += 6;
                                 Ok(())
                             }
-                            _ => Err(ScanErr { kind: DecodeErrorKind::LoneSurrogate, offset: at }),
+                            _ => Err(ScanErr {
+                                kind: DecodeErrorKind::LoneSurrogate,
+                                offset: at,
+                            }),
                         }
                     }
-                    0xDC00..=0xDFFF => {
-                        Err(ScanErr { kind: DecodeErrorKind::LoneSurrogate, offset: at })
-                    }
+                    0xDC00..=0xDFFF => Err(ScanErr {
+                        kind: DecodeErrorKind::LoneSurrogate,
+                        offset: at,
+                    }),
                     _ => Ok(()),
                 }
             }
@@ -230,14 +256,20 @@ impl<'a> Scanner<'a> {
         for k in 0..4 {
             let d = match self.buf.get(at + k) {
                 None => {
-                    return Err(ScanErr { kind: DecodeErrorKind::UnexpectedEnd, offset: self.buf.len() });
+                    return Err(ScanErr {
+                        kind: DecodeErrorKind::UnexpectedEnd,
+                        offset: self.buf.len(),
+                    });
                 }
                 Some(&b) => match b {
                     b'0'..=b'9' => b - b'0',
                     b'a'..=b'f' => b - b'a' + 10,
                     b'A'..=b'F' => b - b'A' + 10,
                     _ => {
-                        return Err(ScanErr { kind: DecodeErrorKind::InvalidEscape, offset: at + k });
+                        return Err(ScanErr {
+                            kind: DecodeErrorKind::InvalidEscape,
+                            offset: at + k,
+                        });
                     }
                 },
             };
@@ -279,7 +311,12 @@ impl<'a> Scanner<'a> {
             self.require_digit()?;
             has_exp = true;
         }
-        Ok(NumToken { start, end: self.pos, has_frac, has_exp })
+        Ok(NumToken {
+            start,
+            end: self.pos,
+            has_frac,
+            has_exp,
+        })
     }
 
     fn require_digit(&mut self) -> ScanResult<()> {
@@ -378,7 +415,9 @@ impl<'a> Scanner<'a> {
 
     fn open(&mut self, stack: &mut DepthStack, depth: usize, is_object: bool) -> ScanResult<()> {
         if depth + stack.len + 1 > self.max_depth {
-            return Err(self.err(DecodeErrorKind::TooDeep { limit: self.max_depth }));
+            return Err(self.err(DecodeErrorKind::TooDeep {
+                limit: self.max_depth,
+            }));
         }
         stack.push(is_object);
         self.pos += 1;
@@ -425,7 +464,9 @@ pub(crate) fn find_string_special(bytes: &[u8]) -> Option<usize> {
         let w = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
         let q = w ^ QUOTE;
         let b = w ^ BACKSLASH;
-        let hit = ((q.wrapping_sub(LO) & !q) | (b.wrapping_sub(LO) & !b) | (w.wrapping_sub(SPACE) & !w)) & HI;
+        let hit =
+            ((q.wrapping_sub(LO) & !q) | (b.wrapping_sub(LO) & !b) | (w.wrapping_sub(SPACE) & !w))
+                & HI;
         if hit != 0 {
             return Some(k * 8 + (hit.trailing_zeros() / 8) as usize);
         }
@@ -448,7 +489,9 @@ pub(crate) fn unescape(contents: &[u8]) -> String {
         if b != b'\\' {
             let run = contents.get(i..).unwrap_or_default();
             let n = memchr::memchr(b'\\', run).unwrap_or(run.len());
-            out.push_str(std::str::from_utf8(run.get(..n).unwrap_or_default()).unwrap_or("\u{FFFD}"));
+            out.push_str(
+                std::str::from_utf8(run.get(..n).unwrap_or_default()).unwrap_or("\u{FFFD}"),
+            );
             i += n;
             continue;
         }
@@ -504,11 +547,17 @@ pub(crate) fn integer_value(text: &[u8]) -> Result<i64, bool> {
         _ => (false, text),
     };
     let (mantissa, exp) = match body.iter().position(|&b| b == b'e' || b == b'E') {
-        Some(e) => (body.get(..e).unwrap_or_default(), body.get(e + 1..).unwrap_or_default()),
+        Some(e) => (
+            body.get(..e).unwrap_or_default(),
+            body.get(e + 1..).unwrap_or_default(),
+        ),
         None => (body, &b""[..]),
     };
     let (int_part, frac_part) = match mantissa.iter().position(|&b| b == b'.') {
-        Some(d) => (mantissa.get(..d).unwrap_or_default(), mantissa.get(d + 1..).unwrap_or_default()),
+        Some(d) => (
+            mantissa.get(..d).unwrap_or_default(),
+            mantissa.get(d + 1..).unwrap_or_default(),
+        ),
         None => (mantissa, &b""[..]),
     };
     // Exponent, saturated: anything beyond +-10^6 is far outside i64 or far below 1 anyway.
@@ -578,8 +627,16 @@ mod tests {
     #[test]
     fn values() {
         for ok in [
-            "0", "-0", "1.5e-3", "true", "null", "\"a\\u00e9\\ud83d\\ude00\"", "[]", "{}",
-            "[1,[2,{\"a\":[]}]]", "{\"a\" : 1 , \"b\":[ ]}",
+            "0",
+            "-0",
+            "1.5e-3",
+            "true",
+            "null",
+            "\"a\\u00e9\\ud83d\\ude00\"",
+            "[]",
+            "{}",
+            "[1,[2,{\"a\":[]}]]",
+            "{\"a\" : 1 , \"b\":[ ]}",
         ] {
             assert_eq!(scan(ok).map_err(|e| e.kind), Ok(ok.len()), "{ok}");
         }
@@ -610,7 +667,10 @@ mod tests {
     fn depth_is_bounded_without_recursion() {
         let deep = "[".repeat(100_000);
         let mut sc = Scanner::new(deep.as_bytes(), 128);
-        assert_eq!(sc.skip_value(0).map_err(|e| e.kind), Err(DecodeErrorKind::TooDeep { limit: 128 }));
+        assert_eq!(
+            sc.skip_value(0).map_err(|e| e.kind),
+            Err(DecodeErrorKind::TooDeep { limit: 128 })
+        );
         let ok = format!("{}{}", "[".repeat(128), "]".repeat(128));
         assert!(Scanner::new(ok.as_bytes(), 128).skip_value(0).is_ok());
         let deeper = format!("{}{}", "[".repeat(129), "]".repeat(129));
@@ -623,10 +683,20 @@ mod tests {
     #[test]
     fn integers() {
         for (t, v) in [
-            ("0", Ok(0)), ("-0", Ok(0)), ("1.0", Ok(1)), ("1e2", Ok(100)), ("1000e-3", Ok(1)),
-            ("1.5", Err(false)), ("1e-1", Err(false)), ("9223372036854775807", Ok(i64::MAX)),
-            ("-9223372036854775808", Ok(i64::MIN)), ("9223372036854775808", Err(true)),
-            ("1e19", Err(true)), ("1e999999999999", Err(true)), ("0.0e5", Ok(0)), ("12.50e1", Ok(125)),
+            ("0", Ok(0)),
+            ("-0", Ok(0)),
+            ("1.0", Ok(1)),
+            ("1e2", Ok(100)),
+            ("1000e-3", Ok(1)),
+            ("1.5", Err(false)),
+            ("1e-1", Err(false)),
+            ("9223372036854775807", Ok(i64::MAX)),
+            ("-9223372036854775808", Ok(i64::MIN)),
+            ("9223372036854775808", Err(true)),
+            ("1e19", Err(true)),
+            ("1e999999999999", Err(true)),
+            ("0.0e5", Ok(0)),
+            ("12.50e1", Ok(125)),
         ] {
             assert_eq!(integer_value(t.as_bytes()), v, "{t}");
         }

@@ -41,8 +41,19 @@ pub fn decode_message(data: &[u8]) {
     let bytes = Bytes::copy_from_slice(input);
     match decode(bytes.clone(), &opts) {
         Ok(msg) => {
-            assert_eq!(msg.as_bytes(), &bytes, "the message must be the input, untouched");
+            assert_eq!(
+                msg.as_bytes(),
+                &bytes,
+                "the message must be the input, untouched"
+            );
             check_views(&msg, &bytes);
+            if msg
+                .batch()
+                .is_some_and(|items| items.iter().all(Result::is_err))
+            {
+                // Nothing valid to re-encode (an empty batch is itself invalid).
+                return;
+            }
             let mut out = BytesMut::new();
             if let Err(e) = encode_message(&mut out, &msg) {
                 panic!("re-encoding an accepted message failed: {e}");
@@ -52,8 +63,20 @@ pub fn decode_message(data: &[u8]) {
                 Err(e) => panic!("re-encoded message does not decode: {e}"),
             };
             if msg.kind() == MessageKind::Batch {
-                let valid: Vec<_> = msg.batch().unwrap_or_default().iter().flatten().cloned().collect();
-                let back: Vec<_> = again.batch().unwrap_or_default().iter().flatten().cloned().collect();
+                let valid: Vec<_> = msg
+                    .batch()
+                    .unwrap_or_default()
+                    .iter()
+                    .flatten()
+                    .cloned()
+                    .collect();
+                let back: Vec<_> = again
+                    .batch()
+                    .unwrap_or_default()
+                    .iter()
+                    .flatten()
+                    .cloned()
+                    .collect();
                 assert_eq!(valid, back, "batch round trip");
             } else {
                 assert_eq!(msg, again, "round trip");
@@ -71,10 +94,18 @@ pub fn decode_message(data: &[u8]) {
 
 /// Every raw view lies inside `input` at the same bytes and is valid JSON by itself.
 fn check_views(msg: &crate::Message, input: &Bytes) {
-    let views = [msg.params_bytes(), msg.result_bytes(), msg.error_data_bytes()];
+    let views = [
+        msg.params_bytes(),
+        msg.result_bytes(),
+        msg.error_data_bytes(),
+    ];
     for view in views.into_iter().flatten() {
         let start = view.as_ptr() as usize - input.as_ptr() as usize;
-        assert_eq!(input.get(start..start + view.len()), Some(view), "view is not a slice of input");
+        assert_eq!(
+            input.get(start..start + view.len()),
+            Some(view),
+            "view is not a slice of input"
+        );
         if let Err(e) = RawJson::from_bytes(Bytes::copy_from_slice(view)) {
             panic!("raw view is not one JSON value: {e}");
         }
@@ -88,7 +119,10 @@ fn check_views(msg: &crate::Message, input: &Bytes) {
 pub fn decode_differential(data: &[u8]) {
     let (opts, input) = split_options(data);
     if let Err(why) = reference::compare(input, &opts) {
-        panic!("decoders disagree on {:?}: {why}", String::from_utf8_lossy(input));
+        panic!(
+            "decoders disagree on {:?}: {why}",
+            String::from_utf8_lossy(input)
+        );
     }
 }
 
@@ -116,14 +150,19 @@ const RESULT_METHODS: &[&str] = &[
 pub fn typed_views(data: &[u8]) {
     let (opts, input) = split_options(data);
     let pick = data.first().copied().unwrap_or(0) as usize;
-    let Ok(msg) = decode(Bytes::copy_from_slice(input), &opts) else { return };
+    let Ok(msg) = decode(Bytes::copy_from_slice(input), &opts) else {
+        return;
+    };
     let check = |m: &crate::Message| {
         if let (Some(method), Some(params)) = (m.method(), m.params_bytes()) {
-            let _ = (method, params); // MCP-DISPATCH-PARAMS
+            let _ = crate::mcp::deserialize_params_by_method(method, params);
         }
         if let Some(result) = m.result_bytes() {
-            let method = RESULT_METHODS.get(pick % RESULT_METHODS.len()).copied().unwrap_or("ping");
-            let _ = (method, result); // MCP-DISPATCH-RESULT
+            let method = RESULT_METHODS
+                .get(pick % RESULT_METHODS.len())
+                .copied()
+                .unwrap_or("ping");
+            let _ = crate::mcp::deserialize_result_by_method(method, result);
         }
     };
     check(&msg);

@@ -4,6 +4,12 @@
 //! independently of the scanner. Where mcpx-wire is deliberately stricter or more exact than
 //! serde_json, [`compare`] names the difference ([`Difference`]) instead of hiding it.
 
+#![allow(
+    clippy::exhaustive_enums,
+    clippy::exhaustive_structs,
+    reason = "test oracle types, matched and built by the tests"
+)]
+
 use bytes::Bytes;
 use serde_json::{Map, Value};
 
@@ -16,6 +22,8 @@ pub enum RefId {
     Int(i64),
     /// String id.
     Str(String),
+    /// A float-spelled id of magnitude 2^53 or more: `f64` cannot tell whether it is integral.
+    Imprecise,
 }
 
 /// One decoded message as the reference sees it.
@@ -81,8 +89,12 @@ fn ref_id(v: &Value) -> Option<RefId> {
                 None
             } else {
                 let f = n.as_f64()?;
+                if f.abs() >= 9_007_199_254_740_992.0 {
+                    return Some(RefId::Imprecise);
+                }
                 // Integral floats are integers (JSON Schema `integer`); |f| < 2^63 fits.
-                (f.fract() == 0.0 && f.abs() < 9.223_372_036_854_775e18).then_some(RefId::Int(f as i64))
+                (f.fract() == 0.0 && f.abs() < 9.223_372_036_854_775e18)
+                    .then_some(RefId::Int(f as i64))
             }
         }
         _ => None,
@@ -96,10 +108,8 @@ fn classify(map: &Map<String, Value>) -> Result<RefMessage, Option<RefId>> {
     if map.get("jsonrpc") != Some(&Value::String("2.0".into())) {
         return invalid();
     }
-    if let Some(v) = id_value {
-        if !v.is_null() && id.is_none() {
-            return Err(None);
-        }
+    if id_value.is_some_and(|v| !v.is_null()) && id.is_none() {
+        return Err(None);
     }
     let method = match map.get("method") {
         None => None,
@@ -149,13 +159,27 @@ fn classify(map: &Map<String, Value>) -> Result<RefMessage, Option<RefId>> {
     match (method, result, error) {
         (Some(_), Some(_), _) | (Some(_), _, Some(_)) => invalid(),
         (Some(method), None, None) => match (id_value, &id) {
-            (None, _) => Ok(RefMessage { kind: MessageKind::Notification, method: Some(method), params, ..base }),
-            (Some(_), Some(_)) => Ok(RefMessage { kind: MessageKind::Request, method: Some(method), params, ..base }),
+            (None, _) => Ok(RefMessage {
+                kind: MessageKind::Notification,
+                method: Some(method),
+                params,
+                ..base
+            }),
+            (Some(_), Some(_)) => Ok(RefMessage {
+                kind: MessageKind::Request,
+                method: Some(method),
+                params,
+                ..base
+            }),
             _ => invalid(),
         },
         (None, Some(_), Some(_)) => invalid(),
         (None, Some(result), None) => match id {
-            Some(_) => Ok(RefMessage { kind: MessageKind::Response, result: Some(result), ..base }),
+            Some(_) => Ok(RefMessage {
+                kind: MessageKind::Response,
+                result: Some(result),
+                ..base
+            }),
             None => invalid(),
         },
         (None, None, Some((Some(code), Some(message), data))) => Ok(RefMessage {
@@ -237,8 +261,10 @@ fn has_imprecise_id(m: &Message) -> bool {
         id.write_json(&mut b);
         b.iter().any(|c| matches!(c, b'.' | b'e' | b'E'))
     };
-    m.id().is_some_and(|id| spelled(id) && id.as_i64().is_some_and(|v| v.unsigned_abs() > (1 << 53)))
-        || m.batch().is_some_and(|items| items.iter().flatten().any(has_imprecise_id))
+    m.id()
+        .is_some_and(|id| spelled(id) && id.as_i64().is_some_and(|v| v.unsigned_abs() > (1 << 53)))
+        || m.batch()
+            .is_some_and(|items| items.iter().flatten().any(has_imprecise_id))
 }
 
 /// Runs both decoders on `input`. `Ok(None)`: they agree; `Ok(Some(d))`: they differ in the named,
@@ -246,7 +272,11 @@ fn has_imprecise_id(m: &Message) -> bool {
 pub fn compare(input: &[u8], opts: &DecodeOptions) -> Result<Option<Difference>, String> {
     let ours = decode(Bytes::copy_from_slice(input), opts);
     let theirs = reference_decode(input, opts);
-    let mismatch = |what: &str| Err(format!("{what}: mcpx-wire {ours:?} vs reference {theirs:?}"));
+    let mismatch = |what: &str| {
+        Err(format!(
+            "{what}: mcpx-wire {ours:?} vs reference {theirs:?}"
+        ))
+    };
     if let RefOutcome::Parse(msg) = &theirs {
         if msg.contains("recursion limit") {
             return Ok(Some(Difference::DepthLimit));
@@ -255,8 +285,23 @@ pub fn compare(input: &[u8], opts: &DecodeOptions) -> Result<Option<Difference>,
             return Ok(Some(Difference::NumberBeyondF64));
         }
     }
+    let imprecise = |id: &Option<RefId>| *id == Some(RefId::Imprecise);
+    let theirs_imprecise = match &theirs {
+        RefOutcome::Invalid(id) => imprecise(id),
+        RefOutcome::Message(m) => imprecise(&m.id),
+        RefOutcome::Batch(items) => items.iter().any(|i| match i {
+            Ok(m) => imprecise(&m.id),
+            Err(id) => imprecise(id),
+        }),
+        RefOutcome::Parse(_) => false,
+    };
+    if theirs_imprecise {
+        return Ok(Some(Difference::IdBeyondF64Precision));
+    }
     match &ours {
-        Err(e) if matches!(e.kind(), DecodeErrorKind::TooDeep { .. }) => return Ok(Some(Difference::DepthLimit)),
+        Err(e) if matches!(e.kind(), DecodeErrorKind::TooDeep { .. }) => {
+            return Ok(Some(Difference::DepthLimit));
+        }
         Err(e) if matches!(e.kind(), DecodeErrorKind::DuplicateMember { .. }) => {
             return Ok(Some(Difference::DuplicateMember));
         }
@@ -266,13 +311,23 @@ pub fn compare(input: &[u8], opts: &DecodeOptions) -> Result<Option<Difference>,
     match (&ours, &theirs) {
         (Err(e), RefOutcome::Parse(_)) if e.kind().is_parse_error() => Ok(None),
         (Err(e), RefOutcome::Invalid(id)) if !e.kind().is_parse_error() => {
-            if e.id().map(to_ref_id) == *id { Ok(None) } else { mismatch("recovered id differs") }
+            if e.id().map(to_ref_id) == *id {
+                Ok(None)
+            } else {
+                mismatch("recovered id differs")
+            }
         }
         (Ok(m), RefOutcome::Message(r)) => {
-            if to_ref_message(m)? == *r { Ok(None) } else { mismatch("message differs") }
+            if to_ref_message(m)? == *r {
+                Ok(None)
+            } else {
+                mismatch("message differs")
+            }
         }
         (Ok(m), RefOutcome::Batch(items)) => {
-            let Some(ours) = m.batch() else { return mismatch("batch vs non-batch") };
+            let Some(ours) = m.batch() else {
+                return mismatch("batch vs non-batch");
+            };
             if ours.len() != items.len() {
                 return mismatch("batch length differs");
             }

@@ -8,7 +8,10 @@ use mcpx_wire::{
 };
 
 fn dec(s: &str) -> Result<mcpx_wire::Message, mcpx_wire::DecodeError> {
-    decode(Bytes::copy_from_slice(s.as_bytes()), &DecodeOptions::default())
+    decode(
+        Bytes::copy_from_slice(s.as_bytes()),
+        &DecodeOptions::default(),
+    )
 }
 
 fn batch_opts() -> DecodeOptions {
@@ -86,22 +89,53 @@ fn parse_errors_are_32700_without_id() {
     for (s, kind) in [
         ("", K::UnexpectedEnd),
         ("   ", K::UnexpectedEnd),
-        (r#"{"jsonrpc":"2.0","id":1,"method":"ping""#, K::UnexpectedEnd),
-        (r#"{"jsonrpc":"2.0","id":1,"method":"ping"} x"#, K::TrailingCharacters),
-        (r#"{"jsonrpc":"2.0","id":1,"method":"ping"}{}"#, K::TrailingCharacters),
-        (r#"{"jsonrpc":"2.0","id":1,"method":"\ud800"}"#, K::LoneSurrogate),
-        (r#"{"jsonrpc":"2.0","id":1,"method":"a\qb"}"#, K::InvalidEscape),
-        ("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"a\tb\"}", K::ControlCharacter),
-        (r#"{"jsonrpc":"2.0","id":01,"method":"ping"}"#, K::UnexpectedByte),
-        (r#"{"jsonrpc":"2.0","id":1,"method":"ping",}"#, K::UnexpectedByte),
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"ping""#,
+            K::UnexpectedEnd,
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"ping"} x"#,
+            K::TrailingCharacters,
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"ping"}{}"#,
+            K::TrailingCharacters,
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"\ud800"}"#,
+            K::LoneSurrogate,
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"a\qb"}"#,
+            K::InvalidEscape,
+        ),
+        (
+            "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"a\tb\"}",
+            K::ControlCharacter,
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":01,"method":"ping"}"#,
+            K::UnexpectedByte,
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"ping",}"#,
+            K::UnexpectedByte,
+        ),
         (r#"{'jsonrpc':'2.0'}"#, K::UnexpectedByte),
         // An invalid envelope does not hide a later parse error.
-        (r#"{"jsonrpc":"1.0","id":1,"method":"ping","params":{"a":tru}}"#, K::UnexpectedByte),
+        (
+            r#"{"jsonrpc":"1.0","id":1,"method":"ping","params":{"a":tru}}"#,
+            K::UnexpectedByte,
+        ),
     ] {
         rejects(s, kind, None);
         assert_eq!(kind.code(), ErrorCode::PARSE_ERROR);
     }
-    let e = decode(Bytes::from_static(b"{\"jsonrpc\":\"2.0\",\"method\":\"\xff\"}"), &DecodeOptions::default()).unwrap_err();
+    let e = decode(
+        Bytes::from_static(b"{\"jsonrpc\":\"2.0\",\"method\":\"\xff\"}"),
+        &DecodeOptions::default(),
+    )
+    .unwrap_err();
     assert_eq!(e.kind(), K::InvalidUtf8);
     assert_eq!(e.code(), ErrorCode::PARSE_ERROR);
 }
@@ -110,38 +144,180 @@ fn parse_errors_are_32700_without_id() {
 fn invalid_requests_are_32600_with_recovered_id() {
     let id7 = Some(RequestId::from_i64(7));
     for (s, kind, id) in [
-        (r#"{"id":7,"method":"ping"}"#, K::MissingMember { member: Member::Jsonrpc }, id7.clone()),
-        (r#"{"jsonrpc":"1.0","id":7,"method":"ping"}"#, K::WrongJsonrpcVersion, id7.clone()),
-        (r#"{"jsonrpc":2.0,"id":7,"method":"ping"}"#, K::WrongType { member: Member::Jsonrpc }, id7.clone()),
-        (r#"{"jsonrpc":"2.0","id":7,"method":1}"#, K::WrongType { member: Member::Method }, id7.clone()),
-        (r#"{"jsonrpc":"2.0","id":7,"method":"m","params":[1]}"#, K::WrongType { member: Member::Params }, id7.clone()),
-        (r#"{"jsonrpc":"2.0","id":7,"method":"m","params":null}"#, K::WrongType { member: Member::Params }, id7.clone()),
-        (r#"{"jsonrpc":"2.0","id":7,"result":1}"#, K::WrongType { member: Member::Result }, id7.clone()),
-        (r#"{"jsonrpc":"2.0","id":7,"error":"x"}"#, K::WrongType { member: Member::Error }, id7.clone()),
-        (r#"{"jsonrpc":"2.0","id":7,"result":{},"error":{"code":1,"message":"m"}}"#, K::ResultAndError, id7.clone()),
-        (r#"{"jsonrpc":"2.0","id":7,"method":"m","result":{}}"#, K::MethodAndResponse, id7.clone()),
+        (
+            r#"{"id":7,"method":"ping"}"#,
+            K::MissingMember {
+                member: Member::Jsonrpc,
+            },
+            id7.clone(),
+        ),
+        (
+            r#"{"jsonrpc":"1.0","id":7,"method":"ping"}"#,
+            K::WrongJsonrpcVersion,
+            id7.clone(),
+        ),
+        (
+            r#"{"jsonrpc":2.0,"id":7,"method":"ping"}"#,
+            K::WrongType {
+                member: Member::Jsonrpc,
+            },
+            id7.clone(),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":7,"method":1}"#,
+            K::WrongType {
+                member: Member::Method,
+            },
+            id7.clone(),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":7,"method":"m","params":[1]}"#,
+            K::WrongType {
+                member: Member::Params,
+            },
+            id7.clone(),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":7,"method":"m","params":null}"#,
+            K::WrongType {
+                member: Member::Params,
+            },
+            id7.clone(),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":7,"result":1}"#,
+            K::WrongType {
+                member: Member::Result,
+            },
+            id7.clone(),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":7,"error":"x"}"#,
+            K::WrongType {
+                member: Member::Error,
+            },
+            id7.clone(),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":7,"result":{},"error":{"code":1,"message":"m"}}"#,
+            K::ResultAndError,
+            id7.clone(),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":7,"method":"m","result":{}}"#,
+            K::MethodAndResponse,
+            id7.clone(),
+        ),
         (r#"{"jsonrpc":"2.0","id":7}"#, K::NotAMessage, id7.clone()),
-        (r#"{"jsonrpc":"2.0","id":7,"error":{"message":"m"}}"#, K::MissingMember { member: Member::ErrorCode }, id7.clone()),
-        (r#"{"jsonrpc":"2.0","id":7,"error":{"code":1}}"#, K::MissingMember { member: Member::ErrorMessage }, id7.clone()),
-        (r#"{"jsonrpc":"2.0","id":7,"error":{"code":1.5,"message":"m"}}"#, K::ErrorCodeOutOfRange, id7.clone()),
-        (r#"{"jsonrpc":"2.0","id":7,"error":{"code":2147483648,"message":"m"}}"#, K::ErrorCodeOutOfRange, id7.clone()),
-        (r#"{"jsonrpc":"2.0","id":7,"method":"m","method":"n"}"#, K::DuplicateMember { member: Member::Method }, id7.clone()),
-        (r#"{"jsonrpc":"2.0","id":7,"method":"m","x":1,"x":2}"#, K::DuplicateMember { member: Member::Other }, id7.clone()),
-        (r#"{"jsonrpc":"2.0","id":7,"error":{"code":1,"code":2,"message":"m"}}"#, K::DuplicateMember { member: Member::ErrorCode }, id7.clone()),
-        (r#"{"jsonrpc":"2.0","\u006dethod":"m","id":7,"method":"n"}"#, K::DuplicateMember { member: Member::Method }, id7.clone()),
+        (
+            r#"{"jsonrpc":"2.0","id":7,"error":{"message":"m"}}"#,
+            K::MissingMember {
+                member: Member::ErrorCode,
+            },
+            id7.clone(),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":7,"error":{"code":1}}"#,
+            K::MissingMember {
+                member: Member::ErrorMessage,
+            },
+            id7.clone(),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":7,"error":{"code":1.5,"message":"m"}}"#,
+            K::ErrorCodeOutOfRange,
+            id7.clone(),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":7,"error":{"code":2147483648,"message":"m"}}"#,
+            K::ErrorCodeOutOfRange,
+            id7.clone(),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":7,"method":"m","method":"n"}"#,
+            K::DuplicateMember {
+                member: Member::Method,
+            },
+            id7.clone(),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":7,"method":"m","x":1,"x":2}"#,
+            K::DuplicateMember {
+                member: Member::Other,
+            },
+            id7.clone(),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":7,"error":{"code":1,"code":2,"message":"m"}}"#,
+            K::DuplicateMember {
+                member: Member::ErrorCode,
+            },
+            id7.clone(),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","\u006dethod":"m","id":7,"method":"n"}"#,
+            K::DuplicateMember {
+                member: Member::Method,
+            },
+            id7.clone(),
+        ),
         // Unreadable or ambiguous ids are not recovered.
-        (r#"{"jsonrpc":"2.0","id":7,"id":8,"method":"m"}"#, K::DuplicateMember { member: Member::Id }, None),
-        (r#"{"jsonrpc":"2.0","id":null,"method":"m"}"#, K::NullId, None),
-        (r#"{"jsonrpc":"2.0","id":null,"result":{}}"#, K::NullId, None),
-        (r#"{"jsonrpc":"2.0","result":{}}"#, K::MissingMember { member: Member::Id }, None),
-        (r#"{"jsonrpc":"2.0","id":true,"method":"m"}"#, K::WrongType { member: Member::Id }, None),
-        (r#"{"jsonrpc":"2.0","id":{},"method":"m"}"#, K::WrongType { member: Member::Id }, None),
-        (r#"{"jsonrpc":"2.0","id":1.5,"method":"m"}"#, K::IdNotInteger, None),
-        (r#"{"jsonrpc":"2.0","id":1e-3,"method":"m"}"#, K::IdNotInteger, None),
-        (r#"{"jsonrpc":"2.0","id":9223372036854775808,"method":"m"}"#, K::IdOutOfRange, None),
-        (r#"{"jsonrpc":"2.0","id":1e400,"method":"m"}"#, K::IdOutOfRange, None),
+        (
+            r#"{"jsonrpc":"2.0","id":7,"id":8,"method":"m"}"#,
+            K::DuplicateMember { member: Member::Id },
+            None,
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":null,"method":"m"}"#,
+            K::NullId,
+            None,
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":null,"result":{}}"#,
+            K::NullId,
+            None,
+        ),
+        (
+            r#"{"jsonrpc":"2.0","result":{}}"#,
+            K::MissingMember { member: Member::Id },
+            None,
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":true,"method":"m"}"#,
+            K::WrongType { member: Member::Id },
+            None,
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":{},"method":"m"}"#,
+            K::WrongType { member: Member::Id },
+            None,
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":1.5,"method":"m"}"#,
+            K::IdNotInteger,
+            None,
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":1e-3,"method":"m"}"#,
+            K::IdNotInteger,
+            None,
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":9223372036854775808,"method":"m"}"#,
+            K::IdOutOfRange,
+            None,
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":1e400,"method":"m"}"#,
+            K::IdOutOfRange,
+            None,
+        ),
         ("[]", K::BatchNotAllowed, None),
-        (r#"[{"jsonrpc":"2.0","method":"m"}]"#, K::BatchNotAllowed, None),
+        (
+            r#"[{"jsonrpc":"2.0","method":"m"}]"#,
+            K::BatchNotAllowed,
+            None,
+        ),
         ("1", K::NotAnObject, None),
         (r#""x""#, K::NotAnObject, None),
         ("null", K::NotAnObject, None),
@@ -150,7 +326,13 @@ fn invalid_requests_are_32600_with_recovered_id() {
         assert_eq!(kind.code(), ErrorCode::INVALID_REQUEST, "{s}");
     }
     // String ids are recovered too.
-    rejects(r#"{"jsonrpc":"2.0","id":"a","method":5}"#, K::WrongType { member: Member::Method }, Some(RequestId::from_string("a")));
+    rejects(
+        r#"{"jsonrpc":"2.0","id":"a","method":5}"#,
+        K::WrongType {
+            member: Member::Method,
+        },
+        Some(RequestId::from_string("a")),
+    );
 }
 
 #[test]
@@ -169,11 +351,22 @@ fn batches() {
     let items = m.batch().unwrap();
     assert_eq!(items.len(), 4);
     assert_eq!(items[0].as_ref().unwrap().method(), Some("a"));
-    assert_eq!(items[0].as_ref().unwrap().as_bytes().as_ref(), br#"{"jsonrpc":"2.0","id":1,"method":"a"}"#);
+    assert_eq!(
+        items[0].as_ref().unwrap().as_bytes().as_ref(),
+        br#"{"jsonrpc":"2.0","id":1,"method":"a"}"#
+    );
     assert_eq!(items[1].as_ref().unwrap_err().kind(), K::NotAnObject);
     assert!(items[2].as_ref().unwrap().is_notification());
     let e = items[3].as_ref().unwrap_err();
-    assert_eq!((e.kind(), e.id()), (K::WrongType { member: Member::Method }, Some(&RequestId::from_i64(2))));
+    assert_eq!(
+        (e.kind(), e.id()),
+        (
+            K::WrongType {
+                member: Member::Method
+            },
+            Some(&RequestId::from_i64(2))
+        )
+    );
 
     let e = decode(Bytes::from_static(b"[ ]"), &batch_opts()).unwrap_err();
     assert_eq!(e.kind(), K::EmptyBatch);
@@ -182,9 +375,20 @@ fn batches() {
     let e = decode(Bytes::from_static(br#"[{},{},{}]"#), &o).unwrap_err();
     assert_eq!(e.kind(), K::BatchTooLong { limit: 2 });
     // Nested batches are invalid members; a parse error anywhere fails the whole batch.
-    let m = decode(Bytes::from_static(br#"[[{"jsonrpc":"2.0","method":"a"}]]"#), &batch_opts()).unwrap();
-    assert_eq!(m.batch().unwrap()[0].as_ref().unwrap_err().kind(), K::NotAnObject);
-    let e = decode(Bytes::from_static(br#"[{"jsonrpc":"2.0","method":"a"}, {]"#), &batch_opts()).unwrap_err();
+    let m = decode(
+        Bytes::from_static(br#"[[{"jsonrpc":"2.0","method":"a"}]]"#),
+        &batch_opts(),
+    )
+    .unwrap();
+    assert_eq!(
+        m.batch().unwrap()[0].as_ref().unwrap_err().kind(),
+        K::NotAnObject
+    );
+    let e = decode(
+        Bytes::from_static(br#"[{"jsonrpc":"2.0","method":"a"}, {]"#),
+        &batch_opts(),
+    )
+    .unwrap_err();
     assert!(e.kind().is_parse_error());
 }
 
@@ -192,37 +396,94 @@ fn batches() {
 fn limits_are_clear_errors() {
     let mut o = DecodeOptions::default();
     o.max_message_bytes(16);
-    let e = decode(Bytes::from_static(br#"{"jsonrpc":"2.0","method":"ping"}"#), &o).unwrap_err();
+    let e = decode(
+        Bytes::from_static(br#"{"jsonrpc":"2.0","method":"ping"}"#),
+        &o,
+    )
+    .unwrap_err();
     assert_eq!(e.kind(), K::TooLarge { limit: 16 });
     // Depth: the envelope is level 1, params level 2.
     let mut o = DecodeOptions::default();
     o.max_depth(3);
-    assert!(decode(Bytes::from_static(br#"{"jsonrpc":"2.0","method":"m","params":{"a":[]}}"#), &o).is_ok());
-    let e = decode(Bytes::from_static(br#"{"jsonrpc":"2.0","id":3,"method":"m","params":{"a":[[]]}}"#), &o).unwrap_err();
+    assert!(
+        decode(
+            Bytes::from_static(br#"{"jsonrpc":"2.0","method":"m","params":{"a":[]}}"#),
+            &o
+        )
+        .is_ok()
+    );
+    let e = decode(
+        Bytes::from_static(br#"{"jsonrpc":"2.0","id":3,"method":"m","params":{"a":[[]]}}"#),
+        &o,
+    )
+    .unwrap_err();
     assert_eq!(e.kind(), K::TooDeep { limit: 3 });
     // A million nested arrays: an error, not a stack overflow.
-    let deep = format!(r#"{{"jsonrpc":"2.0","method":"m","params":{{"a":{}}}}}"#, "[".repeat(1_000_000));
+    let deep = format!(
+        r#"{{"jsonrpc":"2.0","method":"m","params":{{"a":{}}}}}"#,
+        "[".repeat(1_000_000)
+    );
     let e = decode(Bytes::from(deep), &DecodeOptions::default()).unwrap_err();
-    assert_eq!(e.kind(), K::TooDeep { limit: mcpx_wire::limits::DEFAULT_MAX_DEPTH });
+    assert_eq!(
+        e.kind(),
+        K::TooDeep {
+            limit: mcpx_wire::limits::DEFAULT_MAX_DEPTH
+        }
+    );
 }
 
 #[test]
 fn encoders_write_exact_bytes() {
     let mut b = BytesMut::new();
-    encode_request(&mut b, &RequestId::from_string("r\"1"), "tools/call", &serde_json::json!({"name":"echo"})).unwrap();
-    assert_eq!(&b[..], br#"{"jsonrpc":"2.0","id":"r\"1","method":"tools/call","params":{"name":"echo"}}"#);
+    encode_request(
+        &mut b,
+        &RequestId::from_string("r\"1"),
+        "tools/call",
+        &serde_json::json!({"name":"echo"}),
+    )
+    .unwrap();
+    assert_eq!(
+        &b[..],
+        br#"{"jsonrpc":"2.0","id":"r\"1","method":"tools/call","params":{"name":"echo"}}"#
+    );
     b.clear();
     encode_notification_raw(&mut b, "notifications/initialized", None).unwrap();
-    assert_eq!(&b[..], br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+    assert_eq!(
+        &b[..],
+        br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#
+    );
     b.clear();
-    let raw = RawJson::from_bytes(Bytes::from_static(br#"{ "content" : [ ] , "x":"\u00e9" }"#)).unwrap();
+    let raw =
+        RawJson::from_bytes(Bytes::from_static(br#"{ "content" : [ ] , "x":"\u00e9" }"#)).unwrap();
     encode_result_raw(&mut b, &RequestId::from_i64(-3), &raw).unwrap();
-    assert_eq!(&b[..], br#"{"jsonrpc":"2.0","id":-3,"result":{ "content" : [ ] , "x":"\u00e9" }}"#);
+    assert_eq!(
+        &b[..],
+        br#"{"jsonrpc":"2.0","id":-3,"result":{ "content" : [ ] , "x":"\u00e9" }}"#
+    );
     b.clear();
-    encode_error(&mut b, None, MissingId::Null, ErrorCode::PARSE_ERROR, "Parse error", None::<&()>).unwrap();
-    assert_eq!(&b[..], br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error"}}"#);
+    encode_error(
+        &mut b,
+        None,
+        MissingId::Null,
+        ErrorCode::PARSE_ERROR,
+        "Parse error",
+        None::<&()>,
+    )
+    .unwrap();
+    assert_eq!(
+        &b[..],
+        br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error"}}"#
+    );
     b.clear();
-    encode_error(&mut b, None, MissingId::Omit, ErrorCode::INVALID_REQUEST, "bad", Some(&raw)).unwrap();
+    encode_error(
+        &mut b,
+        None,
+        MissingId::Omit,
+        ErrorCode::INVALID_REQUEST,
+        "bad",
+        Some(&raw),
+    )
+    .unwrap();
     assert_eq!(&b[..], br#"{"jsonrpc":"2.0","error":{"code":-32600,"message":"bad","data":{ "content" : [ ] , "x":"\u00e9" }}}"#);
     // A payload that is not an object is refused and leaves the buffer as it was.
     b.clear();
@@ -236,7 +497,8 @@ fn encoders_write_exact_bytes() {
 
 #[test]
 fn raw_views_outlive_the_read_buffer() {
-    let mut read_buf = BytesMut::from(&br#"{"jsonrpc":"2.0","id":1,"method":"m","params":{"k":"v"}}"#[..]);
+    let mut read_buf =
+        BytesMut::from(&br#"{"jsonrpc":"2.0","id":1,"method":"m","params":{"k":"v"}}"#[..]);
     let m = mcpx_wire::decode_from(&mut read_buf, &DecodeOptions::default()).unwrap();
     let params = m.params().unwrap();
     drop(m);

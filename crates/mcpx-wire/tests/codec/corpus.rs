@@ -6,13 +6,19 @@ use std::path::Path;
 use mcpx_wire::fuzzing;
 
 fn replay(target: &str, entry: fn(&[u8])) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus").join(target);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/corpus")
+        .join(target);
     let mut n = 0;
     for file in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
         let path = file.unwrap().path();
         let data = std::fs::read(&path).unwrap();
         let outcome = std::panic::catch_unwind(|| entry(&data));
-        assert!(outcome.is_ok(), "{target}: corpus file {} fails its oracle", path.display());
+        assert!(
+            outcome.is_ok(),
+            "{target}: corpus file {} fails its oracle",
+            path.display()
+        );
         n += 1;
     }
     assert!(n > 0, "{target}: empty corpus in {}", dir.display());

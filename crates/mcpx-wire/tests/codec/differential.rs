@@ -24,13 +24,30 @@ fn agree(input: &str) {
 
 #[track_caller]
 fn differs(input: &str, d: Difference) {
-    assert_eq!(compare(input.as_bytes(), &opts(true)), Ok(Some(d)), "{input:?}");
+    assert_eq!(
+        compare(input.as_bytes(), &opts(true)),
+        Ok(Some(d)),
+        "{input:?}"
+    );
 }
 
 #[test]
 fn nasty_inputs_agree() {
     for input in [
-        "", " ", "{", "}", "[", "]", "[]", "{}", "null", "0", "\"\"", "[1]", "[[]]", "[{}]",
+        "",
+        " ",
+        "{",
+        "}",
+        "[",
+        "]",
+        "[]",
+        "{}",
+        "null",
+        "0",
+        "\"\"",
+        "[1]",
+        "[[]]",
+        "[{}]",
         r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#,
         r#"{"jsonrpc":"2.0","id":1,"method":"ping"} "#,
         r#"{"jsonrpc":"2.0","id":1,"method":"ping"}x"#,
@@ -78,17 +95,39 @@ fn nasty_inputs_agree() {
 #[test]
 fn deliberate_differences_are_named() {
     // serde_json keeps the last duplicate; mcpx-wire refuses an ambiguous envelope.
-    differs(r#"{"jsonrpc":"2.0","id":1,"method":"a","method":"b"}"#, Difference::DuplicateMember);
-    differs(r#"{"jsonrpc":"2.0","id":1,"id":2,"method":"a"}"#, Difference::DuplicateMember);
+    differs(
+        r#"{"jsonrpc":"2.0","id":1,"method":"a","method":"b"}"#,
+        Difference::DuplicateMember,
+    );
+    differs(
+        r#"{"jsonrpc":"2.0","id":1,"id":2,"method":"a"}"#,
+        Difference::DuplicateMember,
+    );
     // serde_json stops at recursion depth 128 with a parse error; mcpx-wire's own limit is -32600.
-    let deep = format!(r#"{{"jsonrpc":"2.0","method":"a","params":{{"x":{}1{}}}}}"#, "[".repeat(200), "]".repeat(200));
+    let deep = format!(
+        r#"{{"jsonrpc":"2.0","method":"a","params":{{"x":{}1{}}}}}"#,
+        "[".repeat(200),
+        "]".repeat(200)
+    );
     differs(&deep, Difference::DepthLimit);
     // 1e400 is valid JSON; serde_json cannot represent it.
-    differs(r#"{"jsonrpc":"2.0","method":"a","params":{"x":1e400}}"#, Difference::NumberBeyondF64);
-    differs(r#"{"jsonrpc":"2.0","id":1e400,"method":"a"}"#, Difference::NumberBeyondF64);
-    differs(r#"{"jsonrpc":"2.0","method":"a","x":-1e999}"#, Difference::NumberBeyondF64);
+    differs(
+        r#"{"jsonrpc":"2.0","method":"a","params":{"x":1e400}}"#,
+        Difference::NumberBeyondF64,
+    );
+    differs(
+        r#"{"jsonrpc":"2.0","id":1e400,"method":"a"}"#,
+        Difference::NumberBeyondF64,
+    );
+    differs(
+        r#"{"jsonrpc":"2.0","method":"a","x":-1e999}"#,
+        Difference::NumberBeyondF64,
+    );
     // Exact integer arithmetic on ids spelled with a fraction, where f64 would round.
-    differs(r#"{"jsonrpc":"2.0","id":9223372036854775807.0,"method":"a"}"#, Difference::IdBeyondF64Precision);
+    differs(
+        r#"{"jsonrpc":"2.0","id":9223372036854775807.0,"method":"a"}"#,
+        Difference::IdBeyondF64Precision,
+    );
 }
 
 proptest! {

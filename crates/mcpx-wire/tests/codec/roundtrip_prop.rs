@@ -2,7 +2,9 @@
 //! unicode and number spellings they hold; arbitrary bytes never panic the decoder.
 
 use bytes::{Bytes, BytesMut};
-use mcpx_wire::{DecodeOptions, MessageKind, RequestId, decode, encode_message, encode_request, fuzzing};
+use mcpx_wire::{
+    DecodeOptions, MessageKind, RequestId, decode, encode_message, encode_request, fuzzing,
+};
 use proptest::prelude::*;
 
 /// JSON string tokens full of escapes, surrogate pairs and raw non-ASCII.
@@ -51,9 +53,14 @@ pub(crate) fn json_value() -> impl Strategy<Value = String> {
     ];
     leaf.prop_recursive(4, 32, 5, |inner| {
         prop_oneof![
-            (prop::collection::vec(inner.clone(), 0..5), ws()).prop_map(|(v, w)| format!("[{w}{}{w}]", v.join(&format!("{w},")))),
+            (prop::collection::vec(inner.clone(), 0..5), ws())
+                .prop_map(|(v, w)| format!("[{w}{}{w}]", v.join(&format!("{w},")))),
             (prop::collection::vec(("[a-z_]{1,5}", inner), 0..5), ws()).prop_map(|(m, w)| {
-                let members: Vec<String> = m.iter().enumerate().map(|(i, (k, v))| format!("\"{k}{i}\"{w}:{w}{v}")).collect();
+                let members: Vec<String> = m
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (k, v))| format!("\"{k}{i}\"{w}:{w}{v}"))
+                    .collect();
                 format!("{{{w}{}{w}}}", members.join(","))
             }),
         ]
@@ -62,10 +69,18 @@ pub(crate) fn json_value() -> impl Strategy<Value = String> {
 
 /// A JSON object as text (params, result).
 pub(crate) fn json_object() -> impl Strategy<Value = String> {
-    (prop::collection::vec(("[a-z_]{1,6}", json_value()), 0..5), ws()).prop_map(|(m, w)| {
-        let members: Vec<String> = m.iter().enumerate().map(|(i, (k, v))| format!("\"{k}{i}\"{w}:{w}{v}")).collect();
-        format!("{{{w}{}{w}}}", members.join(&format!("{w},{w}")))
-    })
+    (
+        prop::collection::vec(("[a-z_]{1,6}", json_value()), 0..5),
+        ws(),
+    )
+        .prop_map(|(m, w)| {
+            let members: Vec<String> = m
+                .iter()
+                .enumerate()
+                .map(|(i, (k, v))| format!("\"{k}{i}\"{w}:{w}{v}"))
+                .collect();
+            format!("{{{w}{}{w}}}", members.join(&format!("{w},{w}")))
+        })
 }
 
 #[derive(Clone, Debug)]
@@ -84,7 +99,10 @@ impl Id {
 }
 
 fn id() -> impl Strategy<Value = Id> {
-    prop_oneof![any::<i64>().prop_map(Id::Int), json_string().prop_map(Id::Str)]
+    prop_oneof![
+        any::<i64>().prop_map(Id::Int),
+        json_string().prop_map(Id::Str)
+    ]
 }
 
 /// A generated message: its text and what decoding must find.
@@ -100,7 +118,18 @@ pub(crate) struct Gen {
 pub(crate) fn message() -> impl Strategy<Value = Gen> {
     let method = json_string();
     let extra = prop::option::of(("x-[a-z]{1,4}", json_value()));
-    (0u8..4, id(), method, prop::option::of(json_object()), json_value(), prop::num::i32::ANY, json_string(), extra, any::<bool>(), ws())
+    (
+        0u8..4,
+        id(),
+        method,
+        prop::option::of(json_object()),
+        json_value(),
+        prop::num::i32::ANY,
+        json_string(),
+        extra,
+        any::<bool>(),
+        ws(),
+    )
         .prop_map(|(k, id, method, obj, data, code, msg, extra, reorder, w)| {
             let mut members: Vec<String> = vec![format!("\"jsonrpc\"{w}:{w}\"2.0\"")];
             let (kind, idv, m, payload) = match k {
@@ -127,7 +156,9 @@ pub(crate) fn message() -> impl Strategy<Value = Gen> {
                 }
                 _ => {
                     members.push(format!("\"id\":{}", id.text()));
-                    members.push(format!("\"error\":{{\"code\":{code},\"message\":{msg},\"data\":{w}{data}{w}}}"));
+                    members.push(format!(
+                        "\"error\":{{\"code\":{code},\"message\":{msg},\"data\":{w}{data}{w}}}"
+                    ));
                     (MessageKind::ErrorResponse, Some(id), None, Some(data))
                 }
             };
@@ -137,7 +168,13 @@ pub(crate) fn message() -> impl Strategy<Value = Gen> {
             if reorder {
                 members.reverse();
             }
-            Gen { text: format!("{w}{{{}}}{w}", members.join(&format!("{w},"))), kind, id: idv, method: m, payload }
+            Gen {
+                text: format!("{w}{{{}}}{w}", members.join(&format!("{w},"))),
+                kind,
+                id: idv,
+                method: m,
+                payload,
+            }
         })
 }
 

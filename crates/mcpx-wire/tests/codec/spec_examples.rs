@@ -21,7 +21,11 @@ const PAYLOADS: &[&str] = &[
 ];
 
 fn dec(s: &str) -> mcpx_wire::Message {
-    decode(Bytes::copy_from_slice(s.as_bytes()), &DecodeOptions::default()).unwrap()
+    decode(
+        Bytes::copy_from_slice(s.as_bytes()),
+        &DecodeOptions::default(),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -42,9 +46,15 @@ fn unsupported_protocol_version_error() {
     let m = dec(UNSUPPORTED_VERSION);
     assert_eq!(m.kind(), MessageKind::ErrorResponse);
     assert_eq!(m.id(), Some(&RequestId::from_i64(1)));
-    assert_eq!(m.error_code(), Some(ErrorCode::UNSUPPORTED_PROTOCOL_VERSION));
+    assert_eq!(
+        m.error_code(),
+        Some(ErrorCode::UNSUPPORTED_PROTOCOL_VERSION)
+    );
     assert_eq!(m.error_message(), Some("Unsupported protocol version"));
-    assert_eq!(m.error_data_bytes(), Some(&br#"{"supported":["2026-07-28","2025-11-25"],"requested":"1900-01-01"}"#[..]));
+    assert_eq!(
+        m.error_data_bytes(),
+        Some(&br#"{"supported":["2026-07-28","2025-11-25"],"requested":"1900-01-01"}"#[..])
+    );
 }
 
 #[test]
@@ -55,7 +65,10 @@ fn modern_tools_call() {
     let p: serde_json::Value = m.params_as().unwrap().unwrap();
     assert_eq!(p["name"], "get_weather");
     assert_eq!(p["arguments"]["location"], "Seattle, WA");
-    assert_eq!(p["_meta"]["io.modelcontextprotocol/protocolVersion"], "2026-07-28");
+    assert_eq!(
+        p["_meta"]["io.modelcontextprotocol/protocolVersion"],
+        "2026-07-28"
+    );
 }
 
 #[test]
@@ -69,8 +82,13 @@ fn payload_examples_are_json() {
 /// If the digest is beside the checkout, every full JSON-RPC example in it must be one of ours.
 #[test]
 fn digest_has_no_unvendored_example() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/spec/MCP-DIGEST.md");
-    let Ok(digest) = std::fs::read_to_string(path) else { return };
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/spec/MCP-DIGEST.md"
+    );
+    let Ok(digest) = std::fs::read_to_string(path) else {
+        return;
+    };
     let known = [PING, PING_RESULT, UNSUPPORTED_VERSION, MODERN_TOOLS_CALL];
     let mut found = 0;
     for line in digest.lines() {
@@ -84,9 +102,15 @@ fn digest_has_no_unvendored_example() {
             if serde_json::from_str::<serde_json::Value>(example).is_err() {
                 continue;
             }
-            assert!(known.contains(&example), "digest example not vendored in spec_examples.rs: {example}");
+            assert!(
+                known.contains(&example),
+                "digest example not vendored in spec_examples.rs: {example}"
+            );
             found += 1;
         }
     }
-    assert!(found >= known.len(), "expected the digest's examples, found {found}");
+    assert!(
+        found >= known.len(),
+        "expected the digest's examples, found {found}"
+    );
 }
