@@ -511,3 +511,17 @@ fn raw_views_outlive_the_read_buffer() {
     }
     assert_eq!(params.deserialize::<P<'_>>().unwrap().k, "v");
 }
+
+#[test]
+fn public_types_are_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<mcpx_wire::Message>();
+    check::<mcpx_wire::RawJson>();
+    check::<mcpx_wire::RequestId>();
+    check::<mcpx_wire::DecodeError>();
+    check::<mcpx_wire::DecodeOptions>();
+    check::<mcpx_wire::EncodeError>();
+    check::<mcpx_wire::sse::SseDecoder>();
+    check::<mcpx_wire::sse::SseEvent>();
+    check::<mcpx_wire::stdio::LineFramer>();
+}
