@@ -74,8 +74,10 @@ pub enum Difference {
     /// A number whose magnitude overflows `f64` (`1e400`): valid JSON, so mcpx-wire accepts it
     /// (or, as an id, rejects it with -32600 as out of range); serde_json fails to parse it.
     NumberBeyondF64,
-    /// An integral id spelled with a fraction or exponent beyond 2^53 (`9223372036854775807.0`):
-    /// mcpx-wire computes it exactly; serde_json rounds it through `f64`.
+    /// An id spelled with a fraction or exponent where `f64` rounding changes the verdict:
+    /// `9223372036854775807.0` (integral, beyond 2^53) or `11561650777777.000378778453` (a
+    /// fraction finer than `f64` resolves). mcpx-wire decides exactly from the decimal text;
+    /// serde_json rounds through `f64` first.
     IdBeyondF64Precision,
 }
 
@@ -308,6 +310,19 @@ pub fn compare(input: &[u8], opts: &DecodeOptions) -> Result<Option<Difference>,
         Ok(m) if has_imprecise_id(m) => return Ok(Some(Difference::IdBeyondF64Precision)),
         _ => {}
     }
+    // An exact "not an integer" where f64 rounded the fraction away.
+    let rounded = |e: &crate::DecodeError, id: &Option<RefId>| {
+        e.kind() == DecodeErrorKind::IdNotInteger && matches!(id, Some(RefId::Int(_)))
+    };
+    match (&ours, &theirs) {
+        (Err(e), RefOutcome::Invalid(id)) if rounded(e, id) => {
+            return Ok(Some(Difference::IdBeyondF64Precision));
+        }
+        (Err(e), RefOutcome::Message(m)) if rounded(e, &m.id) => {
+            return Ok(Some(Difference::IdBeyondF64Precision));
+        }
+        _ => {}
+    }
     match (&ours, &theirs) {
         (Err(e), RefOutcome::Parse(_)) if e.kind().is_parse_error() => Ok(None),
         (Err(e), RefOutcome::Invalid(id)) if !e.kind().is_parse_error() => {
@@ -335,6 +350,12 @@ pub fn compare(input: &[u8], opts: &DecodeOptions) -> Result<Option<Difference>,
                 match (a, b) {
                     (Ok(a), Ok(b)) if to_ref_message(a)? == *b => {}
                     (Err(e), Err(id)) if e.id().map(to_ref_id) == *id => {}
+                    (Err(e), Err(id)) if rounded(e, id) => {
+                        return Ok(Some(Difference::IdBeyondF64Precision));
+                    }
+                    (Err(e), Ok(m)) if rounded(e, &m.id) => {
+                        return Ok(Some(Difference::IdBeyondF64Precision));
+                    }
                     (Err(e), _) if matches!(e.kind(), DecodeErrorKind::DuplicateMember { .. }) => {
                         return Ok(Some(Difference::DuplicateMember));
                     }

@@ -128,6 +128,11 @@ fn deliberate_differences_are_named() {
         r#"{"jsonrpc":"2.0","id":9223372036854775807.0,"method":"a"}"#,
         Difference::IdBeyondF64Precision,
     );
+    // A fraction finer than f64 resolves at this magnitude: exactly not an integer.
+    differs(
+        r#"{"jsonrpc":"2.0","id":11561650777777.000378778453,"method":"a"}"#,
+        Difference::IdBeyondF64Precision,
+    );
 }
 
 proptest! {
