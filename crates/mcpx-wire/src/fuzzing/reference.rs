@@ -11,6 +11,7 @@
 )]
 
 use bytes::Bytes;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::{DecodeErrorKind, DecodeOptions, Message, MessageKind, RequestId, decode};
@@ -103,9 +104,36 @@ fn ref_id(v: &Value) -> Option<RefId> {
     }
 }
 
-fn classify(map: &Map<String, Value>) -> Result<RefMessage, Option<RefId>> {
+/// Whether the object's `id` is spelled as a float (fraction or exponent) with more than 15
+/// significant digits: beyond that, `f64` may round a fraction away or an integer off, so the
+/// reference cannot judge it. With at most 15 digits the nearest `f64` is integral exactly when
+/// the decimal is.
+fn id_spelled_imprecisely(object: &[u8]) -> bool {
+    let Ok(members) =
+        serde_json::from_slice::<std::collections::BTreeMap<String, Box<RawValue>>>(object)
+    else {
+        return false;
+    };
+    let Some(id) = members.get("id") else {
+        return false;
+    };
+    let text = id.get();
+    if !text.contains(['.', 'e', 'E']) {
+        return false;
+    }
+    let mantissa = text.split(['e', 'E']).next().unwrap_or_default();
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    digits.trim_start_matches('0').len() > 15
+}
+
+fn classify(map: &Map<String, Value>, imprecise: bool) -> Result<RefMessage, Option<RefId>> {
     let id_value = map.get("id");
-    let id = id_value.and_then(ref_id);
+    let id = match id_value {
+        Some(Value::Number(n)) if imprecise && n.as_i64().is_none() && n.as_u64().is_none() => {
+            Some(RefId::Imprecise)
+        }
+        _ => id_value.and_then(ref_id),
+    };
     let invalid = || Err(id.clone());
     if map.get("jsonrpc") != Some(&Value::String("2.0".into())) {
         return invalid();
@@ -207,7 +235,7 @@ pub fn reference_decode(input: &[u8], opts: &DecodeOptions) -> RefOutcome {
         Err(e) => return RefOutcome::Parse(e.to_string()),
     };
     match value {
-        Value::Object(map) => match classify(&map) {
+        Value::Object(map) => match classify(&map, id_spelled_imprecisely(input)) {
             Ok(m) => RefOutcome::Message(m),
             Err(id) => RefOutcome::Invalid(id),
         },
@@ -215,11 +243,16 @@ pub fn reference_decode(input: &[u8], opts: &DecodeOptions) -> RefOutcome {
             if !allow_batch || items.is_empty() || items.len() > max_batch {
                 return RefOutcome::Invalid(None);
             }
+            let raws: Vec<Box<RawValue>> = serde_json::from_slice(input).unwrap_or_default();
             RefOutcome::Batch(
                 items
                     .iter()
-                    .map(|item| match item {
-                        Value::Object(map) => classify(map),
+                    .enumerate()
+                    .map(|(i, item)| match item {
+                        Value::Object(map) => {
+                            let raw = raws.get(i).map_or("", |r| r.get());
+                            classify(map, id_spelled_imprecisely(raw.as_bytes()))
+                        }
                         _ => Err(None),
                     })
                     .collect(),
