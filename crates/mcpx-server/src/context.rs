@@ -1,0 +1,164 @@
+//! [`RequestContext`]: what a handler can do while it runs (progress, logs, asking the client,
+//! observing cancellation).
+//!
+//! # Cancel safety
+//!
+//! A handler future that is dropped (its task aborted, or the server shutting down) leaves its
+//! request in flight until the supervisor answers it with -32603; a handler that sees
+//! [`RequestContext::is_cancelled`] should stop and return anything: nothing more is sent for a
+//! cancelled request.
+
+use std::sync::Arc;
+
+use mcpx_proto::{ProtocolVersion, SessionId, StreamKey, Target};
+use mcpx_wire::{Message, RawJson};
+use serde_json::Value;
+use tokio::sync::{oneshot, watch};
+
+use crate::service::Shared;
+
+/// The context of one dispatched request.
+#[derive(Clone)]
+pub struct RequestContext {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) stream: StreamKey,
+    pub(crate) session: Option<SessionId>,
+    pub(crate) version: ProtocolVersion,
+    pub(crate) client_capabilities: Option<RawJson>,
+    pub(crate) cancelled: watch::Receiver<bool>,
+}
+
+impl std::fmt::Debug for RequestContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestContext")
+            .field("stream", &self.stream)
+            .field("session", &self.session)
+            .field("version", &self.version)
+            .finish()
+    }
+}
+
+/// A server-to-client request failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum AskError {
+    /// The protocol does not allow it here (stateless era, no session, request gone).
+    NotAllowed(mcpx_proto::SendError),
+    /// The client answered with a JSON-RPC error.
+    Rejected {
+        /// Its code.
+        code: i32,
+        /// Its message.
+        message: String,
+    },
+    /// The request ended (cancelled, session deleted) before the client answered.
+    Gone,
+}
+
+impl std::fmt::Display for AskError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotAllowed(e) => write!(f, "cannot ask the client: {e}"),
+            Self::Rejected { code, message } => write!(f, "the client refused ({code}): {message}"),
+            Self::Gone => f.write_str("the request ended before the client answered"),
+        }
+    }
+}
+
+impl std::error::Error for AskError {}
+
+impl RequestContext {
+    /// The protocol version this request is served under.
+    pub fn version(&self) -> ProtocolVersion {
+        self.version
+    }
+
+    /// The session (`None` in the stateless era).
+    pub fn session(&self) -> Option<&SessionId> {
+        self.session.as_ref()
+    }
+
+    /// The client's capabilities, raw: the session's (from `initialize`) or the request's `_meta`.
+    pub fn client_capabilities(&self) -> Option<RawJson> {
+        match &self.client_capabilities {
+            Some(c) => Some(c.clone()),
+            None => self.shared.session_capabilities(self.session.as_ref()),
+        }
+    }
+
+    /// Whether the client cancelled this request (or closed its stream, in the stateless era).
+    pub fn is_cancelled(&self) -> bool {
+        *self.cancelled.borrow()
+    }
+
+    /// Resolves when the request is cancelled.
+    pub async fn cancelled(&self) {
+        let mut rx = self.cancelled.clone();
+        while !*rx.borrow_and_update() {
+            if rx.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Sends `notifications/progress` if the request asked for progress (`_meta.progressToken`);
+    /// otherwise does nothing. In the auto response mode the first notification turns the
+    /// response into an SSE stream.
+    pub async fn progress(&self, progress: f64, total: Option<f64>, message: Option<&str>) {
+        let out = self.shared.write(|table, now, buf| {
+            table.progress(now, self.stream, progress, total, message, buf)
+        });
+        if let Ok(frame) = out {
+            self.shared.deliver(frame).await;
+        }
+    }
+
+    /// Sends `notifications/message` (a log line) on this request's stream, if the session's
+    /// level lets it through (default: everything).
+    pub async fn log(&self, level: &str, logger: Option<&str>, data: Value) {
+        if !self.shared.log_enabled(self.session.as_ref(), level) {
+            return;
+        }
+        let mut params = serde_json::json!({"level": level, "data": data});
+        if let (Some(logger), Some(obj)) = (logger, params.as_object_mut()) {
+            obj.insert("logger".into(), Value::from(logger));
+        }
+        let target = Target::Request(self.stream);
+        let out = self.shared.write(|table, now, buf| {
+            table.notify(now, &target, "notifications/message", &params, buf)
+        });
+        if let Ok(frame) = out {
+            self.shared.deliver(frame).await;
+        }
+    }
+
+    /// Asks the client (`sampling/createMessage`, `elicitation/create`, `roots/list`) on this
+    /// request's stream and waits for its answer (session era only).
+    pub async fn ask(&self, method: &str, params: Value) -> Result<Value, AskError> {
+        let Some(session) = self.session.clone() else {
+            return Err(AskError::NotAllowed(mcpx_proto::SendError::NotAllowed));
+        };
+        let target = Target::Request(self.stream);
+        let (tx, rx) = oneshot::channel::<Message>();
+        let sent = self
+            .shared
+            .write_with(|table, now, buf| table.request_client(now, &target, method, &params, buf));
+        let (id, frame) = sent.map_err(AskError::NotAllowed)?;
+        self.shared.await_client(session.clone(), id.clone(), tx);
+        self.shared.deliver(frame).await;
+        let answer = tokio::select! {
+            answer = rx => answer.map_err(|_| AskError::Gone)?,
+            () = self.cancelled() => {
+                self.shared.forget_client(&session, &id);
+                return Err(AskError::Gone);
+            }
+        };
+        if let Some(result) = answer.result_as::<Value>() {
+            return result.map_err(|_| AskError::Gone);
+        }
+        Err(AskError::Rejected {
+            code: answer.error_code().map_or(0, |c| c.0),
+            message: answer.error_message().unwrap_or_default().to_owned(),
+        })
+    }
+}

@@ -1,0 +1,180 @@
+//! Runs one dispatched request: the MCP methods the handlers serve (tools, resources, prompts,
+//! completion, logging), with cursor pagination for the lists.
+
+use mcpx_wire::Message;
+use serde_json::{Value, json};
+
+use crate::context::RequestContext;
+use crate::handler::HandlerError;
+use crate::limits::DEFAULT_PAGE_SIZE;
+use crate::service::respond;
+
+/// Runs the request to its answer (sent on the request's stream).
+pub(crate) async fn run_request(ctx: RequestContext, message: Message) {
+    let params: Value = message
+        .params_as::<Value>()
+        .and_then(Result::ok)
+        .unwrap_or_else(|| json!({}));
+    let method = message.method().unwrap_or_default();
+    let answer = match method {
+        "tools/list" => list(
+            &ctx,
+            &params,
+            "tools",
+            ctx.shared.handlers.tool_order.iter().filter_map(|n| {
+                ctx.shared
+                    .handlers
+                    .tools
+                    .get(n)
+                    .map(|t| t.definition.clone())
+            }),
+        ),
+        "tools/call" => call_tool(&ctx, &params).await,
+        "resources/list" => list(
+            &ctx,
+            &params,
+            "resources",
+            ctx.shared
+                .handlers
+                .resources
+                .iter()
+                .filter(|r| r.template.is_none())
+                .map(|r| r.definition.clone()),
+        ),
+        "resources/templates/list" => list(
+            &ctx,
+            &params,
+            "resourceTemplates",
+            ctx.shared
+                .handlers
+                .resources
+                .iter()
+                .filter(|r| r.template.is_some())
+                .map(|r| r.definition.clone()),
+        ),
+        "resources/read" => read_resource(&ctx, &params).await,
+        "resources/subscribe" | "resources/unsubscribe" => {
+            match params.get("uri").and_then(Value::as_str) {
+                Some(_) => Ok(json!({})),
+                None => Err(HandlerError::invalid_params("`uri` is required")),
+            }
+        }
+        "prompts/list" => list(
+            &ctx,
+            &params,
+            "prompts",
+            ctx.shared.handlers.prompt_order.iter().filter_map(|n| {
+                ctx.shared
+                    .handlers
+                    .prompts
+                    .get(n)
+                    .map(|p| p.definition.clone())
+            }),
+        ),
+        "prompts/get" => get_prompt(&ctx, &params).await,
+        "completion/complete" => match &ctx.shared.handlers.completion {
+            Some(h) => h(ctx.clone(), params).await,
+            None => Ok(json!({"completion": {"values": [], "hasMore": false}})),
+        },
+        "logging/setLevel" => {
+            let level = params
+                .get("level")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if ctx.shared.set_log_level(ctx.session.as_ref(), level) {
+                Ok(json!({}))
+            } else {
+                Err(HandlerError::invalid_params(format!(
+                    "unknown log level {level:?}"
+                )))
+            }
+        }
+        other => Err(HandlerError {
+            code: mcpx_wire::ErrorCode::METHOD_NOT_FOUND,
+            message: format!("method not found: {other}"),
+            data: None,
+        }),
+    };
+    respond(&ctx, answer).await;
+}
+
+/// One page of a list, with an opaque cursor (the offset) for the next.
+fn list(
+    _ctx: &RequestContext,
+    params: &Value,
+    key: &str,
+    items: impl Iterator<Item = Value>,
+) -> Result<Value, HandlerError> {
+    let start = match params.get("cursor") {
+        None | Some(Value::Null) => 0,
+        Some(Value::String(c)) => c
+            .parse::<usize>()
+            .map_err(|_| HandlerError::invalid_params("invalid cursor"))?,
+        Some(_) => return Err(HandlerError::invalid_params("invalid cursor")),
+    };
+    let mut page: Vec<Value> = items.skip(start).take(DEFAULT_PAGE_SIZE + 1).collect();
+    let more = page.len() > DEFAULT_PAGE_SIZE;
+    page.truncate(DEFAULT_PAGE_SIZE);
+    let mut result = serde_json::Map::new();
+    result.insert(key.into(), Value::Array(page));
+    if more {
+        result.insert(
+            "nextCursor".into(),
+            Value::from((start + DEFAULT_PAGE_SIZE).to_string()),
+        );
+    }
+    Ok(Value::Object(result))
+}
+
+async fn call_tool(ctx: &RequestContext, params: &Value) -> Result<Value, HandlerError> {
+    let name = params
+        .get("name")
+        .and_then(Value::as_str)
+        .ok_or_else(|| HandlerError::invalid_params("`name` is required"))?;
+    let tool = ctx
+        .shared
+        .handlers
+        .tools
+        .get(name)
+        .cloned()
+        .ok_or_else(|| HandlerError::invalid_params(format!("Unknown tool: {name}")))?;
+    let args = params
+        .get("arguments")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    let result = (tool.handler)(ctx.clone(), args).await?;
+    serde_json::to_value(result).map_err(|e| HandlerError::internal(e.to_string()))
+}
+
+async fn read_resource(ctx: &RequestContext, params: &Value) -> Result<Value, HandlerError> {
+    let uri = params
+        .get("uri")
+        .and_then(Value::as_str)
+        .ok_or_else(|| HandlerError::invalid_params("`uri` is required"))?;
+    let resource = ctx
+        .shared
+        .handlers
+        .find_resource(uri)
+        .cloned()
+        .ok_or_else(|| HandlerError::resource_not_found(uri))?;
+    (resource.handler)(ctx.clone(), Value::from(uri)).await
+}
+
+async fn get_prompt(ctx: &RequestContext, params: &Value) -> Result<Value, HandlerError> {
+    let name = params
+        .get("name")
+        .and_then(Value::as_str)
+        .ok_or_else(|| HandlerError::invalid_params("`name` is required"))?;
+    let prompt = ctx
+        .shared
+        .handlers
+        .prompts
+        .get(name)
+        .cloned()
+        .ok_or_else(|| HandlerError::invalid_params(format!("Unknown prompt: {name}")))?;
+    let args = params
+        .get("arguments")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    (prompt.handler)(ctx.clone(), args).await
+}

@@ -1,0 +1,190 @@
+//! `mcpx-server`: the MCP server engine. Streamable HTTP over hyper 1.x (HTTP/1.1 and HTTP/2
+//! with prior knowledge on one port), driving the sans-IO [`mcpx_proto::SessionTable`].
+//!
+//! This crate owns sockets, bodies, the response mode (JSON or SSE), handler tasks and the one
+//! idle-expiry timer. It owns no protocol rule (those are mcpx-proto's) and parses no JSON
+//! itself beyond handing params to handlers (mcpx-wire decodes).
+//!
+//! ```no_run
+//! use mcpx_server::{Handlers, Server, ToolDef, ToolResult};
+//! use serde::Deserialize;
+//!
+//! #[derive(Deserialize)]
+//! struct Echo { text: String }
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let mut handlers = Handlers::new();
+//! handlers.tool(ToolDef::new("echo").description("Echoes `text`"), |_ctx, args: Echo| async move {
+//!     Ok(ToolResult::text(args.text))
+//! });
+//! let server = Server::builder().handlers(handlers).build().map_err(std::io::Error::other)?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! server.serve(listener, std::future::pending()).await
+//! # }
+//! ```
+//!
+//! State of this crate (see the project's issues): JSON and SSE responses per request, the
+//! standalone GET stream with keep-alives, server-to-client requests, cancellation and idle
+//! expiry work; the session table sits behind one mutex (sharding, replay logs for resumption,
+//! the stateless era's `input_required` flow and load shedding are the next steps).
+
+#![forbid(unsafe_code)]
+
+mod context;
+mod dispatch;
+mod handler;
+pub mod limits;
+mod service;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use mcpx_proto::{Config, ConfigError, SessionTable};
+
+pub use context::{AskError, RequestContext};
+pub use handler::{BoxFuture, Content, HandlerError, Handlers, ToolDef, ToolResult};
+
+use crate::service::Shared;
+
+/// How a dispatched request is answered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ResponseMode {
+    /// JSON when the handler answers without sending anything first; SSE as soon as it emits
+    /// progress, a log line or a server-to-client request.
+    #[default]
+    Auto,
+    /// Always `application/json`; notifications sent before the response are dropped.
+    Json,
+    /// Always `text/event-stream`.
+    Sse,
+}
+
+/// Builds a [`Server`].
+#[derive(Debug, Default)]
+pub struct ServerBuilder {
+    config: Config,
+    handlers: Handlers,
+    mode: ResponseMode,
+    keep_alive: Option<Duration>,
+    max_body_bytes: Option<usize>,
+    name: Option<(String, String)>,
+}
+
+impl ServerBuilder {
+    /// The protocol configuration (limits, path, origins, identity). Default: [`Config::default`].
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// What the server serves.
+    pub fn handlers(mut self, handlers: Handlers) -> Self {
+        self.handlers = handlers;
+        self
+    }
+
+    /// The response mode (default [`ResponseMode::Auto`]).
+    pub fn response_mode(mut self, mode: ResponseMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Keep-alive comment interval on GET streams (default [`limits::DEFAULT_KEEP_ALIVE`]).
+    pub fn keep_alive(mut self, every: Duration) -> Self {
+        self.keep_alive = Some(every);
+        self
+    }
+
+    /// Largest request body (default `mcpx_proto::limits::DEFAULT_MAX_BODY_BYTES`); larger
+    /// bodies get 413 before they are read.
+    pub fn max_body_bytes(mut self, n: usize) -> Self {
+        self.max_body_bytes = Some(n);
+        self
+    }
+
+    /// The `serverInfo` name and version.
+    pub fn server_info(mut self, name: &str, version: &str) -> Self {
+        self.name = Some((name.to_owned(), version.to_owned()));
+        self
+    }
+
+    /// Validates the configuration and builds the server.
+    pub fn build(self) -> Result<Server, ConfigError> {
+        let mut config = self.config;
+        let caps = self.handlers.capabilities().to_string();
+        config.capabilities(&caps);
+        let max_body = self
+            .max_body_bytes
+            .unwrap_or(mcpx_proto::limits::DEFAULT_MAX_BODY_BYTES);
+        config.max_body_bytes(max_body);
+        if let Some((name, version)) = &self.name {
+            config.server_info(name, version);
+        }
+        let table = SessionTable::new(config)?;
+        let keep_alive = self.keep_alive.unwrap_or(limits::DEFAULT_KEEP_ALIVE);
+        let shared = Shared::new(table, self.handlers, self.mode, keep_alive, max_body);
+        Ok(Server {
+            shared: Arc::new(shared),
+        })
+    }
+}
+
+/// An MCP server: serve it on a listener.
+#[derive(Clone)]
+pub struct Server {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server").finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// A builder with the defaults.
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::default()
+    }
+
+    /// Accepts connections on `listener` until `shutdown` resolves, serving HTTP/1.1 and
+    /// HTTP/2 (prior knowledge) on each, with `TCP_NODELAY` so every SSE event leaves at once.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> std::io::Result<()> {
+        let timer = tokio::spawn(service::run_timer(self.shared.clone()));
+        tokio::pin!(shutdown);
+        loop {
+            let (socket, peer) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            let _ = socket.set_nodelay(true);
+            let shared = self.shared.clone();
+            tokio::spawn(async move {
+                let svc = service_fn(move |req| service::handle(shared.clone(), req));
+                let builder = auto::Builder::new(TokioExecutor::new());
+                if let Err(e) = builder.serve_connection(TokioIo::new(socket), svc).await {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
+            });
+        }
+        timer.abort();
+        Ok(())
+    }
+}

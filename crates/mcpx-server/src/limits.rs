@@ -1,0 +1,14 @@
+//! The server's own bounds (the protocol's are in `mcpx_proto::limits`).
+
+use std::time::Duration;
+
+/// Items per page of `tools/list`, `resources/list`, `prompts/list` (the default;
+/// Claude fetches every page, so larger pages only cost first-byte latency).
+pub const DEFAULT_PAGE_SIZE: usize = 100;
+
+/// Interval of `: keep-alive` comments on an idle standalone GET stream. 15 s stays under the
+/// 30-60 s idle timeouts of common proxies and load balancers.
+pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// Longest sleep of the idle-expiry timer, so a first session in an empty table is seen.
+pub(crate) const IDLE_TIMER_MAX_SLEEP: Duration = Duration::from_secs(1);

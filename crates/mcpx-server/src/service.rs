@@ -1,0 +1,621 @@
+//! The HTTP side: one hyper service per connection feeding the shared [`SessionTable`], the
+//! per-stream outbound queues, SSE bodies, and the dispatch of requests to handlers.
+//!
+//! Locking: the table sits behind one `std::sync::Mutex`, held only for the synchronous table
+//! call (never across an `.await`); the other maps are locked after it, never before, so the
+//! order is fixed. Sharding the table is the next step (see the crate docs).
+
+use std::collections::{HashMap, VecDeque};
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Body, Frame as BodyFrame, Incoming, SizeHint};
+use mcpx_proto::{
+    Dispatch, Event, EventId, RequestHead, Routed, SendError, SessionId, SessionTable, StreamKey,
+    Transmit,
+};
+use mcpx_wire::sse::{SseEventRef, encode_comment, encode_event};
+use mcpx_wire::{ErrorCode, Message, RawJson, RequestId};
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::context::RequestContext;
+use crate::dispatch::run_request;
+use crate::handler::Handlers;
+use crate::{ResponseMode, limits};
+
+/// The response body type of every answer.
+pub(crate) type ResponseBody = UnsyncBoxBody<Bytes, Infallible>;
+
+/// One message bound for a stream.
+#[derive(Debug)]
+pub(crate) struct Frame {
+    pub(crate) data: Bytes,
+    pub(crate) event_id: Option<EventId>,
+    pub(crate) ends: bool,
+}
+
+/// A frame with the stream it goes to.
+#[derive(Debug)]
+pub(crate) struct Out {
+    stream: StreamKey,
+    frame: Frame,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A handler panic never happens while a lock is held (locks guard synchronous table calls
+    // only), so a poisoned lock still holds consistent data.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// State shared by every connection of one server.
+pub(crate) struct Shared {
+    table: Mutex<SessionTable>,
+    streams: Mutex<HashMap<StreamKey, mpsc::Sender<Frame>>>,
+    cancels: Mutex<HashMap<StreamKey, watch::Sender<bool>>>,
+    waiting: Mutex<HashMap<(SessionId, RequestId), oneshot::Sender<Message>>>,
+    log_levels: Mutex<HashMap<SessionId, u8>>,
+    pub(crate) handlers: Handlers,
+    mode: ResponseMode,
+    keep_alive: Duration,
+    max_body_bytes: usize,
+    queue: usize,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        table: SessionTable,
+        handlers: Handlers,
+        mode: ResponseMode,
+        keep_alive: Duration,
+        max_body_bytes: usize,
+    ) -> Self {
+        let queue = table.config().queued_events_limit().max(1);
+        Self {
+            table: Mutex::new(table),
+            streams: Mutex::new(HashMap::new()),
+            cancels: Mutex::new(HashMap::new()),
+            waiting: Mutex::new(HashMap::new()),
+            log_levels: Mutex::new(HashMap::new()),
+            handlers,
+            mode,
+            keep_alive,
+            max_body_bytes,
+            queue,
+        }
+    }
+
+    /// Runs one synchronous table operation that writes a message, then drains table events.
+    pub(crate) fn write(
+        &self,
+        f: impl FnOnce(&mut SessionTable, Instant, &mut BytesMut) -> Result<Transmit, SendError>,
+    ) -> Result<Out, SendError> {
+        self.write_with(|t, now, buf| f(t, now, buf).map(|tx| ((), tx)))
+            .map(|((), out)| out)
+    }
+
+    /// [`write`](Self::write) for operations that return a value beside the transmit.
+    pub(crate) fn write_with<T>(
+        &self,
+        f: impl FnOnce(&mut SessionTable, Instant, &mut BytesMut) -> Result<(T, Transmit), SendError>,
+    ) -> Result<(T, Out), SendError> {
+        let mut buf = BytesMut::new();
+        let result = {
+            let mut table = lock(&self.table);
+            let r = f(&mut table, Instant::now(), &mut buf);
+            self.drain_events(&mut table);
+            r
+        };
+        let (value, t) = result?;
+        let frame = Frame {
+            data: buf.freeze(),
+            event_id: t.event_id,
+            ends: t.ends_stream,
+        };
+        Ok((
+            value,
+            Out {
+                stream: t.stream,
+                frame,
+            },
+        ))
+    }
+
+    /// Sends a frame to its stream's body, waiting if the stream's bounded queue is full. A
+    /// stream nobody listens to any more drops it.
+    pub(crate) async fn deliver(&self, out: Out) {
+        let tx = lock(&self.streams).get(&out.stream).cloned();
+        if let Some(tx) = tx {
+            let _ = tx.send(out.frame).await;
+        }
+    }
+
+    fn drain_events(&self, table: &mut SessionTable) {
+        while let Some(event) = table.poll_event() {
+            match event {
+                Event::RequestCancelled { stream, .. } => {
+                    if let Some(tx) = lock(&self.cancels).get(&stream) {
+                        let _ = tx.send(true);
+                    }
+                }
+                Event::SessionExpired(id) | Event::SessionEvicted(id) => {
+                    lock(&self.log_levels).remove(&id);
+                    lock(&self.waiting).retain(|(s, _), _| *s != id);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    pub(crate) fn session_capabilities(&self, session: Option<&SessionId>) -> Option<RawJson> {
+        let table = lock(&self.table);
+        table.session(session?)?.client_capabilities().cloned()
+    }
+
+    pub(crate) fn await_client(
+        &self,
+        session: SessionId,
+        id: RequestId,
+        tx: oneshot::Sender<Message>,
+    ) {
+        lock(&self.waiting).insert((session, id), tx);
+    }
+
+    pub(crate) fn forget_client(&self, session: &SessionId, id: &RequestId) {
+        lock(&self.waiting).remove(&(session.clone(), id.clone()));
+        lock(&self.table).forget_client_request(Instant::now(), session, id);
+    }
+
+    /// `logging/setLevel` for a session.
+    pub(crate) fn set_log_level(&self, session: Option<&SessionId>, level: &str) -> bool {
+        let Some(severity) = severity(level) else {
+            return false;
+        };
+        if let Some(s) = session {
+            lock(&self.log_levels).insert(s.clone(), severity);
+        }
+        true
+    }
+
+    pub(crate) fn log_enabled(&self, session: Option<&SessionId>, level: &str) -> bool {
+        let min = session
+            .and_then(|s| lock(&self.log_levels).get(s).copied())
+            .unwrap_or(0);
+        severity(level).unwrap_or(0) >= min
+    }
+
+    /// Expires idle sessions; returns when the timer must fire next.
+    pub(crate) fn on_timer(&self) -> Option<Instant> {
+        let mut table = lock(&self.table);
+        table.handle_timeout(Instant::now());
+        self.drain_events(&mut table);
+        table.poll_timeout()
+    }
+
+    /// Forgets everything about a stream whose body went away.
+    fn stream_closed(&self, stream: StreamKey) {
+        lock(&self.streams).remove(&stream);
+        lock(&self.cancels).remove(&stream);
+        let mut table = lock(&self.table);
+        table.handle_stream_closed(Instant::now(), stream);
+        self.drain_events(&mut table);
+    }
+}
+
+/// RFC 5424 severities as MCP names them, lowest first.
+fn severity(level: &str) -> Option<u8> {
+    [
+        "debug",
+        "info",
+        "notice",
+        "warning",
+        "error",
+        "critical",
+        "alert",
+        "emergency",
+    ]
+    .iter()
+    .position(|l| *l == level)
+    .and_then(|p| u8::try_from(p).ok())
+}
+
+/// Closes a stream's bookkeeping when its response (JSON wait or SSE body) is dropped: that is
+/// how a disconnect reaches the core (cancellation in the stateless era).
+pub(crate) struct StreamGuard {
+    shared: Arc<Shared>,
+    stream: StreamKey,
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        self.shared.stream_closed(self.stream);
+    }
+}
+
+/// An SSE response body: pre-encoded head events, then each frame of the stream's queue as one
+/// event (one contiguous buffer each), with keep-alive comments while idle.
+struct SseBody {
+    head: VecDeque<Bytes>,
+    rx: mpsc::Receiver<Frame>,
+    keep_alive: Option<tokio::time::Interval>,
+    done: bool,
+    _guard: StreamGuard,
+}
+
+fn sse_event(frame: &Frame) -> Bytes {
+    let mut buf = BytesMut::with_capacity(frame.data.len() + 48);
+    let id = frame.event_id.map(|e| e.to_string());
+    let mut event = SseEventRef::new(&frame.data).with_event("message");
+    if let Some(id) = id.as_deref() {
+        event = event.with_id(id);
+    }
+    // Our event ids are digits and a dash, never a line break: encoding cannot fail.
+    let _ = encode_event(&mut buf, &event);
+    buf.freeze()
+}
+
+fn priming_event(id: EventId) -> Bytes {
+    let mut buf = BytesMut::new();
+    let id = id.to_string();
+    let _ = encode_event(&mut buf, &SseEventRef::new(b"").with_id(&id));
+    buf.freeze()
+}
+
+impl Body for SseBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<BodyFrame<Bytes>, Infallible>>> {
+        if let Some(bytes) = self.head.pop_front() {
+            return Poll::Ready(Some(Ok(BodyFrame::data(bytes))));
+        }
+        if self.done {
+            return Poll::Ready(None);
+        }
+        match self.rx.poll_recv(cx) {
+            Poll::Ready(Some(frame)) => {
+                self.done = frame.ends;
+                Poll::Ready(Some(Ok(BodyFrame::data(sse_event(&frame)))))
+            }
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => {
+                if let Some(tick) = self.keep_alive.as_mut()
+                    && tick.poll_tick(cx).is_ready()
+                {
+                    let mut buf = BytesMut::new();
+                    encode_comment(&mut buf, "keep-alive");
+                    return Poll::Ready(Some(Ok(BodyFrame::data(buf.freeze()))));
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.done && self.head.is_empty()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::default()
+    }
+}
+
+fn full(
+    status: StatusCode,
+    content_type: Option<&'static str>,
+    body: Bytes,
+) -> Response<ResponseBody> {
+    let mut resp = Response::new(Full::new(body).boxed_unsync());
+    *resp.status_mut() = status;
+    if let Some(ct) = content_type {
+        resp.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    }
+    resp
+}
+
+fn json(body: Bytes) -> Response<ResponseBody> {
+    full(StatusCode::OK, Some("application/json"), body)
+}
+
+fn error_response(status: StatusCode, code: ErrorCode, message: &str) -> Response<ResponseBody> {
+    let mut buf = BytesMut::new();
+    let _ = mcpx_wire::encode_error(
+        &mut buf,
+        None,
+        mcpx_wire::MissingId::Null,
+        code,
+        message,
+        None::<&()>,
+    );
+    full(status, Some("application/json"), buf.freeze())
+}
+
+fn sse(
+    head: VecDeque<Bytes>,
+    rx: mpsc::Receiver<Frame>,
+    keep_alive: Option<Duration>,
+    guard: StreamGuard,
+) -> Response<ResponseBody> {
+    let keep_alive = keep_alive.map(|every| {
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick
+    });
+    let body = SseBody {
+        head,
+        rx,
+        keep_alive,
+        done: false,
+        _guard: guard,
+    };
+    let mut resp = Response::new(body.boxed_unsync());
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    resp
+}
+
+/// Serves one HTTP request. Never fails: every problem is an HTTP response.
+pub(crate) async fn handle(
+    shared: Arc<Shared>,
+    req: Request<Incoming>,
+) -> Result<Response<ResponseBody>, Infallible> {
+    if req.uri().path() == "/healthz" && req.method() == Method::GET {
+        return Ok(full(
+            StatusCode::OK,
+            Some("text/plain"),
+            Bytes::from_static(b"ok\n"),
+        ));
+    }
+    let (parts, body) = req.into_parts();
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > shared.max_body_bytes as u64) {
+        let msg = format!("the body is larger than {} bytes", shared.max_body_bytes);
+        return Ok(error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::INVALID_REQUEST,
+            &msg,
+        ));
+    }
+    let bytes = match Limited::new(body, shared.max_body_bytes).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            let msg = format!("the body is larger than {} bytes", shared.max_body_bytes);
+            return Ok(error_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorCode::INVALID_REQUEST,
+                &msg,
+            ));
+        }
+        Err(_) => {
+            return Ok(error_response(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::PARSE_ERROR,
+                "the body could not be read",
+            ));
+        }
+    };
+    let routed = {
+        let head = RequestHead::new(&parts.method, parts.uri.path(), &parts.headers);
+        let mut table = lock(&shared.table);
+        let r = table.handle_request(Instant::now(), &head, bytes);
+        shared.drain_events(&mut table);
+        r
+    };
+    Ok(match routed {
+        Err(rejection) => {
+            let mut buf = BytesMut::new();
+            rejection.encode_body(&mut buf);
+            let mut resp = full(rejection.status(), Some("application/json"), buf.freeze());
+            if let Some(after) = rejection.retry_after()
+                && let Ok(v) = HeaderValue::from_str(&after.as_secs().max(1).to_string())
+            {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            resp
+        }
+        Ok(routed) => route(&shared, routed).await,
+    })
+}
+
+async fn route(shared: &Arc<Shared>, routed: Routed) -> Response<ResponseBody> {
+    match routed {
+        Routed::Answer(answer) => {
+            let mut resp = json(answer.body);
+            if let Some(session) = answer.new_session
+                && let Ok(v) = HeaderValue::from_str(session.as_str())
+            {
+                resp.headers_mut().insert("mcp-session-id", v);
+            }
+            resp
+        }
+        Routed::Dispatch(d) => dispatch(shared.clone(), d).await,
+        Routed::Accepted(_) => full(StatusCode::ACCEPTED, None, Bytes::new()),
+        Routed::ClientResponse(c) => {
+            if let Some(tx) = lock(&shared.waiting).remove(&(c.session, c.id)) {
+                let _ = tx.send(c.message);
+            }
+            full(StatusCode::ACCEPTED, None, Bytes::new())
+        }
+        Routed::OpenStream(open) => open_stream(shared, open.stream, open.priming),
+        // Replay logs arrive with resumability; until then a resumed stream continues live.
+        Routed::ResumeStream(resume) => open_stream(shared, resume.last_event_id.stream, None),
+        Routed::SessionDeleted(id) => {
+            lock(&shared.log_levels).remove(&id);
+            full(StatusCode::OK, None, Bytes::new())
+        }
+        Routed::Batch(batch) => {
+            let mut bodies = Vec::new();
+            for item in batch.items {
+                let resp = Box::pin(route(shared, item)).await;
+                if resp.status() == StatusCode::OK {
+                    let Ok(collected) = resp.into_body().collect().await;
+                    bodies.push(collected.to_bytes());
+                }
+            }
+            if bodies.is_empty() {
+                return full(StatusCode::ACCEPTED, None, Bytes::new());
+            }
+            let mut out = BytesMut::new();
+            out.extend_from_slice(b"[");
+            for (i, b) in bodies.iter().enumerate() {
+                if i > 0 {
+                    out.extend_from_slice(b",");
+                }
+                out.extend_from_slice(b);
+            }
+            out.extend_from_slice(b"]");
+            json(out.freeze())
+        }
+        _ => error_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::INTERNAL_ERROR,
+            "unsupported route",
+        ),
+    }
+}
+
+fn open_stream(
+    shared: &Arc<Shared>,
+    stream: StreamKey,
+    priming: Option<EventId>,
+) -> Response<ResponseBody> {
+    let (tx, rx) = mpsc::channel(shared.queue);
+    lock(&shared.streams).insert(stream, tx);
+    let head = priming.map(priming_event).into_iter().collect();
+    let guard = StreamGuard {
+        shared: shared.clone(),
+        stream,
+    };
+    sse(head, rx, Some(shared.keep_alive), guard)
+}
+
+/// Runs a dispatched request's handler and answers per the response mode: JSON when the
+/// handler answers before emitting anything else (auto) or always (json), SSE otherwise.
+async fn dispatch(shared: Arc<Shared>, d: Dispatch) -> Response<ResponseBody> {
+    let (tx, mut rx) = mpsc::channel(shared.queue);
+    let (cancel_tx, cancel_rx) = watch::channel(false);
+    lock(&shared.streams).insert(d.stream, tx);
+    lock(&shared.cancels).insert(d.stream, cancel_tx);
+    let guard = StreamGuard {
+        shared: shared.clone(),
+        stream: d.stream,
+    };
+    let ctx = RequestContext {
+        shared: shared.clone(),
+        stream: d.stream,
+        session: d.session.clone(),
+        version: d.version,
+        client_capabilities: d.client_capabilities.clone(),
+        cancelled: cancel_rx,
+    };
+    let stream = d.stream;
+    let supervisor = shared.clone();
+    let task = tokio::spawn(run_request(ctx, d.message.clone()));
+    tokio::spawn(async move {
+        // A panicking handler gets -32603 for its own request; nothing else is disturbed.
+        if let Err(e) = task.await
+            && e.is_panic()
+        {
+            let out = supervisor.write(|t, now, buf| {
+                t.respond_error(
+                    now,
+                    stream,
+                    ErrorCode::INTERNAL_ERROR,
+                    "the handler failed",
+                    None,
+                    buf,
+                )
+            });
+            if let Ok(out) = out {
+                supervisor.deliver(out).await;
+            }
+        }
+    });
+    let priming = d.priming.map(priming_event);
+    match shared.mode {
+        ResponseMode::Json => {
+            while let Some(frame) = rx.recv().await {
+                // JSON responses have no room for anything but the response itself.
+                if frame.ends {
+                    drop(guard);
+                    return json(frame.data);
+                }
+            }
+            error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::INTERNAL_ERROR,
+                "no response",
+            )
+        }
+        ResponseMode::Auto => match rx.recv().await {
+            Some(frame) if frame.ends => {
+                drop(guard);
+                json(frame.data)
+            }
+            Some(frame) => {
+                let head = priming.into_iter().chain([sse_event(&frame)]).collect();
+                sse(head, rx, None, guard)
+            }
+            None => error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::INTERNAL_ERROR,
+                "no response",
+            ),
+        },
+        ResponseMode::Sse => sse(priming.into_iter().collect(), rx, None, guard),
+    }
+}
+
+/// Encodes `value` as the result of the request on `stream` and sends it.
+pub(crate) async fn respond(ctx: &RequestContext, value: Result<Value, crate::HandlerError>) {
+    let stream = ctx.stream;
+    let out = match value {
+        Ok(v) => ctx
+            .shared
+            .write(|t, now, buf| t.respond_result(now, stream, &v, buf)),
+        Err(e) => {
+            let data = e
+                .data
+                .as_ref()
+                .and_then(|d| RawJson::from_serialize(d).ok());
+            ctx.shared.write(|t, now, buf| {
+                t.respond_error(now, stream, e.code, &e.message, data.as_ref(), buf)
+            })
+        }
+    };
+    if let Ok(out) = out {
+        ctx.shared.deliver(out).await;
+    }
+}
+
+/// The idle-expiry timer: the only timer of the server. A new session's deadline is never
+/// earlier than the ones already armed (same TTL, later start), so the timer needs no wake-up
+/// from the request path; the sleep cap covers an empty table gaining its first session.
+pub(crate) async fn run_timer(shared: Arc<Shared>) {
+    loop {
+        let next = shared.on_timer();
+        let wait = next.map_or(limits::IDLE_TIMER_MAX_SLEEP, |at| {
+            at.saturating_duration_since(Instant::now())
+        });
+        tokio::time::sleep(wait.min(limits::IDLE_TIMER_MAX_SLEEP)).await;
+    }
+}
