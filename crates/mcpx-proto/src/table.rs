@@ -447,7 +447,12 @@ impl SessionTable {
                     None,
                 ))
             }
-            MessageKind::Request if msg.method() == Some(method::INITIALIZE) => {
+            // `initialize` carrying the stateless `_meta` is a 2026-07-28 request for a removed
+            // method (404 / -32601 there), not a handshake.
+            MessageKind::Request
+                if msg.method() == Some(method::INITIALIZE)
+                    && request_meta(&msg).protocol_version.is_none() =>
+            {
                 self.initialize(now, &msg)
             }
             MessageKind::Request => {
@@ -591,11 +596,8 @@ impl SessionTable {
         let Some(requested) = meta.protocol_version.as_deref() else {
             return Err(reject(ProtocolError::MissingMeta { key: META_VERSION }));
         };
-        if ProtocolVersion::parse(requested).is_none_or(ProtocolVersion::is_session_era) {
-            return Err(reject(ProtocolError::UnsupportedProtocolVersion {
-                requested: requested.to_owned(),
-            }));
-        }
+        // The header must repeat the body's version before the version itself is judged: a
+        // request whose header and `_meta` disagree is malformed (-32020), whatever it asks for.
         let header = head
             .headers
             .get(MCP_PROTOCOL_VERSION)
@@ -603,6 +605,11 @@ impl SessionTable {
         if header != Some(requested) {
             return Err(reject(ProtocolError::HeaderMismatch {
                 header: "mcp-protocol-version",
+            }));
+        }
+        if ProtocolVersion::parse(requested).is_none_or(ProtocolVersion::is_session_era) {
+            return Err(reject(ProtocolError::UnsupportedProtocolVersion {
+                requested: requested.to_owned(),
             }));
         }
         h::check_method_headers(head.headers, &msg, &self.config).map_err(reject)?;

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::context::RequestContext;
 use crate::handler::HandlerError;
-use crate::limits::DEFAULT_PAGE_SIZE;
+use crate::limits::{DEFAULT_LIST_TTL_MS, DEFAULT_PAGE_SIZE};
 use crate::service::respond;
 
 /// Runs the request to its answer (sent on the request's stream).
@@ -95,7 +95,30 @@ pub(crate) async fn run_request(ctx: RequestContext, message: Message) {
             data: None,
         }),
     };
+    let answer = answer.map(|v| with_cache_hints(&ctx, method, v));
     respond(&ctx, answer).await;
+}
+
+/// 2026-07-28: list results and `resources/read` carry `ttlMs` and `cacheScope` (MCP-DIGEST
+/// 7.6). The lists come from the server's registry, the same for every user: `public`, fresh for
+/// [`DEFAULT_LIST_TTL_MS`]. A read may be user-specific: `private`, `ttlMs: 0`. A handler that
+/// sets its own hints keeps them.
+fn with_cache_hints(ctx: &RequestContext, method: &str, mut value: Value) -> Value {
+    if !ctx.version.rules().cache_hints {
+        return value;
+    }
+    let (ttl, scope) = match method {
+        "tools/list" | "prompts/list" | "resources/list" | "resources/templates/list" => {
+            (DEFAULT_LIST_TTL_MS, "public")
+        }
+        "resources/read" => (0, "private"),
+        _ => return value,
+    };
+    if let Some(obj) = value.as_object_mut() {
+        obj.entry("ttlMs").or_insert_with(|| Value::from(ttl));
+        obj.entry("cacheScope").or_insert_with(|| Value::from(scope));
+    }
+    value
 }
 
 /// One page of a list, with an opaque cursor (the offset) for the next.

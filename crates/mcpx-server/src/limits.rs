@@ -12,3 +12,8 @@ pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// Longest sleep of the idle-expiry timer, so a first session in an empty table is seen.
 pub(crate) const IDLE_TIMER_MAX_SLEEP: Duration = Duration::from_secs(1);
+
+/// `ttlMs` of list results in 2026-07-28 (tools, prompts, resources, templates). The registry is
+/// fixed once the server is built, so lists only change with a redeploy; 5 minutes bounds how
+/// long a client keeps a list across one.
+pub const DEFAULT_LIST_TTL_MS: u64 = 300_000;

@@ -588,6 +588,24 @@ async fn dispatch(shared: Arc<Shared>, d: Dispatch) -> Response<ResponseBody> {
 /// Encodes `value` as the result of the request on `stream` and sends it.
 pub(crate) async fn respond(ctx: &RequestContext, value: Result<Value, crate::HandlerError>) {
     let stream = ctx.stream;
+    let rules = ctx.version.rules();
+    let value = value.map(|mut v| {
+        // 2026-07-28 results say what they are: a plain answer is `"resultType": "complete"`.
+        if rules.result_type
+            && let Some(obj) = v.as_object_mut()
+        {
+            obj.entry("resultType")
+                .or_insert_with(|| Value::from("complete"));
+        }
+        v
+    });
+    let value = value.map_err(|mut e| {
+        // -32002 is legacy; 2026-07-28 servers must say -32602 for a missing resource.
+        if e.code == ErrorCode::RESOURCE_NOT_FOUND {
+            e.code = rules.resource_not_found;
+        }
+        e
+    });
     let out = match value {
         Ok(v) => ctx
             .shared

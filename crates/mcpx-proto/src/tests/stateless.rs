@@ -214,6 +214,19 @@ fn unsupported_version_400_with_supported_and_requested() {
 }
 
 #[test]
+fn header_mismatch_wins_over_an_unsupported_body_version() {
+    // Header 2026-07-28, body v999: the request contradicts itself (-32020), as the conformance
+    // suite (sep-2575-http-server-header-mismatch-400) requires, before the version is judged.
+    let mut pair = Pair::new();
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"server/discover","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"v999.0.0","io.modelcontextprotocol/clientCapabilities":{}}}}"#;
+    rejected(
+        send(&mut pair, &modern_headers("server/discover", None), body),
+        StatusCode::BAD_REQUEST,
+        ErrorCode::HEADER_MISMATCH,
+    );
+}
+
+#[test]
 fn header_mismatch_400_32020() {
     let mut pair = Pair::with_config({
         let mut c = Config::new();
@@ -326,9 +339,11 @@ fn unknown_or_removed_method_404_32601() {
     let mut pair = Pair::new();
     for m in [
         "nope/nope",
+        "initialize",
         "ping",
         "logging/setLevel",
         "resources/subscribe",
+        "resources/unsubscribe",
     ] {
         let body = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"{m}","params":{{{META}}}}}"#);
         let (rej, _) = rejected(
