@@ -26,6 +26,9 @@ pub struct RequestContext {
     pub(crate) version: ProtocolVersion,
     pub(crate) client_capabilities: Option<RawJson>,
     pub(crate) cancelled: watch::Receiver<bool>,
+    /// 2026-07-28: the request's `_meta["io.modelcontextprotocol/logLevel"]`, the only way a
+    /// request opts in to log notifications in that era.
+    pub(crate) request_log_level: Option<String>,
 }
 
 impl std::fmt::Debug for RequestContext {
@@ -116,7 +119,15 @@ impl RequestContext {
     /// Sends `notifications/message` (a log line) on this request's stream, if the session's
     /// level lets it through (default: everything).
     pub async fn log(&self, level: &str, logger: Option<&str>, data: Value) {
-        if !self.shared.log_enabled(self.session.as_ref(), level) {
+        let allowed = match self.version.rules().logging {
+            // Without the per-request opt-in the server MUST NOT log for that request.
+            mcpx_proto::LoggingControl::PerRequestMeta => self
+                .request_log_level
+                .as_deref()
+                .is_some_and(|min| crate::service::at_or_above(level, min)),
+            _ => self.shared.log_enabled(self.session.as_ref(), level),
+        };
+        if !allowed {
             return;
         }
         let mut params = serde_json::json!({"level": level, "data": data});

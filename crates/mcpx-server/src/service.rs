@@ -17,9 +17,10 @@ use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Body, Frame as BodyFrame, Incoming, SizeHint};
+use mcpx_proto::http::MCP_PROTOCOL_VERSION;
 use mcpx_proto::{
-    Dispatch, Event, EventId, RequestHead, Routed, SendError, SessionId, SessionTable, StreamKey,
-    Transmit,
+    Dispatch, Event, EventId, ProtocolError, ProtocolVersion, Rejection, RequestHead, Routed,
+    SendError, SessionId, SessionTable, StreamKey, Transmit,
 };
 use mcpx_wire::sse::{SseEventRef, encode_comment, encode_event};
 use mcpx_wire::{ErrorCode, Message, RawJson, RequestId};
@@ -209,6 +210,11 @@ impl Shared {
     }
 }
 
+/// Whether `level` is at or above `min` (unknown levels never pass).
+pub(crate) fn at_or_above(level: &str, min: &str) -> bool {
+    matches!((severity(level), severity(min)), (Some(l), Some(m)) if l >= m)
+}
+
 /// RFC 5424 severities as MCP names them, lowest first.
 fn severity(level: &str) -> Option<u8> {
     [
@@ -387,24 +393,27 @@ pub(crate) async fn handle(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    // 413 before the core sees the request: the core's own `BodyTooLarge` rejection, so the
+    // body follows the rules of the version the request names (no `"id": null` from 2025-11-25).
+    let too_large = || {
+        let version = parts
+            .headers
+            .get(MCP_PROTOCOL_VERSION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(ProtocolVersion::parse);
+        let limit = shared.max_body_bytes;
+        rejection_response(&Rejection::new(
+            ProtocolError::BodyTooLarge { limit },
+            version,
+            None,
+        ))
+    };
     if declared.is_some_and(|n| n > shared.max_body_bytes as u64) {
-        let msg = format!("the body is larger than {} bytes", shared.max_body_bytes);
-        return Ok(error_response(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            ErrorCode::INVALID_REQUEST,
-            &msg,
-        ));
+        return Ok(too_large());
     }
     let bytes = match Limited::new(body, shared.max_body_bytes).collect().await {
         Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            let msg = format!("the body is larger than {} bytes", shared.max_body_bytes);
-            return Ok(error_response(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                ErrorCode::INVALID_REQUEST,
-                &msg,
-            ));
-        }
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => return Ok(too_large()),
         Err(_) => {
             return Ok(error_response(
                 StatusCode::BAD_REQUEST,
@@ -421,19 +430,22 @@ pub(crate) async fn handle(
         r
     };
     Ok(match routed {
-        Err(rejection) => {
-            let mut buf = BytesMut::new();
-            rejection.encode_body(&mut buf);
-            let mut resp = full(rejection.status(), Some("application/json"), buf.freeze());
-            if let Some(after) = rejection.retry_after()
-                && let Ok(v) = HeaderValue::from_str(&after.as_secs().max(1).to_string())
-            {
-                resp.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-            resp
-        }
+        Err(rejection) => rejection_response(&rejection),
         Ok(routed) => route(&shared, routed).await,
     })
+}
+
+/// A refused request: its status, `Retry-After` when set, and its JSON-RPC error body.
+fn rejection_response(rejection: &Rejection) -> Response<ResponseBody> {
+    let mut buf = BytesMut::new();
+    rejection.encode_body(&mut buf);
+    let mut resp = full(rejection.status(), Some("application/json"), buf.freeze());
+    if let Some(after) = rejection.retry_after()
+        && let Ok(v) = HeaderValue::from_str(&after.as_secs().max(1).to_string())
+    {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    resp
 }
 
 async fn route(shared: &Arc<Shared>, routed: Routed) -> Response<ResponseBody> {
@@ -526,6 +538,18 @@ async fn dispatch(shared: Arc<Shared>, d: Dispatch) -> Response<ResponseBody> {
         version: d.version,
         client_capabilities: d.client_capabilities.clone(),
         cancelled: cancel_rx,
+        // Only the stateless era reads it: spare the session era a second look at the params.
+        request_log_level: (d.version.rules().logging
+            == mcpx_proto::LoggingControl::PerRequestMeta)
+            .then(|| d.message.params_as::<Value>())
+            .flatten()
+            .and_then(Result::ok)
+            .and_then(|p| {
+                p.get("_meta")?
+                    .get("io.modelcontextprotocol/logLevel")?
+                    .as_str()
+                    .map(str::to_owned)
+            }),
     };
     let stream = d.stream;
     let supervisor = shared.clone();
