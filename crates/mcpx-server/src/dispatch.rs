@@ -116,7 +116,8 @@ fn with_cache_hints(ctx: &RequestContext, method: &str, mut value: Value) -> Val
     };
     if let Some(obj) = value.as_object_mut() {
         obj.entry("ttlMs").or_insert_with(|| Value::from(ttl));
-        obj.entry("cacheScope").or_insert_with(|| Value::from(scope));
+        obj.entry("cacheScope")
+            .or_insert_with(|| Value::from(scope));
     }
     value
 }
