@@ -100,6 +100,7 @@ pub fn conformance_handlers() -> Handlers {
     register_resources(&mut handlers);
     register_prompts(&mut handlers);
     handlers.completion(complete);
+    register_stateless_diagnostics(&mut handlers);
     handlers
 }
 
@@ -774,6 +775,298 @@ async fn complete(_ctx: RequestContext, params: Value) -> Result<Value, HandlerE
         .filter(|v| v.to_lowercase().starts_with(&typed))
         .collect();
     Ok(json!({"completion": {"values": values, "total": values.len(), "hasMore": false}}))
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2026-07-28 diagnostics of the conformance suite's prerelease line (0.2.0-alpha.12,
+// `--requirements 2026-07-28`); docs/conformance-2026-07-28.md gives each one's contract. In
+// the session era the same tools ask through real server-to-client requests.
+// ---------------------------------------------------------------------------------------------
+
+fn name_schema(field: &str, kind: &str) -> Value {
+    json!({"type": "object", "properties": {field: {"type": kind}}, "required": [field]})
+}
+
+fn elicit_params(message: &str, field: &str, kind: &str) -> Value {
+    json!({"message": message, "requestedSchema": name_schema(field, kind)})
+}
+
+fn sample(text: &str, max_tokens: u32) -> Value {
+    json!({"messages": [{"role": "user", "content": {"type": "text", "text": text}}], "maxTokens": max_tokens})
+}
+
+/// The accepted content's `field`, as text.
+fn accepted(answer: &Value, field: &str) -> Option<String> {
+    if answer.get("action").and_then(Value::as_str) != Some("accept") {
+        return None;
+    }
+    let v = answer.get("content")?.get(field)?;
+    Some(v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+}
+
+fn answer_text(answer: &Value) -> String {
+    answer
+        .get("content")
+        .and_then(|c| c.get("text"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn root_uris(answer: &Value) -> String {
+    let uris: Vec<&str> = answer
+        .get("roots")
+        .and_then(Value::as_array)
+        .map(|r| {
+            r.iter()
+                .filter_map(|x| x.get("uri").and_then(Value::as_str))
+                .collect()
+        })
+        .unwrap_or_default();
+    uris.join(", ")
+}
+
+fn declared(ctx: &RequestContext, cap: &str) -> bool {
+    ctx.client_capabilities()
+        .and_then(|c| c.deserialize::<Value>().ok())
+        .is_some_and(|c| c.get(cap).is_some_and(|v| !v.is_null()))
+}
+
+fn diagnostic(name: &str, description: &str) -> ToolDef {
+    ToolDef::new(name)
+        .description(description)
+        .input_schema(no_arguments())
+}
+
+fn register_stateless_diagnostics(h: &mut Handlers) {
+    h.tool(
+        diagnostic(
+            "test_input_required_result_elicitation",
+            "Asks the user's name (multi round-trip elicitation)",
+        ),
+        |ctx: RequestContext, _: Value| async move {
+            let answer = ctx
+                .input(
+                    "user_name",
+                    "elicitation/create",
+                    elicit_params("What is your name?", "name", "string"),
+                )
+                .await?;
+            Ok(ToolResult::text(match accepted(&answer, "name") {
+                Some(name) => format!("Hello, {name}!"),
+                None => "No name given.".to_owned(),
+            }))
+        },
+    );
+    h.tool(
+        diagnostic(
+            "test_input_required_result_sampling",
+            "Asks the client's model a question (multi round-trip sampling)",
+        ),
+        |ctx: RequestContext, _: Value| async move {
+            let answer = ctx
+                .input(
+                    "capital_question",
+                    "sampling/createMessage",
+                    sample("What is the capital of France?", 100),
+                )
+                .await?;
+            Ok(ToolResult::text(answer_text(&answer)))
+        },
+    );
+    h.tool(
+        diagnostic(
+            "test_input_required_result_list_roots",
+            "Asks the client's roots (multi round-trip roots/list)",
+        ),
+        |ctx: RequestContext, _: Value| async move {
+            let answer = ctx.input("client_roots", "roots/list", json!({})).await?;
+            Ok(ToolResult::text(format!("Roots: {}", root_uris(&answer))))
+        },
+    );
+    for name in [
+        "test_input_required_result_request_state",
+        "test_input_required_result_tampered_state",
+    ] {
+        h.tool(
+            diagnostic(
+                name,
+                "Asks for confirmation and carries its state in a sealed requestState",
+            ),
+            |ctx: RequestContext, _: Value| async move {
+                let answer = ctx
+                    .input(
+                        "confirm",
+                        "elicitation/create",
+                        elicit_params("Please confirm", "ok", "boolean"),
+                    )
+                    .await?;
+                if !ctx.has_request_state() {
+                    return Err(HandlerError::invalid_params(
+                        "requestState is required on the retry",
+                    ));
+                }
+                Ok(ToolResult::text(format!(
+                    "Request state verified: state-ok (ok = {})",
+                    accepted(&answer, "ok").unwrap_or_default()
+                )))
+            },
+        );
+    }
+    h.tool(
+        diagnostic(
+            "test_input_required_result_multiple_inputs",
+            "Asks three questions in one round",
+        ),
+        |ctx: RequestContext, _: Value| async move {
+            // Ask all three before giving up, so one round carries every question.
+            let name = ctx
+                .input(
+                    "user_name",
+                    "elicitation/create",
+                    elicit_params("What is your name?", "name", "string"),
+                )
+                .await;
+            let greeting = ctx
+                .input(
+                    "greeting",
+                    "sampling/createMessage",
+                    sample("Generate a greeting", 50),
+                )
+                .await;
+            let roots = ctx.input("client_roots", "roots/list", json!({})).await;
+            let (name, greeting, roots) = (name?, greeting?, roots?);
+            Ok(ToolResult::text(format!(
+                "{} {} (roots: {})",
+                answer_text(&greeting),
+                accepted(&name, "name").unwrap_or_default(),
+                root_uris(&roots)
+            )))
+        },
+    );
+    h.tool(
+        diagnostic(
+            "test_input_required_result_multi_round",
+            "Asks two questions in two rounds",
+        ),
+        |ctx: RequestContext, _: Value| async move {
+            let step1 = ctx
+                .input(
+                    "step1",
+                    "elicitation/create",
+                    elicit_params("Step 1: What is your name?", "name", "string"),
+                )
+                .await?;
+            let step2 = ctx
+                .input(
+                    "step2",
+                    "elicitation/create",
+                    elicit_params("Step 2: What is your favorite color?", "color", "string"),
+                )
+                .await?;
+            Ok(ToolResult::text(format!(
+                "{} likes {}.",
+                accepted(&step1, "name").unwrap_or_default(),
+                accepted(&step2, "color").unwrap_or_default()
+            )))
+        },
+    );
+    h.tool(
+        diagnostic(
+            "test_input_required_result_capabilities",
+            "Asks only what the client declared it can answer",
+        ),
+        |ctx: RequestContext, _: Value| async move {
+            let mut answers = Vec::new();
+            if declared(&ctx, "sampling") {
+                answers.push(
+                    ctx.input(
+                        "sampling",
+                        "sampling/createMessage",
+                        sample("Say hello", 20),
+                    )
+                    .await,
+                );
+            }
+            if declared(&ctx, "elicitation") {
+                answers.push(
+                    ctx.input(
+                        "elicitation",
+                        "elicitation/create",
+                        elicit_params("What is your name?", "name", "string"),
+                    )
+                    .await,
+                );
+            }
+            if declared(&ctx, "roots") {
+                answers.push(ctx.input("roots", "roots/list", json!({})).await);
+            }
+            if answers.is_empty() {
+                return Err(mcpx_server::AskError::MissingCapability("sampling").into());
+            }
+            let answered = answers.into_iter().collect::<Result<Vec<_>, _>>()?;
+            Ok(ToolResult::text(format!(
+                "{} answers received",
+                answered.len()
+            )))
+        },
+    );
+    h.tool(
+        diagnostic(
+            "test_missing_capability",
+            "Requires the client's sampling capability (SEP-2575 diagnostic)",
+        ),
+        |ctx: RequestContext, _: Value| async move {
+            let answer = ctx
+                .input("sample", "sampling/createMessage", sample("Say hello", 20))
+                .await?;
+            Ok(ToolResult::text(answer_text(&answer)))
+        },
+    );
+    h.tool(
+        diagnostic(
+            "test_streaming_elicitation",
+            "Asks for confirmation without a server-to-client request in 2026-07-28",
+        ),
+        |ctx: RequestContext, _: Value| async move {
+            let answer = ctx
+                .input(
+                    "confirm",
+                    "elicitation/create",
+                    elicit_params("Please confirm", "ok", "boolean"),
+                )
+                .await?;
+            Ok(ToolResult::text(format!(
+                "confirmed: {}",
+                accepted(&answer, "ok").unwrap_or_default()
+            )))
+        },
+    );
+    h.tool(
+        diagnostic(
+            "test_logging_tool",
+            "Logs two lines (only when the request asks for logs) and answers",
+        ),
+        |ctx: RequestContext, _: Value| async move {
+            ctx.log("info", Some("test_logging_tool"), json!("first log line"))
+                .await;
+            ctx.log(
+                "warning",
+                Some("test_logging_tool"),
+                json!("second log line"),
+            )
+            .await;
+            Ok(ToolResult::text("logged"))
+        },
+    );
+    h.prompt(
+        json!({"name": "test_input_required_result_prompt", "description": "A prompt that asks the user for context first"}),
+        |ctx: RequestContext, _: Value| async move {
+            let answer = ctx.input("user_context", "elicitation/create", elicit_params("What context should the prompt use?", "context", "string")).await?;
+            let context = accepted(&answer, "context").unwrap_or_default();
+            Ok(json!({"messages": [{"role": "user", "content": {"type": "text", "text": format!("Use this context: {context}")}}]}))
+        },
+    );
 }
 
 #[cfg(test)]

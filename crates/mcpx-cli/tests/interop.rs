@@ -125,16 +125,10 @@ fn conformance_suite_active_server_scenarios() {
 const RESPONSE_MODES: [&str; 3] = ["auto", "sse", "json"];
 
 /// Tools that do not work yet when the Python SDK connects in its default mode, which adopts the
-/// stateless era (2026-07-28, through `server/discover`): there a handler's question to the client
-/// must become an `input_required` result, which mcpx-server does not implement yet (the handler
-/// gets "the protocol version does not allow this message"). The script fails when one of them
-/// starts passing, so this list can only shrink; it must be empty when the stateless era lands.
-const PYTHON_STATELESS_PENDING: &[&str] = &[
-    "test_sampling",
-    "test_elicitation",
-    "test_elicitation_sep1034_defaults",
-    "test_elicitation_sep1330_enums",
-];
+/// stateless era (2026-07-28, through `server/discover`). Empty since handlers' questions to the
+/// client became `input_required` results there. The script fails when a listed tool passes, so
+/// this list can only shrink.
+const PYTHON_STATELESS_PENDING: &[&str] = &[];
 
 /// How long one client run may take before it is killed (each takes 1-3 s).
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(120);

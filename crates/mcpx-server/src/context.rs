@@ -29,6 +29,9 @@ pub struct RequestContext {
     /// 2026-07-28: the request's `_meta["io.modelcontextprotocol/logLevel"]`, the only way a
     /// request opts in to log notifications in that era.
     pub(crate) request_log_level: Option<String>,
+    /// 2026-07-28 `tools/call`, `prompts/get`, `resources/read`: this round of a multi
+    /// round-trip request.
+    pub(crate) round: Option<Arc<crate::mrtr::Round>>,
 }
 
 impl std::fmt::Debug for RequestContext {
@@ -56,6 +59,15 @@ pub enum AskError {
     },
     /// The request ended (cancelled, session deleted) before the client answered.
     Gone,
+    /// 2026-07-28: the question goes back to the client as an `input_required` result; the
+    /// handler should stop (whatever it returns is replaced by that result) and will run again
+    /// when the client retries with the answer.
+    InputRequired,
+    /// The client did not declare the capability the question needs (`"sampling"`,
+    /// `"elicitation"`, `"roots"`): -32021 in the stateless era.
+    MissingCapability(&'static str),
+    /// The client's answer does not have the shape of the result asked for: -32602.
+    InvalidAnswer(String),
 }
 
 impl std::fmt::Display for AskError {
@@ -64,11 +76,34 @@ impl std::fmt::Display for AskError {
             Self::NotAllowed(e) => write!(f, "cannot ask the client: {e}"),
             Self::Rejected { code, message } => write!(f, "the client refused ({code}): {message}"),
             Self::Gone => f.write_str("the request ended before the client answered"),
+            Self::InputRequired => f.write_str("the client must answer first (input_required)"),
+            Self::MissingCapability(c) => {
+                write!(f, "the client did not declare the `{c}` capability")
+            }
+            Self::InvalidAnswer(key) => {
+                write!(f, "the client's answer `{key}` has the wrong shape")
+            }
         }
     }
 }
 
 impl std::error::Error for AskError {}
+
+impl From<AskError> for crate::HandlerError {
+    /// How a failed question ends the request when the handler passes it on with `?`.
+    fn from(e: AskError) -> Self {
+        match e {
+            AskError::MissingCapability(cap) => Self {
+                code: mcpx_wire::ErrorCode::MISSING_REQUIRED_CLIENT_CAPABILITY,
+                message: format!("Missing required client capability: {cap}"),
+                data: Some(serde_json::json!({"requiredCapabilities": {cap: {}}})),
+            },
+            AskError::InvalidAnswer(_) => Self::invalid_params(e.to_string()),
+            // Replaced by the input_required result; the message only shows if it is not.
+            other => Self::internal(other.to_string()),
+        }
+    }
+}
 
 impl RequestContext {
     /// The protocol version this request is served under.
@@ -143,9 +178,52 @@ impl RequestContext {
         }
     }
 
-    /// Asks the client (`sampling/createMessage`, `elicitation/create`, `roots/list`) on this
-    /// request's stream and waits for its answer (session era only).
+    /// 2026-07-28: whether this request is a retry carrying a `requestState` the server sealed
+    /// (and verified: a tampered one never reaches the handler).
+    pub fn has_request_state(&self) -> bool {
+        self.round.as_ref().is_some_and(|r| r.had_state)
+    }
+
+    /// Asks the client (`sampling/createMessage`, `elicitation/create`, `roots/list`) and waits
+    /// for its answer: in the session era a server-to-client request on this request's stream;
+    /// in 2026-07-28 a multi round-trip question (see [`RequestContext::input`]) under an
+    /// automatic key.
     pub async fn ask(&self, method: &str, params: Value) -> Result<Value, AskError> {
+        match &self.round {
+            Some(round) => self.input(&round.auto_key(), method, params).await,
+            None => self.ask_session(method, params).await,
+        }
+    }
+
+    /// Asks the client under a key of the handler's choosing. In 2026-07-28 the answer is
+    /// `inputResponses[key]` of the client's retry (or of an earlier round, carried in the sealed
+    /// `requestState`); until it is there this returns [`AskError::InputRequired`] and the
+    /// request answers `input_required` with every question asked in this run. In the session
+    /// era it is [`RequestContext::ask`].
+    pub async fn input(&self, key: &str, method: &str, params: Value) -> Result<Value, AskError> {
+        let Some(round) = &self.round else {
+            return self.ask_session(method, params).await;
+        };
+        if let Some(cap) = crate::mrtr::capability_for(method) {
+            let declared = self
+                .client_capabilities()
+                .and_then(|c| c.deserialize::<Value>().ok())
+                .is_some_and(|c| c.get(cap).is_some_and(|v| !v.is_null()));
+            if !declared {
+                return Err(AskError::MissingCapability(cap));
+            }
+        }
+        match round.answers.get(key) {
+            Some(answer) if crate::mrtr::valid_answer(method, answer) => Ok(answer.clone()),
+            Some(_) => Err(AskError::InvalidAnswer(key.to_owned())),
+            None => {
+                round.ask(key, method, params);
+                Err(AskError::InputRequired)
+            }
+        }
+    }
+
+    async fn ask_session(&self, method: &str, params: Value) -> Result<Value, AskError> {
         let Some(session) = self.session.clone() else {
             return Err(AskError::NotAllowed(mcpx_proto::SendError::NotAllowed));
         };

@@ -1,21 +1,37 @@
 //! Runs one dispatched request: the MCP methods the handlers serve (tools, resources, prompts,
 //! completion, logging), with cursor pagination for the lists.
 
+use std::sync::Arc;
+
 use mcpx_wire::Message;
 use serde_json::{Value, json};
 
 use crate::context::RequestContext;
 use crate::handler::HandlerError;
 use crate::limits::{DEFAULT_LIST_TTL_MS, DEFAULT_PAGE_SIZE};
+use crate::mrtr::{BadRound, Round};
+
+/// The only methods that may answer `input_required` (MCP-DIGEST 8.4).
+const MRTR_METHODS: &[&str] = &["tools/call", "prompts/get", "resources/read"];
 use crate::service::respond;
 
 /// Runs the request to its answer (sent on the request's stream).
-pub(crate) async fn run_request(ctx: RequestContext, message: Message) {
+pub(crate) async fn run_request(mut ctx: RequestContext, message: Message) {
     let params: Value = message
         .params_as::<Value>()
         .and_then(Result::ok)
         .unwrap_or_else(|| json!({}));
     let method = message.method().unwrap_or_default();
+    // 2026-07-28: the methods that may answer `input_required` run as rounds (MCP-DIGEST 8.4).
+    if ctx.version.rules().result_type && MRTR_METHODS.contains(&method) {
+        match Round::from_params(&ctx.shared.state_key, method, &params) {
+            Ok(round) => ctx.round = Some(Arc::new(round)),
+            Err(BadRound(why)) => {
+                respond(&ctx, Err(HandlerError::invalid_params(why))).await;
+                return;
+            }
+        }
+    }
     let answer = match method {
         "tools/list" => list(
             &ctx,
@@ -95,7 +111,15 @@ pub(crate) async fn run_request(ctx: RequestContext, message: Message) {
             data: None,
         }),
     };
-    let answer = answer.map(|v| with_cache_hints(&ctx, method, v));
+    // Questions asked this round win over whatever the handler returned after asking.
+    let answer = match ctx
+        .round
+        .as_ref()
+        .and_then(|r| r.input_required(&ctx.shared.state_key))
+    {
+        Some(input_required) => Ok(input_required),
+        None => answer.map(|v| with_cache_hints(&ctx, method, v)),
+    };
     respond(&ctx, answer).await;
 }
 

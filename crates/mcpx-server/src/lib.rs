@@ -34,6 +34,7 @@ mod context;
 mod dispatch;
 mod handler;
 pub mod limits;
+mod mrtr;
 mod service;
 
 use std::future::Future;
@@ -73,6 +74,7 @@ pub struct ServerBuilder {
     keep_alive: Option<Duration>,
     max_body_bytes: Option<usize>,
     name: Option<(String, String)>,
+    state_key: Option<Vec<u8>>,
 }
 
 impl ServerBuilder {
@@ -113,6 +115,14 @@ impl ServerBuilder {
         self
     }
 
+    /// The key that seals 2026-07-28 `requestState`s (any length; hashed to 256 bits). Give
+    /// every replica behind one load balancer the same key so a retry can land on any of them.
+    /// Default: random per process.
+    pub fn request_state_key(mut self, key: &[u8]) -> Self {
+        self.state_key = Some(key.to_vec());
+        self
+    }
+
     /// Validates the configuration and builds the server.
     pub fn build(self) -> Result<Server, ConfigError> {
         let mut config = self.config;
@@ -127,7 +137,18 @@ impl ServerBuilder {
         }
         let table = SessionTable::new(config)?;
         let keep_alive = self.keep_alive.unwrap_or(limits::DEFAULT_KEEP_ALIVE);
-        let shared = Shared::new(table, self.handlers, self.mode, keep_alive, max_body);
+        let state_key = self
+            .state_key
+            .as_deref()
+            .map_or_else(mrtr::StateKey::random, mrtr::StateKey::from_bytes);
+        let shared = Shared::new(
+            table,
+            self.handlers,
+            self.mode,
+            keep_alive,
+            max_body,
+            state_key,
+        );
         Ok(Server {
             shared: Arc::new(shared),
         })

@@ -41,6 +41,8 @@ pub(crate) struct Frame {
     pub(crate) data: Bytes,
     pub(crate) event_id: Option<EventId>,
     pub(crate) ends: bool,
+    /// The HTTP status when this frame is the whole JSON response (default 200).
+    pub(crate) status: Option<StatusCode>,
 }
 
 /// A frame with the stream it goes to.
@@ -64,6 +66,8 @@ pub(crate) struct Shared {
     waiting: Mutex<HashMap<(SessionId, RequestId), oneshot::Sender<Message>>>,
     log_levels: Mutex<HashMap<SessionId, u8>>,
     pub(crate) handlers: Handlers,
+    /// Seals 2026-07-28 `requestState`s.
+    pub(crate) state_key: crate::mrtr::StateKey,
     mode: ResponseMode,
     keep_alive: Duration,
     max_body_bytes: usize,
@@ -77,6 +81,7 @@ impl Shared {
         mode: ResponseMode,
         keep_alive: Duration,
         max_body_bytes: usize,
+        state_key: crate::mrtr::StateKey,
     ) -> Self {
         let queue = table.config().queued_events_limit().max(1);
         Self {
@@ -86,6 +91,7 @@ impl Shared {
             waiting: Mutex::new(HashMap::new()),
             log_levels: Mutex::new(HashMap::new()),
             handlers,
+            state_key,
             mode,
             keep_alive,
             max_body_bytes,
@@ -119,6 +125,7 @@ impl Shared {
             data: buf.freeze(),
             event_id: t.event_id,
             ends: t.ends_stream,
+            status: None,
         };
         Ok((
             value,
@@ -332,6 +339,14 @@ fn full(
 
 fn json(body: Bytes) -> Response<ResponseBody> {
     full(StatusCode::OK, Some("application/json"), body)
+}
+
+fn json_with(status: Option<StatusCode>, body: Bytes) -> Response<ResponseBody> {
+    full(
+        status.unwrap_or(StatusCode::OK),
+        Some("application/json"),
+        body,
+    )
 }
 
 fn error_response(status: StatusCode, code: ErrorCode, message: &str) -> Response<ResponseBody> {
@@ -550,6 +565,7 @@ async fn dispatch(shared: Arc<Shared>, d: Dispatch) -> Response<ResponseBody> {
                     .as_str()
                     .map(str::to_owned)
             }),
+        round: None,
     };
     let stream = d.stream;
     let supervisor = shared.clone();
@@ -581,7 +597,7 @@ async fn dispatch(shared: Arc<Shared>, d: Dispatch) -> Response<ResponseBody> {
                 // JSON responses have no room for anything but the response itself.
                 if frame.ends {
                     drop(guard);
-                    return json(frame.data);
+                    return json_with(frame.status, frame.data);
                 }
             }
             error_response(
@@ -593,7 +609,7 @@ async fn dispatch(shared: Arc<Shared>, d: Dispatch) -> Response<ResponseBody> {
         ResponseMode::Auto => match rx.recv().await {
             Some(frame) if frame.ends => {
                 drop(guard);
-                json(frame.data)
+                json_with(frame.status, frame.data)
             }
             Some(frame) => {
                 let head = priming.into_iter().chain([sse_event(&frame)]).collect();
@@ -630,6 +646,8 @@ pub(crate) async fn respond(ctx: &RequestContext, value: Result<Value, crate::Ha
         }
         e
     });
+    let missing_capability =
+        matches!(&value, Err(e) if e.code == ErrorCode::MISSING_REQUIRED_CLIENT_CAPABILITY);
     let out = match value {
         Ok(v) => ctx
             .shared
@@ -644,7 +662,11 @@ pub(crate) async fn respond(ctx: &RequestContext, value: Result<Value, crate::Ha
             })
         }
     };
-    if let Ok(out) = out {
+    if let Ok(mut out) = out {
+        // MissingRequiredClientCapabilityError is an HTTP 400 (MCP-DIGEST 1.2).
+        if missing_capability {
+            out.frame.status = Some(StatusCode::BAD_REQUEST);
+        }
         ctx.shared.deliver(out).await;
     }
 }

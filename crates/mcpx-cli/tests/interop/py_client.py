@@ -44,6 +44,25 @@ class CheckFailed(Exception):
 step = "connect"
 
 
+STATELESS_DIAGNOSTICS = [
+    "test_input_required_result_elicitation",
+    "test_input_required_result_sampling",
+    "test_input_required_result_list_roots",
+    "test_input_required_result_request_state",
+    "test_input_required_result_tampered_state",
+    "test_input_required_result_multiple_inputs",
+    "test_input_required_result_multi_round",
+    "test_input_required_result_capabilities",
+    "test_missing_capability",
+    "test_streaming_elicitation",
+    "test_logging_tool",
+]
+
+
+def is_stateless_diagnostic(name: str) -> bool:
+    return name in STATELESS_DIAGNOSTICS
+
+
 def check(cond: object, what: str, detail: object = None) -> None:
     if not cond:
         extra = "" if detail is None else f": {json.dumps(wire(detail))}"
@@ -248,6 +267,12 @@ async def run(url: str, mode: str, connect: str, pending: set[str]) -> str:
         names = [t["name"] for t in tools]
         for name in checks:
             check(name in names, f"tool {name} listed", names)
+        # The 2026-07-28 diagnostics (multi round-trip, logging gate, capability errors) are
+        # exercised by the conformance suite's --requirements 2026-07-28 run; here they must be
+        # listed, not called.
+        diagnostics = [t for t in tools if is_stateless_diagnostic(t["name"])]
+        check(len(diagnostics) == len(STATELESS_DIAGNOSTICS), "2026-07-28 diagnostics listed", names)
+        tools = [t for t in tools if not is_stateless_diagnostic(t["name"])]
         for t in tools:
             check(t["name"] in checks, f"a check for listed tool {t['name']} (add one to py_client.py)")
             check(t.get("description") and t["inputSchema"].get("type") == "object", "description, inputSchema", t)
@@ -317,7 +342,8 @@ async def run(url: str, mode: str, connect: str, pending: set[str]) -> str:
             await client.unsubscribe_resource("test://watched-resource")
 
         step = "prompts/list"
-        prompts = wire((await client.list_prompts()).prompts)
+        # `test_input_required_result_prompt` is a 2026-07-28 diagnostic like the tools above.
+        prompts = [p for p in wire((await client.list_prompts()).prompts) if p["name"] != "test_input_required_result_prompt"]
         check(sorted(p["name"] for p in prompts) == sorted(PROMPTS), "the prompts", prompts)
         for p in prompts:
             step = f"prompts/get {p['name']}"

@@ -89,6 +89,20 @@ client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => {
 });
 
 // What each tool must answer. `needs` names a server-to-client feature: skipped in json mode.
+const STATELESS_DIAGNOSTICS = [
+  'test_input_required_result_elicitation',
+  'test_input_required_result_sampling',
+  'test_input_required_result_list_roots',
+  'test_input_required_result_request_state',
+  'test_input_required_result_tampered_state',
+  'test_input_required_result_multiple_inputs',
+  'test_input_required_result_multi_round',
+  'test_input_required_result_capabilities',
+  'test_missing_capability',
+  'test_streaming_elicitation',
+  'test_logging_tool',
+];
+
 const TOOLS = {
   echo: { args: { text: 'hello from the TS SDK' }, check: (r) => check(text0(r) === 'hello from the TS SDK', 'echo echoes', r) },
   test_simple_text: { check: (r) => check(r.content[0].type === 'text' && text0(r).length > 0, 'one text block', r) },
@@ -189,6 +203,12 @@ async function main() {
   const { tools } = await client.listTools();
   const names = tools.map((t) => t.name);
   for (const name of Object.keys(TOOLS)) check(names.includes(name), `tool ${name} listed`, names);
+  // The 2026-07-28 diagnostics (multi round-trip, logging gate, capability errors) are
+  // exercised by the conformance suite's --requirements 2026-07-28 run; here they must be
+  // listed, not called.
+  const diagnostics = tools.filter((t) => STATELESS_DIAGNOSTICS.includes(t.name));
+  check(diagnostics.length === STATELESS_DIAGNOSTICS.length, '2026-07-28 diagnostics listed', names);
+  tools.splice(0, tools.length, ...tools.filter((t) => !STATELESS_DIAGNOSTICS.includes(t.name)));
   for (const t of tools) {
     check(TOOLS[t.name], `a check for listed tool ${t.name} (add one to ts_client.mjs)`);
     check(t.description && t.inputSchema?.type === 'object', `description and inputSchema of ${t.name}`, t);
@@ -239,7 +259,8 @@ async function main() {
   await client.unsubscribeResource({ uri: 'test://watched-resource' });
 
   step = 'prompts/list';
-  const { prompts } = await client.listPrompts();
+  // `test_input_required_result_prompt` is a 2026-07-28 diagnostic like the tools above.
+  const prompts = (await client.listPrompts()).prompts.filter((p) => p.name !== 'test_input_required_result_prompt');
   const PROMPTS = {
     test_simple_prompt: { check: (m) => check(m[0].content.text.length > 0, 'a text message', m) },
     test_prompt_with_arguments: {
