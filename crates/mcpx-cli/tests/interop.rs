@@ -65,8 +65,17 @@ impl Drop for Serve {
 }
 
 fn conformance(peers: &Path, url: &str, extra: &[&str]) -> (bool, String) {
+    conformance_package(peers, "@modelcontextprotocol/conformance", url, extra)
+}
+
+/// Runs the suite installed as npm package `package` (the prerelease line is installed under the
+/// alias `conformance-2026`).
+fn conformance_package(peers: &Path, package: &str, url: &str, extra: &[&str]) -> (bool, String) {
     let node = peers.join("node_modules/.bin/node");
-    let suite = peers.join("node_modules/@modelcontextprotocol/conformance/dist/index.js");
+    let suite = peers
+        .join("node_modules")
+        .join(package)
+        .join("dist/index.js");
     assert!(
         node.exists() && suite.exists(),
         "MCPX_PEERS={} lacks node or the conformance suite",
@@ -113,6 +122,36 @@ fn conformance_suite_active_server_scenarios() {
             summary(&text)
         );
         assert!(ok, "conformance suite failed in {mode} mode:\n{text}");
+    }
+}
+
+/// The suite's prerelease line (0.2.0-alpha.12) with the frozen required set of the stateless
+/// era: every scored scenario must pass (the suite exits non-zero otherwise); extension and
+/// pending scenarios are reported, not required.
+#[test]
+fn conformance_suite_2026_07_28_requirements() {
+    let Some(peers) = peers() else {
+        eprintln!(
+            "SKIPPED interop: the MCP conformance suite --requirements 2026-07-28: MCPX_PEERS is not set; ./scripts/test installs the peers and sets it"
+        );
+        return;
+    };
+    for mode in ["auto", "sse"] {
+        let serve = Serve::start(&["--response-mode", mode]);
+        let (ok, text) = conformance_package(
+            &peers,
+            "conformance-2026",
+            &serve.url,
+            &["--requirements", "2026-07-28", "--timeout", "10000"],
+        );
+        eprintln!(
+            "conformance suite --requirements 2026-07-28, --response-mode {mode}:\n{}",
+            summary(&text)
+        );
+        assert!(
+            ok,
+            "2026-07-28 required scenarios failed in {mode} mode:\n{text}"
+        );
     }
 }
 

@@ -29,6 +29,8 @@ pub struct RequestContext {
     /// 2026-07-28: the request's `_meta["io.modelcontextprotocol/logLevel"]`, the only way a
     /// request opts in to log notifications in that era.
     pub(crate) request_log_level: Option<String>,
+    /// The request's JSON-RPC id.
+    pub(crate) request_id: mcpx_wire::RequestId,
     /// 2026-07-28 `tools/call`, `prompts/get`, `resources/read`: this round of a multi
     /// round-trip request.
     pub(crate) round: Option<Arc<crate::mrtr::Round>>,
@@ -106,6 +108,23 @@ impl From<AskError> for crate::HandlerError {
 }
 
 impl RequestContext {
+    /// The request's JSON-RPC id.
+    pub fn request_id(&self) -> &mcpx_wire::RequestId {
+        &self.request_id
+    }
+
+    /// Sends a notification on this request's stream (in the auto response mode the first one
+    /// turns the response into an SSE stream).
+    pub async fn notify(&self, method: &str, params: &Value) {
+        let target = Target::Request(self.stream);
+        let out = self
+            .shared
+            .write(|table, now, buf| table.notify(now, &target, method, params, buf));
+        if let Ok(frame) = out {
+            self.shared.deliver(frame).await;
+        }
+    }
+
     /// The protocol version this request is served under.
     pub fn version(&self) -> ProtocolVersion {
         self.version

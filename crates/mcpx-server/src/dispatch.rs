@@ -92,6 +92,10 @@ pub(crate) async fn run_request(mut ctx: RequestContext, message: Message) {
             Some(h) => h(ctx.clone(), params).await,
             None => Ok(json!({"completion": {"values": [], "hasMore": false}})),
         },
+        "subscriptions/listen" => {
+            listen(&ctx, &params).await;
+            return;
+        }
         "logging/setLevel" => {
             let level = params
                 .get("level")
@@ -225,4 +229,38 @@ async fn get_prompt(ctx: &RequestContext, params: &Value) -> Result<Value, Handl
         .cloned()
         .unwrap_or_else(|| json!({}));
     (prompt.handler)(ctx.clone(), args).await
+}
+
+/// `subscriptions/listen` (2026-07-28, MCP-DIGEST 7.5): a long-lived SSE response whose first
+/// message acknowledges the filter the server honours; every notification on it carries the
+/// listen request's id as `subscriptionId`. The registry's lists are fixed (no `listChanged`), so
+/// only `resourceSubscriptions` is honoured. The subscription ends when the client closes the
+/// stream (that cancels the request); the closing result is then written for the core's
+/// bookkeeping, though nobody reads it.
+async fn listen(ctx: &RequestContext, params: &Value) {
+    let Some(filter) = params.get("notifications").and_then(Value::as_object) else {
+        respond(
+            ctx,
+            Err(HandlerError::invalid_params(
+                "`notifications` (a SubscriptionFilter object) is required",
+            )),
+        )
+        .await;
+        return;
+    };
+    let mut honoured = serde_json::Map::new();
+    if let Some(uris) = filter.get("resourceSubscriptions").filter(|v| v.is_array()) {
+        honoured.insert("resourceSubscriptions".into(), uris.clone());
+    }
+    let id = serde_json::to_value(ctx.request_id()).unwrap_or(Value::Null);
+    let ack = json!({
+        "_meta": {"io.modelcontextprotocol/subscriptionId": id},
+        "notifications": Value::Object(honoured),
+    });
+    ctx.notify("notifications/subscriptions/acknowledged", &ack)
+        .await;
+    ctx.cancelled().await;
+    let done =
+        json!({"resultType": "complete", "_meta": {"io.modelcontextprotocol/subscriptionId": id}});
+    respond(ctx, Ok(done)).await;
 }

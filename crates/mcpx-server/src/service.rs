@@ -368,6 +368,16 @@ fn sse(
     keep_alive: Option<Duration>,
     guard: StreamGuard,
 ) -> Response<ResponseBody> {
+    sse_body(head, rx, keep_alive, guard, false)
+}
+
+fn sse_body(
+    head: VecDeque<Bytes>,
+    rx: mpsc::Receiver<Frame>,
+    keep_alive: Option<Duration>,
+    guard: StreamGuard,
+    done: bool,
+) -> Response<ResponseBody> {
     let keep_alive = keep_alive.map(|every| {
         let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -377,7 +387,7 @@ fn sse(
         head,
         rx,
         keep_alive,
-        done: false,
+        done,
         _guard: guard,
     };
     let mut resp = Response::new(body.boxed_unsync());
@@ -566,6 +576,7 @@ async fn dispatch(shared: Arc<Shared>, d: Dispatch) -> Response<ResponseBody> {
                     .map(str::to_owned)
             }),
         round: None,
+        request_id: d.id.clone(),
     };
     let stream = d.stream;
     let supervisor = shared.clone();
@@ -614,6 +625,26 @@ async fn dispatch(shared: Arc<Shared>, d: Dispatch) -> Response<ResponseBody> {
             Some(frame) => {
                 let head = priming.into_iter().chain([sse_event(&frame)]).collect();
                 sse(head, rx, None, guard)
+            }
+            None => error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::INTERNAL_ERROR,
+                "no response",
+            ),
+        },
+        // A stateless request has no priming event to send at once, so its headers can wait
+        // for the first message: an error that must be an HTTP 400 (-32021) still can be.
+        ResponseMode::Sse if priming.is_none() => match rx.recv().await {
+            Some(frame) => {
+                let status = frame.status;
+                let done = frame.ends;
+                let head = [sse_event(&frame)].into_iter().collect();
+                // `done`: the head already holds the final message.
+                let mut resp = sse_body(head, rx, None, guard, done);
+                if let Some(status) = status {
+                    *resp.status_mut() = status;
+                }
+                resp
             }
             None => error_response(
                 StatusCode::INTERNAL_SERVER_ERROR,
