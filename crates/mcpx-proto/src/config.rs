@@ -47,6 +47,8 @@ pub struct Config {
     pub(crate) allowed_origins: Vec<String>,
     pub(crate) allow_loopback_origins: bool,
     pub(crate) any_origin: bool,
+    pub(crate) allowed_hosts: Vec<String>,
+    pub(crate) any_host: bool,
     pub(crate) offer_get_stream: bool,
     pub(crate) allow_delete: bool,
     pub(crate) strict_lifecycle: bool,
@@ -85,6 +87,8 @@ impl Default for Config {
             allowed_origins: Vec::new(),
             allow_loopback_origins: true,
             any_origin: false,
+            allowed_hosts: Vec::new(),
+            any_host: false,
             offer_get_stream: true,
             allow_delete: true,
             strict_lifecycle: false,
@@ -197,6 +201,21 @@ impl Config {
     /// defence of MCP-DIGEST 10.1. Default off.
     pub fn dangerous_allow_any_origin(&mut self, allow: bool) -> &mut Self {
         self.any_origin = allow;
+        self
+    }
+
+    /// Allows a `Host` (`name` or `name:port`, case-insensitive) besides the loopback ones
+    /// (`localhost`, `127.0.0.1`, `[::1]`, any port), which are always allowed. Needed when the
+    /// server is reached under a public name, e.g. behind a load balancer.
+    pub fn allow_host(&mut self, host: &str) -> &mut Self {
+        self.allowed_hosts.push(host.trim().to_ascii_lowercase());
+        self
+    }
+
+    /// Turns the `Host` check off: any host is served. This removes the second DNS-rebinding
+    /// defence (a page on a rebound name sends its own `Host`, MCP-DIGEST 10.1). Default off.
+    pub fn dangerous_allow_any_host(&mut self, allow: bool) -> &mut Self {
+        self.any_host = allow;
         self
     }
 
@@ -334,6 +353,36 @@ impl Config {
         }
         self.allowed_origins.contains(&origin)
     }
+}
+
+impl Config {
+    /// Whether a `Host` header value may be served: loopback names, the allow-list (with or
+    /// without the port), or anything when the check is off.
+    pub(crate) fn host_allowed(&self, host: &str) -> bool {
+        if self.any_host {
+            return true;
+        }
+        let host = host.trim().to_ascii_lowercase();
+        if is_loopback_origin(&format!("http://{host}")) || is_loopback_v4(&host) {
+            return true;
+        }
+        let name = match host.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or_default().to_owned(),
+            None => host
+                .rsplit_once(':')
+                .map_or(host.as_str(), |(n, _)| n)
+                .to_owned(),
+        };
+        self.allowed_hosts.iter().any(|a| *a == host || *a == name)
+    }
+}
+
+/// `127.x.y.z[:port]`: the whole 127/8 block is loopback (tests use other 127 addresses for more
+/// source ports).
+fn is_loopback_v4(host: &str) -> bool {
+    let name = host.rsplit_once(':').map_or(host, |(n, _)| n);
+    name.parse::<std::net::Ipv4Addr>()
+        .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn normalize_origin(origin: &str) -> String {

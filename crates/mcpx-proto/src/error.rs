@@ -29,6 +29,9 @@ pub enum ProtocolError {
     /// 403 / -32600: a present `Origin` header is not allowed (DNS-rebinding defence,
     /// MCP-DIGEST 10.1). Browser clients must be served from an allowed origin.
     BadOrigin,
+    /// 403 / -32600: the `Host` header names a host the server does not serve (DNS-rebinding
+    /// protection, MCP-DIGEST 10.1). Allow it with `Config::allow_host`.
+    BadHost,
     /// 405 / -32600: an HTTP method other than POST, GET or DELETE (or DELETE where the server
     /// does not let clients end sessions).
     MethodNotAllowed,
@@ -142,6 +145,7 @@ impl ProtocolError {
                 (S::REQUEST_HEADER_FIELDS_TOO_LARGE, C::INVALID_REQUEST)
             }
             Self::BadOrigin => (S::FORBIDDEN, C::INVALID_REQUEST),
+            Self::BadHost => (S::FORBIDDEN, C::INVALID_REQUEST),
             Self::MethodNotAllowed | Self::GetStreamNotOffered => {
                 (S::METHOD_NOT_ALLOWED, C::INVALID_REQUEST)
             }
@@ -186,6 +190,7 @@ impl fmt::Display for ProtocolError {
                 write!(f, "Request headers are larger than {limit} bytes")
             }
             Self::BadOrigin => f.write_str("Forbidden: Origin not allowed"),
+            Self::BadHost => f.write_str("Forbidden: Host not allowed"),
             Self::MethodNotAllowed => f.write_str("Method not allowed"),
             Self::GetStreamNotOffered => f.write_str("Method not allowed: no SSE stream on GET"),
             Self::NotAcceptable => f.write_str(

@@ -7,7 +7,7 @@
 //! |---|---|---|
 //! | 1 | path is the endpoint | 404 / -32600 [`NotFound`](crate::ProtocolError::NotFound) |
 //! | 2 | header bytes within the limit | 431 / -32600 |
-//! | 3 | a present `Origin` is allowed | 403 / -32600 |
+//! | 3 | a present `Host`, then a present `Origin`, is allowed | 403 / -32600 |
 //! | 4 | method is POST, GET or DELETE | 405 / -32600 |
 //! | 5 | POST: declared `Content-Length` within the limit (before reading) | 413 / -32600 |
 //! | 6 | POST: `Content-Type: application/json` | 415 / -32600 |
@@ -24,7 +24,7 @@
 
 use std::borrow::Cow;
 
-use http::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HeaderName, ORIGIN};
+use http::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderName, ORIGIN};
 use http::{HeaderMap, HeaderValue, Method};
 use mcpx_wire::Message;
 use mcpx_wire::mcp::{Json, method};
@@ -88,6 +88,12 @@ pub(crate) fn check_transport(
         return Err(ProtocolError::HeadersTooLarge {
             limit: config.max_header_bytes,
         });
+    }
+    // HTTP/1.1 carries the host in `Host`; an HTTP/2 request without one is not checked here.
+    for host in head.headers.get_all(HOST) {
+        if !host.to_str().is_ok_and(|h| config.host_allowed(h)) {
+            return Err(ProtocolError::BadHost);
+        }
     }
     for origin in head.headers.get_all(ORIGIN) {
         let ok = origin.to_str().is_ok_and(|o| config.origin_allowed(o));

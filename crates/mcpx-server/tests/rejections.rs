@@ -573,11 +573,8 @@ async fn bad_origin_403() {
     .await;
 }
 
-/// GAP: the core does not check `Host` (DNS-rebinding protection, issue 4 "Security
-/// defaults"); a request with a foreign `Host` and no `Origin` is served. Un-ignore when the
-/// check lands.
+/// DNS rebinding: a foreign `Host` is refused even without `Origin`.
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "gap: Host is not checked (DNS rebinding); docs/bad-requests.md"]
 async fn foreign_host_403() {
     bounded(async {
         let srv = TestServer::start(Config::new()).await;

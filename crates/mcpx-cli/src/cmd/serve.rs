@@ -34,6 +34,10 @@ pub struct ServeArgs {
     /// An extra allowed `Origin` (repeatable); loopback origins are always allowed.
     #[arg(long)]
     pub allow_origin: Vec<String>,
+    /// An extra allowed `Host` (repeatable), e.g. the public name behind a load balancer;
+    /// loopback hosts are always allowed (DNS-rebinding protection).
+    #[arg(long)]
+    pub allow_host: Vec<String>,
 }
 
 /// `--response-mode` values.
@@ -60,6 +64,9 @@ pub(crate) async fn run(args: ServeArgs, shutdown: impl Future<Output = ()>) -> 
     }
     for origin in &args.allow_origin {
         config.allow_origin(origin);
+    }
+    for host in &args.allow_host {
+        config.allow_host(host);
     }
     let mode = match args.response_mode {
         Mode::Auto => ResponseMode::Auto,

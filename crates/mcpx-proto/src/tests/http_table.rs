@@ -105,6 +105,49 @@ fn bad_origin_403() {
 }
 
 #[test]
+fn bad_host_403_unless_allowed() {
+    let (mut pair, by) = connected();
+    let r = post_with(
+        &mut pair,
+        |h| {
+            h.insert("host", HeaderValue::from_static("evil.example"));
+        },
+        LIST,
+    );
+    let (rej, _) = rejected(r, StatusCode::FORBIDDEN, INVALID);
+    assert_eq!(*rej.error(), ProtocolError::BadHost);
+    for ok in [
+        "localhost:8080",
+        "127.0.0.1",
+        "127.3.2.1:9",
+        "[::1]:8080",
+        "LOCALHOST",
+    ] {
+        let r = post_with(
+            &mut pair,
+            |h| {
+                h.insert("host", HeaderValue::from_str(ok).unwrap());
+            },
+            LIST,
+        );
+        // (The repeated request id may be refused as a duplicate; never for its Host.)
+        assert!(
+            !matches!(r, Err(ref e) if *e.error() == ProtocolError::BadHost),
+            "{ok}: {r:?}"
+        );
+    }
+    undisturbed(&mut pair, &by);
+    // An allowed public name, with or without its port.
+    let mut config = Config::default();
+    config.allow_host("mcp.example.com");
+    assert!(config.host_allowed("mcp.example.com:443"));
+    assert!(config.host_allowed("MCP.example.com"));
+    assert!(!config.host_allowed("evil.example"));
+    config.dangerous_allow_any_host(true);
+    assert!(config.host_allowed("evil.example"));
+}
+
+#[test]
 fn other_http_method_405() {
     let (mut pair, by) = connected();
     let h = pair.client.post_headers();
@@ -485,6 +528,7 @@ fn every_protocol_error_has_one_status_and_one_code() {
         E::NotFound,
         E::HeadersTooLarge { limit: 1 },
         E::BadOrigin,
+        E::BadHost,
         E::MethodNotAllowed,
         E::GetStreamNotOffered,
         E::NotAcceptable,
