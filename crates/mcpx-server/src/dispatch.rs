@@ -17,13 +17,20 @@ use crate::service::respond;
 
 /// Runs the request to its answer (sent on the request's stream).
 pub(crate) async fn run_request(mut ctx: RequestContext, message: Message) {
-    let params: Value = message
-        .params_as::<Value>()
-        .and_then(Result::ok)
-        .unwrap_or_else(|| json!({}));
     let method = message.method().unwrap_or_default();
+    let stateless_round = ctx.version.rules().result_type && MRTR_METHODS.contains(&method);
+    // The session era's tools/call (the hot path) reads its params once, borrowed, in
+    // `call_tool`; everything else works on a parsed copy.
+    let params: Value = if method == "tools/call" && !stateless_round {
+        Value::Null
+    } else {
+        message
+            .params_as::<Value>()
+            .and_then(Result::ok)
+            .unwrap_or_else(|| json!({}))
+    };
     // 2026-07-28: the methods that may answer `input_required` run as rounds (MCP-DIGEST 8.4).
-    if ctx.version.rules().result_type && MRTR_METHODS.contains(&method) {
+    if stateless_round {
         match Round::from_params(&ctx.shared.state_key, method, &params) {
             Ok(round) => ctx.round = Some(Arc::new(round)),
             Err(BadRound(why)) => {
@@ -45,7 +52,14 @@ pub(crate) async fn run_request(mut ctx: RequestContext, message: Message) {
                     .map(|t| t.definition.clone())
             }),
         ),
-        "tools/call" => call_tool(&ctx, &params).await,
+        "tools/call" => {
+            let raw = message.params().map(mcpx_wire::RawJson::into_bytes);
+            call_tool(
+                &ctx,
+                raw.unwrap_or_else(|| bytes::Bytes::from_static(b"{}")),
+            )
+            .await
+        }
         "resources/list" => list(
             &ctx,
             &params,
@@ -178,24 +192,42 @@ fn list(
     Ok(Value::Object(result))
 }
 
-async fn call_tool(ctx: &RequestContext, params: &Value) -> Result<Value, HandlerError> {
-    let name = params
-        .get("name")
-        .and_then(Value::as_str)
-        .ok_or_else(|| HandlerError::invalid_params("`name` is required"))?;
+/// `tools/call` params, borrowed from the request: the arguments stay raw until the tool's own
+/// argument type reads them, so they are parsed exactly once.
+#[derive(serde::Deserialize)]
+struct CallParams<'a> {
+    #[serde(borrow)]
+    name: std::borrow::Cow<'a, str>,
+    #[serde(borrow, default)]
+    arguments: Option<&'a serde_json::value::RawValue>,
+}
+
+async fn call_tool(ctx: &RequestContext, params: bytes::Bytes) -> Result<Value, HandlerError> {
+    let call: CallParams<'_> = serde_json::from_slice(&params)
+        .map_err(|e| HandlerError::invalid_params(format!("invalid tools/call params: {e}")))?;
     let tool = ctx
         .shared
         .handlers
         .tools
-        .get(name)
+        .get(call.name.as_ref())
         .cloned()
-        .ok_or_else(|| HandlerError::invalid_params(format!("Unknown tool: {name}")))?;
-    let args = params
-        .get("arguments")
-        .cloned()
-        .unwrap_or_else(|| json!({}));
+        .ok_or_else(|| HandlerError::invalid_params(format!("Unknown tool: {}", call.name)))?;
+    // A view of the request's own bytes: no copy.
+    let args = match call.arguments.map(|a| a.get().as_bytes()) {
+        // `slice_ref` needs a sub-slice of `params`, which a borrowed RawValue is; checked
+        // rather than assumed, since a wrong guess would panic.
+        Some(raw) if within(&params, raw) => params.slice_ref(raw),
+        Some(raw) => bytes::Bytes::copy_from_slice(raw),
+        None => bytes::Bytes::from_static(b"{}"),
+    };
     let result = (tool.handler)(ctx.clone(), args).await?;
     serde_json::to_value(result).map_err(|e| HandlerError::internal(e.to_string()))
+}
+
+/// Whether `part` lies inside `whole`'s memory.
+fn within(whole: &[u8], part: &[u8]) -> bool {
+    let (w, p) = (whole.as_ptr() as usize, part.as_ptr() as usize);
+    p >= w && p + part.len() <= w + whole.len()
 }
 
 async fn read_resource(ctx: &RequestContext, params: &Value) -> Result<Value, HandlerError> {

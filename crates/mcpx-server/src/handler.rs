@@ -129,8 +129,10 @@ impl HandlerError {
     }
 }
 
-type ToolFn =
-    dyn Fn(RequestContext, Value) -> BoxFuture<Result<ToolResult, HandlerError>> + Send + Sync;
+/// Tools get their `arguments` as raw JSON bytes, read once by the tool's argument type.
+type ToolFn = dyn Fn(RequestContext, bytes::Bytes) -> BoxFuture<Result<ToolResult, HandlerError>>
+    + Send
+    + Sync;
 type ValueFn =
     dyn Fn(RequestContext, Value) -> BoxFuture<Result<Value, HandlerError>> + Send + Sync;
 
@@ -258,7 +260,7 @@ impl Handlers {
         let erased: Arc<ToolFn> = Arc::new(move |ctx, args| {
             let handler = handler.clone();
             Box::pin(async move {
-                let args: A = serde_json::from_value(args)
+                let args: A = serde_json::from_slice(&args)
                     .map_err(|e| HandlerError::invalid_params(format!("invalid arguments: {e}")))?;
                 handler(ctx, args).await
             })

@@ -580,11 +580,12 @@ async fn dispatch(shared: Arc<Shared>, d: Dispatch) -> Response<ResponseBody> {
     };
     let stream = d.stream;
     let supervisor = shared.clone();
-    let task = tokio::spawn(run_request(ctx, d.message.clone()));
+    // One task per request: the handler, with its panic caught in place. A panicking handler
+    // gets -32603 for its own request; nothing else is disturbed.
     tokio::spawn(async move {
-        // A panicking handler gets -32603 for its own request; nothing else is disturbed.
-        if let Err(e) = task.await
-            && e.is_panic()
+        if CatchUnwind(Box::pin(run_request(ctx, d.message.clone())))
+            .await
+            .is_err()
         {
             let out = supervisor.write(|t, now, buf| {
                 t.respond_error(
@@ -653,6 +654,24 @@ async fn dispatch(shared: Arc<Shared>, d: Dispatch) -> Response<ResponseBody> {
             ),
         },
         ResponseMode::Sse => sse(priming.into_iter().collect(), rx, None, guard),
+    }
+}
+
+/// Polls a future and turns a panic inside it into `Err(())`.
+struct CatchUnwind<F>(Pin<Box<F>>);
+
+impl<F: std::future::Future> std::future::Future for CatchUnwind<F> {
+    type Output = Result<F::Output, ()>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = self.0.as_mut();
+        // The future is not polled again after a panic (this future completes with `Err`), so
+        // no broken invariant inside it can be observed: asserting unwind safety is sound.
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(_) => Poll::Ready(Err(())),
+        }
     }
 }
 

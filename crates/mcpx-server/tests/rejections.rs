@@ -231,6 +231,15 @@ impl TestServer {
             ToolDef::new("echo").description("Echoes `text`"),
             |_ctx, args: TextArgs| async move { Ok(ToolResult::text(args.text)) },
         );
+        handlers.tool(
+            ToolDef::new("panics").description("A handler with a bug"),
+            |_ctx, args: TextArgs| async move {
+                if !args.text.is_empty() {
+                    panic!("handler bug: {}", args.text);
+                }
+                Ok(ToolResult::text("unreachable"))
+            },
+        );
         let server = edit(Server::builder().config(config).handlers(handlers))
             .build()
             .expect("server config");
@@ -1706,6 +1715,33 @@ async fn method_level_errors_are_200() {
             INVALID_PARAMS,
             Id::Num(41),
         );
+        by.undisturbed(&srv).await;
+    })
+    .await;
+}
+
+/// A handler that panics gets -32603 for its own request; the session, the server and other
+/// sessions carry on.
+#[tokio::test(flavor = "multi_thread")]
+async fn panicking_handler_gets_internal_error_only_for_itself() {
+    bounded(async {
+        let srv = TestServer::start(Config::new()).await;
+        let by = srv.bystander().await;
+        let victim = srv.session(V).await;
+        let r = srv
+            .send(Req::post(call(50, "panics", "boom")).session(&victim))
+            .await;
+        rejected(
+            "panicking handler",
+            &r,
+            StatusCode::OK,
+            INTERNAL_ERROR,
+            Id::Num(50),
+        );
+        let ok = srv
+            .send(Req::post(call(51, "echo", "still here")).session(&victim))
+            .await;
+        assert_eq!(ok.status, StatusCode::OK);
         by.undisturbed(&srv).await;
     })
     .await;
