@@ -362,18 +362,18 @@ impl Config {
         if self.any_host {
             return true;
         }
-        let host = host.trim().to_ascii_lowercase();
-        if is_loopback_origin(&format!("http://{host}")) || is_loopback_v4(&host) {
+        // On every request: no allocation, case-insensitive comparisons in place.
+        let host = host.trim();
+        let name = match host.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or_default(),
+            None => host.rsplit_once(':').map_or(host, |(n, _)| n),
+        };
+        if name.eq_ignore_ascii_case("localhost") || name == "::1" || is_loopback_v4(name) {
             return true;
         }
-        let name = match host.strip_prefix('[') {
-            Some(v6) => v6.split(']').next().unwrap_or_default().to_owned(),
-            None => host
-                .rsplit_once(':')
-                .map_or(host.as_str(), |(n, _)| n)
-                .to_owned(),
-        };
-        self.allowed_hosts.iter().any(|a| *a == host || *a == name)
+        self.allowed_hosts
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(host) || a.eq_ignore_ascii_case(name))
     }
 }
 
