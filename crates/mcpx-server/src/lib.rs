@@ -74,7 +74,17 @@ pub struct ServerBuilder {
     keep_alive: Option<Duration>,
     max_body_bytes: Option<usize>,
     name: Option<(String, String)>,
-    state_key: Option<Vec<u8>>,
+    state_key: Option<SecretKey>,
+}
+
+/// A secret that `Debug` never prints.
+#[derive(Clone, Default)]
+struct SecretKey(Vec<u8>);
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 impl ServerBuilder {
@@ -119,7 +129,7 @@ impl ServerBuilder {
     /// every replica behind one load balancer the same key so a retry can land on any of them.
     /// Default: random per process.
     pub fn request_state_key(mut self, key: &[u8]) -> Self {
-        self.state_key = Some(key.to_vec());
+        self.state_key = Some(SecretKey(key.to_vec()));
         self
     }
 
@@ -139,8 +149,8 @@ impl ServerBuilder {
         let keep_alive = self.keep_alive.unwrap_or(limits::DEFAULT_KEEP_ALIVE);
         let state_key = self
             .state_key
-            .as_deref()
-            .map_or_else(mrtr::StateKey::random, mrtr::StateKey::from_bytes);
+            .as_ref()
+            .map_or_else(mrtr::StateKey::random, |k| mrtr::StateKey::from_bytes(&k.0));
         let shared = Shared::new(
             table,
             self.handlers,
