@@ -29,6 +29,19 @@ pub(crate) async fn run_request(mut ctx: RequestContext, message: Message) {
             .and_then(Result::ok)
             .unwrap_or_else(|| json!({}))
     };
+    // The session era's tools/call, the hot path: the tool's result is serialized straight into
+    // the response, without a `serde_json::Value` in between (nothing is added to it here).
+    if method == "tools/call" && !stateless_round {
+        let raw = message.params().map_or_else(
+            || bytes::Bytes::from_static(b"{}"),
+            mcpx_wire::RawJson::into_bytes,
+        );
+        match run_tool(&ctx, raw).await {
+            Ok(result) => crate::service::respond_typed(&ctx, &result).await,
+            Err(e) => respond(&ctx, Err(e)).await,
+        }
+        return;
+    }
     // 2026-07-28: the methods that may answer `input_required` run as rounds (MCP-DIGEST 8.4).
     if stateless_round {
         match Round::from_params(&ctx.shared.state_key, method, &params) {
@@ -203,6 +216,15 @@ struct CallParams<'a> {
 }
 
 async fn call_tool(ctx: &RequestContext, params: bytes::Bytes) -> Result<Value, HandlerError> {
+    let result = run_tool(ctx, params).await?;
+    serde_json::to_value(result).map_err(|e| HandlerError::internal(e.to_string()))
+}
+
+/// Runs the tool a `tools/call` names, on its raw arguments.
+async fn run_tool(
+    ctx: &RequestContext,
+    params: bytes::Bytes,
+) -> Result<crate::ToolResult, HandlerError> {
     let call: CallParams<'_> = serde_json::from_slice(&params)
         .map_err(|e| HandlerError::invalid_params(format!("invalid tools/call params: {e}")))?;
     let tool = ctx
@@ -220,8 +242,7 @@ async fn call_tool(ctx: &RequestContext, params: bytes::Bytes) -> Result<Value, 
         Some(raw) => bytes::Bytes::copy_from_slice(raw),
         None => bytes::Bytes::from_static(b"{}"),
     };
-    let result = (tool.handler)(ctx.clone(), args).await?;
-    serde_json::to_value(result).map_err(|e| HandlerError::internal(e.to_string()))
+    (tool.handler)(ctx.clone(), args).await
 }
 
 /// Whether `part` lies inside `whole`'s memory.

@@ -675,6 +675,18 @@ impl<F: std::future::Future> std::future::Future for CatchUnwind<F> {
     }
 }
 
+/// Encodes a typed result as the request's answer and sends it (session era: results need no
+/// additions, so they are serialized as they are).
+pub(crate) async fn respond_typed<R: serde::Serialize + ?Sized>(ctx: &RequestContext, result: &R) {
+    let stream = ctx.stream;
+    let out = ctx
+        .shared
+        .write(|t, now, buf| t.respond_result(now, stream, result, buf));
+    if let Ok(out) = out {
+        ctx.shared.deliver(out).await;
+    }
+}
+
 /// Encodes `value` as the result of the request on `stream` and sends it.
 pub(crate) async fn respond(ctx: &RequestContext, value: Result<Value, crate::HandlerError>) {
     let stream = ctx.stream;
