@@ -45,6 +45,44 @@ pub(crate) struct Frame {
     pub(crate) status: Option<StatusCode>,
 }
 
+/// Hashes stream keys, which the core hands out from a counter (never chosen by a client, so
+/// no flooding defence is needed): one multiply (Fibonacci hashing) instead of SipHash.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct StreamKeyHash;
+
+impl std::hash::BuildHasher for StreamKeyHash {
+    type Hasher = StreamKeyHasher;
+
+    fn build_hasher(&self) -> StreamKeyHasher {
+        StreamKeyHasher(0)
+    }
+}
+
+/// See [`StreamKeyHash`].
+pub(crate) struct StreamKeyHasher(u64);
+
+impl std::hash::Hasher for StreamKeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// A live stream: where its frames go, and the cancel flag of the request it answers.
+pub(crate) struct StreamEntry {
+    tx: mpsc::Sender<Frame>,
+    cancel: Option<watch::Sender<bool>>,
+}
+
 /// A frame with the stream it goes to.
 #[derive(Debug)]
 pub(crate) struct Out {
@@ -61,8 +99,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// State shared by every connection of one server.
 pub(crate) struct Shared {
     table: Mutex<SessionTable>,
-    streams: Mutex<HashMap<StreamKey, mpsc::Sender<Frame>>>,
-    cancels: Mutex<HashMap<StreamKey, watch::Sender<bool>>>,
+    /// Each live stream's outbound queue and, for a request's stream, its cancel flag: one map,
+    /// so opening and closing a stream takes one lock.
+    streams: Mutex<HashMap<StreamKey, StreamEntry, StreamKeyHash>>,
     waiting: Mutex<HashMap<(SessionId, RequestId), oneshot::Sender<Message>>>,
     log_levels: Mutex<HashMap<SessionId, u8>>,
     pub(crate) handlers: Handlers,
@@ -86,8 +125,7 @@ impl Shared {
         let queue = table.config().queued_events_limit().max(1);
         Self {
             table: Mutex::new(table),
-            streams: Mutex::new(HashMap::new()),
-            cancels: Mutex::new(HashMap::new()),
+            streams: Mutex::new(HashMap::default()),
             waiting: Mutex::new(HashMap::new()),
             log_levels: Mutex::new(HashMap::new()),
             handlers,
@@ -139,7 +177,7 @@ impl Shared {
     /// Sends a frame to its stream's body, waiting if the stream's bounded queue is full. A
     /// stream nobody listens to any more drops it.
     pub(crate) async fn deliver(&self, out: Out) {
-        let tx = lock(&self.streams).get(&out.stream).cloned();
+        let tx = lock(&self.streams).get(&out.stream).map(|e| e.tx.clone());
         if let Some(tx) = tx {
             let _ = tx.send(out.frame).await;
         }
@@ -149,7 +187,10 @@ impl Shared {
         while let Some(event) = table.poll_event() {
             match event {
                 Event::RequestCancelled { stream, .. } => {
-                    if let Some(tx) = lock(&self.cancels).get(&stream) {
+                    if let Some(tx) = lock(&self.streams)
+                        .get(&stream)
+                        .and_then(|e| e.cancel.as_ref())
+                    {
                         let _ = tx.send(true);
                     }
                 }
@@ -210,7 +251,6 @@ impl Shared {
     /// Forgets everything about a stream whose body went away.
     fn stream_closed(&self, stream: StreamKey) {
         lock(&self.streams).remove(&stream);
-        lock(&self.cancels).remove(&stream);
         let mut table = lock(&self.table);
         table.handle_stream_closed(Instant::now(), stream);
         self.drain_events(&mut table);
@@ -536,7 +576,7 @@ fn open_stream(
     priming: Option<EventId>,
 ) -> Response<ResponseBody> {
     let (tx, rx) = mpsc::channel(shared.queue);
-    lock(&shared.streams).insert(stream, tx);
+    lock(&shared.streams).insert(stream, StreamEntry { tx, cancel: None });
     let head = priming.map(priming_event).into_iter().collect();
     let guard = StreamGuard {
         shared: shared.clone(),
@@ -550,8 +590,13 @@ fn open_stream(
 async fn dispatch(shared: Arc<Shared>, d: Dispatch) -> Response<ResponseBody> {
     let (tx, mut rx) = mpsc::channel(shared.queue);
     let (cancel_tx, cancel_rx) = watch::channel(false);
-    lock(&shared.streams).insert(d.stream, tx);
-    lock(&shared.cancels).insert(d.stream, cancel_tx);
+    lock(&shared.streams).insert(
+        d.stream,
+        StreamEntry {
+            tx,
+            cancel: Some(cancel_tx),
+        },
+    );
     let guard = StreamGuard {
         shared: shared.clone(),
         stream: d.stream,
