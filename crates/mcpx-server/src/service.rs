@@ -452,7 +452,15 @@ pub(crate) async fn handle(
             Bytes::from_static(b"ok\n"),
         ));
     }
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    // HTTP/2 names the host in the `:authority` pseudo-header, which hyper keeps in the URI, not
+    // in a `Host` header: give the core's DNS-rebinding check the same input for both versions.
+    if !parts.headers.contains_key(header::HOST)
+        && let Some(authority) = parts.uri.authority()
+        && let Ok(value) = HeaderValue::from_str(authority.as_str())
+    {
+        parts.headers.insert(header::HOST, value);
+    }
     let declared = parts
         .headers
         .get(header::CONTENT_LENGTH)

@@ -1720,6 +1720,39 @@ async fn method_level_errors_are_200() {
     .await;
 }
 
+/// DNS rebinding over HTTP/2 (h2c prior knowledge): the host is the `:authority`, checked like
+/// an HTTP/1.1 `Host`; a loopback authority is served.
+#[tokio::test(flavor = "multi_thread")]
+async fn foreign_authority_over_h2_403() {
+    bounded(async {
+        let srv = TestServer::start(Config::new()).await;
+        let by = srv.bystander().await;
+        let stream = TcpStream::connect(srv.http.addr).await.unwrap();
+        let (mut h2, conn) = hyper::client::conn::http2::handshake(
+            TokioExecutor::new(),
+            hyper_util::rt::TokioIo::new(stream),
+        )
+        .await
+        .unwrap();
+        tokio::spawn(conn);
+        for (authority, status) in [
+            ("evil.example", StatusCode::FORBIDDEN),
+            ("127.0.0.1", StatusCode::OK),
+        ] {
+            let req = Request::post(format!("http://{authority}/mcp"))
+                .header("content-type", "application/json")
+                .header("accept", "application/json, text/event-stream")
+                .body(Full::new(Bytes::from(initialize(1, V))))
+                .unwrap();
+            let resp = h2.send_request(req).await.unwrap();
+            assert_eq!(resp.version(), http::Version::HTTP_2);
+            assert_eq!(resp.status(), status, "authority {authority}");
+        }
+        by.undisturbed(&srv).await;
+    })
+    .await;
+}
+
 /// A handler that panics gets -32603 for its own request; the session, the server and other
 /// sessions carry on.
 #[tokio::test(flavor = "multi_thread")]
