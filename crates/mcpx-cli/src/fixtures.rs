@@ -826,12 +826,6 @@ fn root_uris(answer: &Value) -> String {
     uris.join(", ")
 }
 
-fn declared(ctx: &RequestContext, cap: &str) -> bool {
-    ctx.client_capabilities()
-        .and_then(|c| c.deserialize::<Value>().ok())
-        .is_some_and(|c| c.get(cap).is_some_and(|v| !v.is_null()))
-}
-
 fn diagnostic(name: &str, description: &str) -> ToolDef {
     ToolDef::new(name)
         .description(description)
@@ -978,7 +972,7 @@ fn register_stateless_diagnostics(h: &mut Handlers) {
         ),
         |ctx: RequestContext, _: Value| async move {
             let mut answers = Vec::new();
-            if declared(&ctx, "sampling") {
+            if ctx.client_declares("sampling") {
                 answers.push(
                     ctx.input(
                         "sampling",
@@ -988,7 +982,7 @@ fn register_stateless_diagnostics(h: &mut Handlers) {
                     .await,
                 );
             }
-            if declared(&ctx, "elicitation") {
+            if ctx.client_declares("elicitation") {
                 answers.push(
                     ctx.input(
                         "elicitation",
@@ -998,7 +992,7 @@ fn register_stateless_diagnostics(h: &mut Handlers) {
                     .await,
                 );
             }
-            if declared(&ctx, "roots") {
+            if ctx.client_declares("roots") {
                 answers.push(ctx.input("roots", "roots/list", json!({})).await);
             }
             if answers.is_empty() {

@@ -143,6 +143,14 @@ impl RequestContext {
         }
     }
 
+    /// Whether the client declared the capability `name` (`"sampling"`, `"elicitation"`,
+    /// `"roots"`, ...) in `initialize` or in this request's `_meta`.
+    pub fn client_declares(&self, name: &str) -> bool {
+        self.client_capabilities()
+            .and_then(|c| c.deserialize::<Value>().ok())
+            .is_some_and(|c| c.get(name).is_some_and(|v| !v.is_null()))
+    }
+
     /// Whether the client cancelled this request (or closed its stream, in the stateless era).
     pub fn is_cancelled(&self) -> bool {
         *self.cancelled.borrow()
@@ -223,14 +231,10 @@ impl RequestContext {
         let Some(round) = &self.round else {
             return self.ask_session(method, params).await;
         };
-        if let Some(cap) = crate::mrtr::capability_for(method) {
-            let declared = self
-                .client_capabilities()
-                .and_then(|c| c.deserialize::<Value>().ok())
-                .is_some_and(|c| c.get(cap).is_some_and(|v| !v.is_null()));
-            if !declared {
-                return Err(AskError::MissingCapability(cap));
-            }
+        if let Some(cap) = crate::mrtr::capability_for(method)
+            && !self.client_declares(cap)
+        {
+            return Err(AskError::MissingCapability(cap));
         }
         match round.answers.get(key) {
             Some(answer) if crate::mrtr::valid_answer(method, answer) => Ok(answer.clone()),

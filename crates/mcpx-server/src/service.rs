@@ -262,21 +262,9 @@ pub(crate) fn at_or_above(level: &str, min: &str) -> bool {
     matches!((severity(level), severity(min)), (Some(l), Some(m)) if l >= m)
 }
 
-/// RFC 5424 severities as MCP names them, lowest first.
+/// RFC 5424 rank of an MCP log level (`debug` 0 .. `emergency` 7), as the typed view defines it.
 fn severity(level: &str) -> Option<u8> {
-    [
-        "debug",
-        "info",
-        "notice",
-        "warning",
-        "error",
-        "critical",
-        "alert",
-        "emergency",
-    ]
-    .iter()
-    .position(|l| *l == level)
-    .and_then(|p| u8::try_from(p).ok())
+    mcpx_wire::mcp::LoggingLevel::from_cow(std::borrow::Cow::Borrowed(level)).severity()
 }
 
 /// Closes a stream's bookkeeping when its response (JSON wait or SSE body) is dropped: that is
@@ -378,7 +366,7 @@ fn full(
 }
 
 fn json(body: Bytes) -> Response<ResponseBody> {
-    full(StatusCode::OK, Some("application/json"), body)
+    json_with(None, body)
 }
 
 fn json_with(status: Option<StatusCode>, body: Bytes) -> Response<ResponseBody> {

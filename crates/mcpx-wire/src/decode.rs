@@ -145,12 +145,12 @@ fn batch(sc: &mut Scanner<'_>, bytes: &Bytes, opts: &DecodeOptions) -> Result<Bo
         ));
     }
     // Past the first byte of '['.
-    sc.expect(b'[').map_err(from_scan)?;
+    sc.eat(b'[').map_err(from_scan)?;
     let mut items = Vec::new();
     let mut too_long = false;
     sc.skip_ws();
     if sc.peek() == Some(b']') {
-        sc.expect(b']').map_err(from_scan)?;
+        sc.eat(b']').map_err(from_scan)?;
     } else {
         loop {
             sc.skip_ws();
@@ -171,9 +171,9 @@ fn batch(sc: &mut Scanner<'_>, bytes: &Bytes, opts: &DecodeOptions) -> Result<Bo
             }
             sc.skip_ws();
             match sc.peek() {
-                Some(b',') => sc.expect(b',').map_err(from_scan)?,
+                Some(b',') => sc.eat(b',').map_err(from_scan)?,
                 Some(b']') => {
-                    sc.expect(b']').map_err(from_scan)?;
+                    sc.eat(b']').map_err(from_scan)?;
                     break;
                 }
                 _ => return Err(from_scan(sc.unexpected())),
@@ -394,7 +394,7 @@ fn object(sc: &mut Scanner<'_>, bytes: &Bytes, depth: usize) -> ScanResult<Envel
     open(sc, depth)?;
     sc.skip_ws();
     if sc.peek() == Some(b'}') {
-        sc.expect(b'}')?;
+        sc.eat(b'}')?;
         return Ok(env);
     }
     loop {
@@ -476,9 +476,9 @@ fn object(sc: &mut Scanner<'_>, bytes: &Bytes, depth: usize) -> ScanResult<Envel
         }
         sc.skip_ws();
         match sc.peek() {
-            Some(b',') => sc.expect(b',')?,
+            Some(b',') => sc.eat(b',')?,
             Some(b'}') => {
-                sc.expect(b'}')?;
+                sc.eat(b'}')?;
                 return Ok(env);
             }
             _ => return Err(sc.unexpected()),
@@ -492,7 +492,7 @@ fn open(sc: &mut Scanner<'_>, depth: usize) -> ScanResult<()> {
             limit: sc.max_depth(),
         }));
     }
-    sc.expect(b'{')
+    sc.eat(b'{')
 }
 
 fn str_of(buf: &[u8], tok: StrToken) -> Str {
@@ -571,7 +571,7 @@ fn error_object(sc: &mut Scanner<'_>, depth: usize, env: &mut Envelope) -> ScanR
     open(sc, depth)?;
     sc.skip_ws();
     if sc.peek() == Some(b'}') {
-        sc.expect(b'}')?;
+        sc.eat(b'}')?;
         return Ok(err);
     }
     loop {
@@ -617,9 +617,9 @@ fn error_object(sc: &mut Scanner<'_>, depth: usize, env: &mut Envelope) -> ScanR
         }
         sc.skip_ws();
         match sc.peek() {
-            Some(b',') => sc.expect(b',')?,
+            Some(b',') => sc.eat(b',')?,
             Some(b'}') => {
-                sc.expect(b'}')?;
+                sc.eat(b'}')?;
                 return Ok(err);
             }
             _ => return Err(sc.unexpected()),

@@ -165,7 +165,7 @@ impl<'a> Scanner<'a> {
 
     /// Skips whitespace, then consumes `byte` or fails.
     #[inline]
-    pub(crate) fn expect(&mut self, byte: u8) -> ScanResult<()> {
+    pub(crate) fn eat(&mut self, byte: u8) -> ScanResult<()> {
         self.skip_ws();
         if self.peek() == Some(byte) {
             self.pos += 1;
@@ -430,7 +430,7 @@ impl<'a> Scanner<'a> {
             return Err(self.unexpected());
         }
         let key = self.string()?;
-        self.expect(b':')?;
+        self.eat(b':')?;
         Ok(key)
     }
 

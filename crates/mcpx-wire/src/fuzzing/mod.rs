@@ -63,20 +63,7 @@ pub fn decode_message(data: &[u8]) {
                 Err(e) => panic!("re-encoded message does not decode: {e}"),
             };
             if msg.kind() == MessageKind::Batch {
-                let valid: Vec<_> = msg
-                    .batch()
-                    .unwrap_or_default()
-                    .iter()
-                    .flatten()
-                    .cloned()
-                    .collect();
-                let back: Vec<_> = again
-                    .batch()
-                    .unwrap_or_default()
-                    .iter()
-                    .flatten()
-                    .cloned()
-                    .collect();
+                let (valid, back) = (valid_members(&msg), valid_members(&again));
                 assert_eq!(valid, back, "batch round trip");
             } else {
                 assert_eq!(msg, again, "round trip");
@@ -90,6 +77,17 @@ pub fn decode_message(data: &[u8]) {
             }
         }
     }
+}
+
+/// A batch's members that decoded as messages.
+fn valid_members(batch: &crate::Message) -> Vec<crate::Message> {
+    batch
+        .batch()
+        .unwrap_or_default()
+        .iter()
+        .flatten()
+        .cloned()
+        .collect()
 }
 
 /// Every raw view lies inside `input` at the same bytes and is valid JSON by itself.
