@@ -1,0 +1,1 @@
+//! `mcpx-client`: the MCP client (work in progress).
