@@ -1,1 +1,84 @@
-//! `mcpx-client`: the MCP client (work in progress).
+//! `mcpx-client`: the MCP client. Streamable HTTP in both protocol eras (the session era,
+//! 2024-11-05 .. 2025-11-25, and the stateless 2026-07-28), over HTTP/1.1 (a small pool) or
+//! HTTP/2 (h2c or TLS with ALPN), JSON and SSE replies, the standalone GET stream, resumption with
+//! `Last-Event-ID`, the legacy HTTP+SSE transport and stdio.
+//!
+//! It is embeddable on its own ([`Session`]'s high-level methods) and it is the engine of the
+//! load tester ([`Session::request`] → [`Exchange`]: one request, its time to first byte and its
+//! events with their arrival times). Per request it allocates the body, the header map and the
+//! decoded messages; it never builds a `serde_json::Value`.
+//!
+//! What it does **not** do: protocol rules of its own (versions and header names come from
+//! `mcpx-proto`, framing from `mcpx-wire`), OAuth flows (pass a bearer token as a header), retries
+//! of failed requests (the caller decides), `subscriptions/listen` helpers (send it with
+//! [`Session::request`]).
+//!
+//! # Connecting
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), mcpx_client::Error> {
+//! use mcpx_client::{Client, ClientOptions};
+//!
+//! let session = Client::connect("http://127.0.0.1:8080/mcp", ClientOptions::new()).await?;
+//! for tool in session.list_tools().await? {
+//!     println!("{}", tool.name);
+//! }
+//! let out = session.call_tool("echo", &serde_json::json!({"text": "hi"})).await?;
+//! println!("{}", out.text);
+//! session.close().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! [`ClientOptions::era`] picks the era: by default the client discovers it (MCP-DIGEST 3.9):
+//! `server/discover` first, then `initialize`, then the legacy HTTP+SSE transport.
+//!
+//! # The timed hot path
+//!
+//! ```no_run
+//! # async fn run(session: mcpx_client::Session, params: mcpx_wire::RawJson) -> Result<(), mcpx_client::Error> {
+//! use mcpx_client::EventKind;
+//!
+//! let mut ex = session.request("tools/call").params(params).progress(true).send().await?;
+//! let ttfb = ex.ttfb();
+//! while let Some(ev) = ex.next().await? {
+//!     match ev.kind() {
+//!         EventKind::Progress => { /* ev.at() - ex.sent_at() */ }
+//!         EventKind::Request => { if let Some(m) = ev.message() { session.answer(m).await } }
+//!         EventKind::Response => break,
+//!         _ => {}
+//!     }
+//! }
+//! # let _ = ttfb; Ok(()) }
+//! ```
+//!
+//! # Cancel safety
+//!
+//! Dropping an [`Exchange`] before its final response cancels the request: the HTTP/2 stream is
+//! reset or the HTTP/1.1 connection closed (2026-07-28 cancellation), and in the session era (and
+//! on stdio) `notifications/cancelled` is sent from a spawned task. Dropping a [`Session`] does not
+//! send `DELETE`; call [`Session::close`]. A stdio child is killed when its last session handle
+//! is dropped.
+//!
+//! # Bounds
+//!
+//! Every wait has a deadline and every buffer a cap; see [`limits`].
+
+#![forbid(unsafe_code)]
+
+mod body;
+mod chan;
+mod error;
+mod exchange;
+mod handler;
+pub mod limits;
+mod options;
+mod pool;
+mod session;
+
+pub use error::{Error, Phase};
+pub use exchange::{Event, EventKind, EventStream, Exchange, RequestBuilder};
+pub use handler::{ClientHandler, HandlerError, HandlerFuture};
+pub use mcpx_proto::ProtocolVersion;
+pub use options::{ClientOptions, EraChoice};
+pub use pool::{HttpClient, HttpOptions, HttpVersion, PoolMode, TlsOptions};
+pub use session::{Client, Session, ToolInfo, ToolOutput};

@@ -1,0 +1,752 @@
+//! One request/response exchange, timed: the low-level API the load tester drives.
+//!
+//! ```text
+//! RequestBuilder::send ──► POST ──► head (status, headers, time to first byte)
+//!                                     │
+//!        application/json ◄───────────┴──────────► text/event-stream
+//!        one Event (the response)                  Events as they arrive: priming, progress,
+//!                                                  notifications, server requests, the response
+//!                                                  (dropped stream: GET + Last-Event-ID, session era)
+//! ```
+//!
+//! # Cancel safety
+//!
+//! Dropping an [`Exchange`] before its final response cancels the request: the response body is
+//! dropped, which closes an HTTP/1.1 connection or resets an HTTP/2 stream (the 2026-07-28
+//! cancellation); in the session era and on stdio the client also sends
+//! `notifications/cancelled` (from a spawned task). Dropping it after the final response keeps
+//! reading a still-open HTTP/1.1 body in the background (bounded by [`DRAIN_TIMEOUT`]) so the
+//! connection returns to the pool.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use mcpx_wire::mcp::method;
+use mcpx_wire::sse::{SseDecoder, SseError, SseEvent};
+use mcpx_wire::{DecodeOptions, Message, MessageKind, RawJson};
+use tokio::sync::mpsc;
+
+use crate::body::{Extra, Meta, write_message};
+use crate::error::{Error, Phase};
+use crate::limits::{self, DRAIN_TIMEOUT};
+use crate::pool::ResponseBody;
+use crate::session::{Session, SessionCore};
+
+/// What an [`Event`] carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EventKind {
+    /// The final response (result or error) to this exchange's request.
+    Response,
+    /// `notifications/progress`.
+    Progress,
+    /// Any other notification.
+    Notification,
+    /// A server-to-client request (session era): answer it with [`Session::answer`].
+    Request,
+    /// An SSE event without data (the 2025-11-25 priming event, or one carrying only `retry:`).
+    Priming,
+    /// A response to some other id (a server bug; reported, not fatal).
+    OtherResponse,
+}
+
+/// One message (or priming event) of an exchange, stamped when it was decoded.
+#[derive(Debug)]
+pub struct Event {
+    at: Instant,
+    kind: EventKind,
+    message: Option<Message>,
+}
+
+impl Event {
+    /// When the event was decoded (just after its last byte arrived).
+    pub fn at(&self) -> Instant {
+        self.at
+    }
+
+    /// What it is.
+    pub fn kind(&self) -> EventKind {
+        self.kind
+    }
+
+    /// Whether this is the final response of the exchange.
+    pub fn is_final(&self) -> bool {
+        self.kind == EventKind::Response
+    }
+
+    /// The message (`None` for [`EventKind::Priming`]).
+    pub fn message(&self) -> Option<&Message> {
+        self.message.as_ref()
+    }
+
+    /// Takes the message out.
+    pub fn into_message(self) -> Option<Message> {
+        self.message
+    }
+}
+
+enum State {
+    /// Status and content type not examined yet.
+    Head(ResponseBody),
+    Json(ResponseBody),
+    Sse(ResponseBody),
+    Chan(mpsc::Receiver<Message>),
+    Done,
+}
+
+/// An in-flight request: the response head with its timing, then its events.
+///
+/// Get one from [`RequestBuilder::send`]. Read events with [`next`](Self::next) or wait for the
+/// final response with [`finish`](Self::finish). Every read is bounded by the exchange's
+/// deadline ([`RequestBuilder::timeout`]).
+pub struct Exchange {
+    core: Arc<SessionCore>,
+    id: Option<i64>,
+    status: StatusCode,
+    headers: HeaderMap,
+    sent_at: Instant,
+    head_at: Instant,
+    deadline: Instant,
+    state: State,
+    dec: SseDecoder,
+    buf: BytesMut,
+    at_eof: bool,
+    finished: bool,
+    reconnects: u32,
+    cancel_on_drop: bool,
+    sent_session: bool,
+}
+
+impl std::fmt::Debug for Exchange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Exchange")
+            .field("id", &self.id)
+            .field("status", &self.status)
+            .field("finished", &self.finished)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Exchange {
+    /// The JSON-RPC id of the request (`None` for a notification or the GET stream).
+    pub fn id(&self) -> Option<i64> {
+        self.id
+    }
+
+    /// The HTTP status (200 for stdio).
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The response headers (empty for stdio and legacy HTTP+SSE replies).
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// When the request was handed to the connection.
+    pub fn sent_at(&self) -> Instant {
+        self.sent_at
+    }
+
+    /// When the response head arrived.
+    pub fn head_at(&self) -> Instant {
+        self.head_at
+    }
+
+    /// Time to first byte: from sending to the response head.
+    pub fn ttfb(&self) -> Duration {
+        self.head_at.saturating_duration_since(self.sent_at)
+    }
+
+    /// Whether the reply is an SSE stream.
+    pub fn is_sse(&self) -> bool {
+        matches!(self.state, State::Sse(_))
+            || (matches!(self.state, State::Head(_))
+                && content_type_is(&self.headers, "text/event-stream"))
+    }
+
+    /// The latest SSE event id seen (what a resumption sends as `Last-Event-ID`).
+    pub fn last_event_id(&self) -> Option<&str> {
+        self.dec.last_event_id()
+    }
+
+    /// How many times the stream was resumed.
+    pub fn reconnects(&self) -> u32 {
+        self.reconnects
+    }
+
+    /// Whether the final response has been seen.
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// The next event; `None` when the exchange is over (after the final response, or after a
+    /// 202 to a notification).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::HttpStatus`] / [`Error::SessionExpired`] for a non-success status,
+    /// [`Error::Timeout`] at the deadline, [`Error::StreamClosed`] when the stream ends early
+    /// and cannot be resumed, [`Error::Decode`] / [`Error::Protocol`] for garbage.
+    pub async fn next(&mut self) -> Result<Option<Event>, Error> {
+        if self.finished {
+            return Ok(None);
+        }
+        match tokio::time::timeout_at(self.deadline.into(), self.step()).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::Timeout(Phase::Body)),
+        }
+    }
+
+    /// Reads until the final response, answering server-to-client requests with the session's
+    /// handler on the way, and returns it (a result or a JSON-RPC error message).
+    ///
+    /// # Errors
+    ///
+    /// As [`next`](Self::next); [`Error::StreamClosed`] if the exchange ends without a
+    /// response.
+    pub async fn finish(mut self) -> Result<Message, Error> {
+        while let Some(ev) = self.next().await? {
+            match ev.kind {
+                EventKind::Response => {
+                    if let Some(m) = ev.message {
+                        return Ok(m);
+                    }
+                }
+                EventKind::Request => {
+                    if let Some(m) = &ev.message {
+                        self.core.answer(m).await;
+                    }
+                }
+                _ => {}
+            }
+        }
+        Err(Error::StreamClosed)
+    }
+
+    async fn step(&mut self) -> Result<Option<Event>, Error> {
+        loop {
+            match std::mem::replace(&mut self.state, State::Done) {
+                State::Done => return Ok(None),
+                State::Head(mut body) => {
+                    let status = self.status;
+                    if !status.is_success() {
+                        if status == StatusCode::NOT_FOUND && self.sent_session {
+                            return Err(Error::SessionExpired);
+                        }
+                        let body = body
+                            .collect_truncated(limits::DEFAULT_MAX_ERROR_BODY_BYTES)
+                            .await;
+                        return Err(Error::HttpStatus { status, body });
+                    }
+                    if content_type_is(&self.headers, "text/event-stream") {
+                        self.state = State::Sse(body);
+                    } else if content_type_is(&self.headers, "application/json") {
+                        self.state = State::Json(body);
+                    } else if status == StatusCode::ACCEPTED || self.id.is_none() {
+                        // 202 (or any success to a notification): nothing more to read.
+                        let _ = body
+                            .collect_truncated(limits::DEFAULT_MAX_ERROR_BODY_BYTES)
+                            .await;
+                        if self.id.is_some() {
+                            return Err(Error::protocol(
+                                "202 Accepted to a request: no response will come",
+                            ));
+                        }
+                        self.finished = true;
+                        return Ok(None);
+                    } else {
+                        return Err(Error::protocol(format!(
+                            "unexpected content type {:?}",
+                            self.headers.get(http::header::CONTENT_TYPE)
+                        )));
+                    }
+                }
+                State::Json(mut body) => {
+                    let bytes = body
+                        .collect_bounded(self.core.opts.max_response_body_bytes)
+                        .await?;
+                    if bytes.trim_ascii().is_empty() && self.id.is_none() {
+                        self.finished = true;
+                        return Ok(None);
+                    }
+                    let msg = mcpx_wire::decode(bytes, &decode_options())?;
+                    let ev = self.classify(msg, Instant::now());
+                    if ev.kind != EventKind::Response && self.id.is_some() {
+                        // A JSON body holds one message; if it is not our response, none comes.
+                        return Err(Error::protocol(
+                            "JSON body is not the response to the request",
+                        ));
+                    }
+                    self.finished = true;
+                    return Ok(Some(ev));
+                }
+                State::Sse(mut body) => {
+                    let decoded = if self.at_eof {
+                        self.dec.decode_eof(&mut self.buf)
+                    } else {
+                        self.dec.decode(&mut self.buf)
+                    };
+                    match decoded {
+                        Ok(Some(ev)) => {
+                            self.state = State::Sse(body);
+                            return self.sse_event(ev).map(Some);
+                        }
+                        Ok(None) if self.at_eof => {
+                            if self.finished {
+                                return Ok(None);
+                            }
+                            drop(body);
+                            match self.reconnect().await? {
+                                Some(b) => self.state = State::Sse(b),
+                                None => return Ok(None),
+                            }
+                            continue;
+                        }
+                        Ok(None) => {}
+                        Err(SseError::EventTooLarge { limit }) => {
+                            self.state = State::Sse(body);
+                            return Err(Error::protocol(format!("SSE event over {limit} bytes")));
+                        }
+                        Err(e) => {
+                            self.state = State::Sse(body);
+                            return Err(Error::protocol(format!("SSE: {e}")));
+                        }
+                    }
+                    match body.chunk().await {
+                        Ok(Some(chunk)) => self.buf.extend_from_slice(&chunk),
+                        Ok(None) => self.at_eof = true,
+                        Err(e) => {
+                            tracing::debug!(error = %e, "SSE stream broke");
+                            self.at_eof = true;
+                        }
+                    }
+                    self.state = State::Sse(body);
+                }
+                State::Chan(mut rx) => match rx.recv().await {
+                    Some(msg) => {
+                        self.state = State::Chan(rx);
+                        let ev = self.classify(msg, Instant::now());
+                        return Ok(Some(ev));
+                    }
+                    None => return Err(Error::Closed),
+                },
+            }
+        }
+    }
+
+    fn sse_event(&mut self, ev: SseEvent) -> Result<Event, Error> {
+        let at = Instant::now();
+        if ev.data().is_empty() {
+            return Ok(Event {
+                at,
+                kind: EventKind::Priming,
+                message: None,
+            });
+        }
+        let msg = mcpx_wire::decode(ev.into_data(), &decode_options())?;
+        Ok(self.classify(msg, at))
+    }
+
+    fn classify(&mut self, msg: Message, at: Instant) -> Event {
+        let kind = match msg.kind() {
+            MessageKind::Request => EventKind::Request,
+            MessageKind::Notification if msg.method() == Some(method::NOTIFICATIONS_PROGRESS) => {
+                EventKind::Progress
+            }
+            MessageKind::Notification => EventKind::Notification,
+            _ if msg.is_response() || msg.is_error_response() => {
+                let ours = self.id.is_some() && msg.id().and_then(|i| i.as_i64()) == self.id;
+                if ours {
+                    self.finished = true;
+                    EventKind::Response
+                } else {
+                    EventKind::OtherResponse
+                }
+            }
+            _ => EventKind::Notification,
+        };
+        Event {
+            at,
+            kind,
+            message: Some(msg),
+        }
+    }
+
+    /// Resumes a dropped SSE stream with `GET` + `Last-Event-ID` (session era only, MCP-DIGEST
+    /// 3.2/3.4), after the server's `retry:` delay. `Ok(None)`: the stream is over.
+    async fn reconnect(&mut self) -> Result<Option<ResponseBody>, Error> {
+        let last = self
+            .dec
+            .last_event_id()
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned);
+        let get_stream = self.id.is_none();
+        if !self.core.can_resume() || (!get_stream && last.is_none()) {
+            // 2026-07-28 (or no event ids): a broken stream loses the request; the caller
+            // re-issues it with a new id.
+            return if get_stream {
+                Ok(None)
+            } else {
+                Err(Error::StreamClosed)
+            };
+        }
+        if self.reconnects >= self.core.opts.max_reconnects {
+            return if get_stream {
+                Ok(None)
+            } else {
+                Err(Error::StreamClosed)
+            };
+        }
+        self.reconnects += 1;
+        let delay = self
+            .dec
+            .retry()
+            .map_or(limits::DEFAULT_SSE_RETRY, Duration::from_millis)
+            .min(limits::MAX_SSE_RETRY);
+        tokio::time::sleep(delay).await;
+        let resp = self.core.get(last.as_deref(), &HeaderMap::new()).await?;
+        let (parts, body) = resp.into_parts();
+        if parts.status.is_success() && content_type_is(&parts.headers, "text/event-stream") {
+            self.at_eof = false;
+            self.buf.clear();
+            return Ok(Some(body));
+        }
+        if get_stream {
+            return Ok(None);
+        }
+        Err(Error::StreamClosed)
+    }
+}
+
+impl Drop for Exchange {
+    fn drop(&mut self) {
+        if let Some(id) = self.id {
+            self.core.forget(id);
+            if !self.finished && self.cancel_on_drop && self.core.cancels_by_notification() {
+                self.core.spawn_cancel(id);
+            }
+        }
+        // Keep reading a finished HTTP/1.1 body so its connection can be reused.
+        if self.finished
+            && let State::Sse(mut body) | State::Json(mut body) =
+                std::mem::replace(&mut self.state, State::Done)
+            && !body.is_done()
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            rt.spawn(async move {
+                let _ = tokio::time::timeout(DRAIN_TIMEOUT, async {
+                    while let Ok(Some(_)) = body.chunk().await {}
+                })
+                .await;
+            });
+        }
+    }
+}
+
+fn decode_options() -> DecodeOptions {
+    // 2025-03-26 allowed batches; a server may answer with one.
+    let mut o = DecodeOptions::new();
+    o.allow_batch(true);
+    o
+}
+
+pub(crate) fn content_type_is(headers: &HeaderMap, want: &str) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case(want))
+}
+
+/// Builds one request. Get one from [`Session::request`].
+#[must_use = "a request does nothing until sent"]
+pub struct RequestBuilder<'a> {
+    pub(crate) session: &'a Session,
+    pub(crate) method: &'a str,
+    pub(crate) params: Option<Bytes>,
+    pub(crate) id: Option<i64>,
+    pub(crate) headers: HeaderMap,
+    pub(crate) send_version: bool,
+    pub(crate) send_session: bool,
+    pub(crate) progress: bool,
+    pub(crate) name: Option<&'a str>,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) cancel_on_drop: bool,
+    pub(crate) extra: Vec<(&'static str, Bytes)>,
+}
+
+impl std::fmt::Debug for RequestBuilder<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestBuilder")
+            .field("method", &self.method)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> RequestBuilder<'a> {
+    pub(crate) fn new(session: &'a Session, method: &'a str) -> Self {
+        Self {
+            session,
+            method,
+            params: None,
+            id: None,
+            headers: HeaderMap::new(),
+            send_version: true,
+            send_session: true,
+            progress: false,
+            name: None,
+            timeout: None,
+            cancel_on_drop: true,
+            extra: Vec::new(),
+        }
+    }
+
+    /// The params, a raw JSON object, spliced into the body byte for byte. In the stateless
+    /// era (and with [`progress`](Self::progress)) `_meta` is merged in, so the params must not
+    /// carry their own `_meta`.
+    pub fn params(mut self, params: RawJson) -> Self {
+        self.params = Some(params.into_bytes());
+        self
+    }
+
+    /// The params, serialized from a value (one allocation for the serialized bytes).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] if it does not serialize.
+    pub fn params_json<T: serde::Serialize + ?Sized>(mut self, params: &T) -> Result<Self, Error> {
+        let raw =
+            RawJson::from_serialize(params).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        self.params = Some(raw.into_bytes());
+        Ok(self)
+    }
+
+    /// Use this JSON-RPC id instead of the session's next one (quirk tests: a reused id).
+    pub fn id(mut self, id: i64) -> Self {
+        self.id = Some(id);
+        self
+    }
+
+    /// An extra header on this request (User-Agent, `traceparent`, `Authorization`, or an
+    /// `Accept` override; a header set here replaces the client's).
+    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.insert(name, value);
+        self
+    }
+
+    /// Whether to send `MCP-Protocol-Version` (default true where the version defines it).
+    pub fn protocol_version_header(mut self, send: bool) -> Self {
+        self.send_version = send;
+        self
+    }
+
+    /// Whether to echo `Mcp-Session-Id` (default true when the server issued one).
+    pub fn session_id_header(mut self, send: bool) -> Self {
+        self.send_session = send;
+        self
+    }
+
+    /// Ask for progress: `_meta.progressToken` set to the request id (default off).
+    pub fn progress(mut self, on: bool) -> Self {
+        self.progress = on;
+        self
+    }
+
+    /// The `Mcp-Name` value (2026-07-28; default: read from `params.name` / `params.uri`).
+    pub fn name(mut self, name: &'a str) -> Self {
+        self.name = Some(name);
+        self
+    }
+
+    /// The whole-exchange deadline (default: the client's request timeout).
+    pub fn timeout(mut self, d: Duration) -> Self {
+        self.timeout = Some(d);
+        self
+    }
+
+    /// Whether dropping the exchange before its response sends `notifications/cancelled` (session
+    /// era, stdio). Default true.
+    pub fn cancel_on_drop(mut self, on: bool) -> Self {
+        self.cancel_on_drop = on;
+        self
+    }
+
+    pub(crate) fn extra(mut self, name: &'static str, value: Bytes) -> Self {
+        self.extra.push((name, value));
+        self
+    }
+
+    /// Sends the request and waits for the response head (bounded by the deadline).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Connect`], [`Error::Tls`], [`Error::Timeout`], [`Error::Transport`],
+    /// [`Error::Closed`], [`Error::InvalidArgument`] (params not an object).
+    pub async fn send(self) -> Result<Exchange, Error> {
+        let core = self.session.core().clone();
+        let id = self.id.unwrap_or_else(|| core.next_id());
+        let mut buf = BytesMut::new();
+        let extra: Vec<Extra<'_>> = self
+            .extra
+            .iter()
+            .map(|(name, value)| Extra { name, value })
+            .collect();
+        let meta = Meta {
+            progress_token: self.progress.then_some(id),
+            era: core.era_meta(),
+        };
+        write_message(
+            &mut buf,
+            Some(id),
+            self.method,
+            self.params.as_deref(),
+            meta,
+            &extra,
+        )?;
+        let timeout = self.timeout.unwrap_or(core.opts.request_timeout);
+        let name = match self.name {
+            Some(n) => Some(std::borrow::Cow::Borrowed(n)),
+            None if core.is_stateless() && crate::body::has_name(self.method) => {
+                crate::body::name_of(self.method, self.params.as_deref())
+                    .map(std::borrow::Cow::Owned)
+            }
+            None => None,
+        };
+        let flags = SendFlags {
+            version: self.send_version,
+            session: self.send_session,
+        };
+        core.start(
+            Some(id),
+            self.method,
+            name.as_deref(),
+            buf.freeze(),
+            self.headers,
+            flags,
+            timeout,
+            self.cancel_on_drop,
+        )
+        .await
+    }
+}
+
+/// Per-request header switches.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SendFlags {
+    pub(crate) version: bool,
+    pub(crate) session: bool,
+}
+
+impl SendFlags {
+    pub(crate) const ALL: Self = Self {
+        version: true,
+        session: true,
+    };
+}
+
+/// Builds an [`Exchange`] from its parts (the session's transports call this).
+#[allow(clippy::too_many_arguments, reason = "one internal constructor")]
+pub(crate) fn exchange_http(
+    core: Arc<SessionCore>,
+    id: Option<i64>,
+    status: StatusCode,
+    headers: HeaderMap,
+    body: ResponseBody,
+    sent_at: Instant,
+    deadline: Instant,
+    cancel_on_drop: bool,
+    sent_session: bool,
+) -> Exchange {
+    let dec = SseDecoder::with_max_event_bytes(core.opts.max_sse_event_bytes);
+    Exchange {
+        core,
+        id,
+        status,
+        headers,
+        sent_at,
+        head_at: Instant::now(),
+        deadline,
+        state: State::Head(body),
+        dec,
+        buf: BytesMut::new(),
+        at_eof: false,
+        finished: false,
+        reconnects: 0,
+        cancel_on_drop,
+        sent_session,
+    }
+}
+
+pub(crate) fn exchange_chan(
+    core: Arc<SessionCore>,
+    id: Option<i64>,
+    status: StatusCode,
+    rx: Option<mpsc::Receiver<Message>>,
+    sent_at: Instant,
+    deadline: Instant,
+    cancel_on_drop: bool,
+) -> Exchange {
+    let finished = rx.is_none();
+    Exchange {
+        core,
+        id,
+        status,
+        headers: HeaderMap::new(),
+        sent_at,
+        head_at: Instant::now(),
+        deadline,
+        state: rx.map_or(State::Done, State::Chan),
+        dec: SseDecoder::new(),
+        buf: BytesMut::new(),
+        at_eof: false,
+        finished,
+        reconnects: 0,
+        cancel_on_drop,
+        sent_session: false,
+    }
+}
+
+/// A long-lived stream of server messages (the standalone GET stream, or the legacy / stdio
+/// notification queue). Server requests arriving on it are answered by the session's handler
+/// before the event is handed out.
+#[derive(Debug)]
+pub struct EventStream {
+    pub(crate) inner: Exchange,
+}
+
+impl EventStream {
+    /// The next event; `None` when the stream is over (closed by the server and not resumable
+    /// or out of reconnections). Bounded only by the session's life: use a timeout around it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Exchange::next`].
+    pub async fn next(&mut self) -> Result<Option<Event>, Error> {
+        let ev = self.inner.step().await?;
+        if let Some(ev) = &ev
+            && ev.kind == EventKind::Request
+            && let Some(m) = &ev.message
+        {
+            self.inner.core.answer(m).await;
+        }
+        Ok(ev)
+    }
+
+    /// The HTTP status of the stream's response.
+    pub fn status(&self) -> StatusCode {
+        self.inner.status
+    }
+
+    /// Reconnections so far.
+    pub fn reconnects(&self) -> u32 {
+        self.inner.reconnects
+    }
+
+    /// The latest SSE event id seen.
+    pub fn last_event_id(&self) -> Option<&str> {
+        self.inner.dec.last_event_id()
+    }
+}

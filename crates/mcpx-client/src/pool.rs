@@ -1,0 +1,510 @@
+//! Connections: TCP and TLS (rustls, ALPN) connects, a small HTTP/1.1 pool and shared HTTP/2
+//! connections over `hyper::client::conn`, and the response body that hands its HTTP/1.1
+//! connection back to the pool when it is read to the end.
+//!
+//! One [`HttpClient`] is one pool. The load tester chooses the sharing: one client for all
+//! virtual users (shared pool), one per user (per-user pool), or [`PoolMode::PerRequest`] (a
+//! fresh connection for every request).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+
+use crate::error::{Error, Phase};
+use crate::limits;
+
+/// Which HTTP version to speak.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HttpVersion {
+    /// HTTP/1.1 on `http://`; on `https://` whatever ALPN picks (h2 preferred).
+    #[default]
+    Auto,
+    /// HTTP/1.1 only (ALPN offers only `http/1.1`).
+    Http1,
+    /// HTTP/2: prior knowledge (h2c) on `http://`, ALPN `h2` on `https://`. All requests to
+    /// one origin multiplex over one connection.
+    Http2,
+}
+
+/// How connections are reused.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PoolMode {
+    /// Keep idle connections (HTTP/1.1) and share one connection per origin (HTTP/2).
+    #[default]
+    Shared,
+    /// A new connection for every request, closed after it (models clients without keep-alive).
+    PerRequest,
+}
+
+/// TLS settings for `https://` URLs.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct TlsOptions {
+    /// Extra trusted CA certificates, PEM (`--cacert`), added to the webpki roots.
+    pub ca_pem: Option<Vec<u8>>,
+    /// Accept any server certificate (`--insecure`). Only for tests against self-signed servers.
+    pub dangerous_accept_invalid_certs: bool,
+}
+
+/// Transport knobs of an [`HttpClient`].
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct HttpOptions {
+    /// HTTP version (default [`HttpVersion::Auto`]).
+    pub version: HttpVersion,
+    /// Connection reuse (default [`PoolMode::Shared`]).
+    pub pool: PoolMode,
+    /// TCP + TLS connect deadline (default [`limits::DEFAULT_CONNECT_TIMEOUT`]).
+    pub connect_timeout: Duration,
+    /// Idle HTTP/1.1 connections kept per origin (default
+    /// [`limits::DEFAULT_MAX_IDLE_PER_ORIGIN`]).
+    pub max_idle_per_origin: usize,
+    /// TLS settings.
+    pub tls: TlsOptions,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        Self {
+            version: HttpVersion::Auto,
+            pool: PoolMode::Shared,
+            connect_timeout: limits::DEFAULT_CONNECT_TIMEOUT,
+            max_idle_per_origin: limits::DEFAULT_MAX_IDLE_PER_ORIGIN,
+            tls: TlsOptions::default(),
+        }
+    }
+}
+
+/// Where requests go: the parts of a URL the pool keys on.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Origin {
+    pub(crate) https: bool,
+    pub(crate) host: Box<str>,
+    pub(crate) port: u16,
+}
+
+impl Origin {
+    pub(crate) fn of(uri: &Uri) -> Result<Self, Error> {
+        let https = match uri.scheme_str() {
+            Some("http") => false,
+            Some("https") => true,
+            _ => {
+                return Err(Error::InvalidArgument(format!(
+                    "{uri}: only http:// and https:// URLs"
+                )));
+            }
+        };
+        let host = uri
+            .host()
+            .ok_or_else(|| Error::InvalidArgument(format!("{uri}: no host")))?;
+        // `[::1]` in a URI; the socket wants `::1`.
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        Ok(Self {
+            https,
+            host: host.into(),
+            port,
+        })
+    }
+}
+
+type Body = Full<Bytes>;
+
+/// A pool of HTTP connections (cheap to clone; clones share the pool).
+#[derive(Clone)]
+pub struct HttpClient {
+    inner: Arc<PoolInner>,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("version", &self.inner.opts.version)
+            .field("pool", &self.inner.opts.pool)
+            .finish_non_exhaustive()
+    }
+}
+
+struct PoolInner {
+    opts: HttpOptions,
+    tls: Option<tokio_rustls::TlsConnector>,
+    idle: Mutex<HashMap<Origin, Vec<http1::SendRequest<Body>>>>,
+    h2: Mutex<HashMap<Origin, http2::SendRequest<Body>>>,
+}
+
+enum Sender {
+    H1(http1::SendRequest<Body>),
+    H2(http2::SendRequest<Body>),
+}
+
+impl HttpClient {
+    /// A pool with these options.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Tls`] when the CA PEM cannot be parsed.
+    pub fn new(opts: HttpOptions) -> Result<Self, Error> {
+        let tls = Some(tls_connector(&opts)?);
+        Ok(Self {
+            inner: Arc::new(PoolInner {
+                opts,
+                tls,
+                idle: Mutex::new(HashMap::new()),
+                h2: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// The options this pool was built with.
+    pub fn options(&self) -> &HttpOptions {
+        &self.inner.opts
+    }
+
+    /// Sends one request (absolute URI) and returns the response head with its body.
+    pub(crate) async fn send(
+        &self,
+        origin: &Origin,
+        mut req: Request<Body>,
+    ) -> Result<Response<ResponseBody>, Error> {
+        let sender = self.checkout(origin).await?;
+        match sender {
+            Sender::H1(mut s) => {
+                // HTTP/1.1 wants the origin form and a Host header.
+                if !req.headers().contains_key(http::header::HOST)
+                    && let Some(auth) = req.uri().authority()
+                    && let Ok(v) = http::HeaderValue::from_str(auth.as_str())
+                {
+                    req.headers_mut().insert(http::header::HOST, v);
+                }
+                let pq = req
+                    .uri()
+                    .path_and_query()
+                    .map_or("/", |pq| pq.as_str())
+                    .parse::<Uri>()
+                    .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+                *req.uri_mut() = pq;
+                let resp = s.send_request(req).await.map_err(Error::transport)?;
+                let reuse = (self.inner.opts.pool == PoolMode::Shared)
+                    .then(|| (s, self.inner.clone(), origin.clone()));
+                Ok(resp.map(|body| ResponseBody {
+                    inner: body,
+                    give_back: reuse,
+                    done: false,
+                }))
+            }
+            Sender::H2(mut s) => {
+                let resp = s.send_request(req).await.map_err(Error::transport)?;
+                Ok(resp.map(|body| ResponseBody {
+                    inner: body,
+                    give_back: None,
+                    done: false,
+                }))
+            }
+        }
+    }
+
+    async fn checkout(&self, origin: &Origin) -> Result<Sender, Error> {
+        let shared = self.inner.opts.pool == PoolMode::Shared;
+        if shared {
+            if let Some(mut s) = self.h2_cached(origin) {
+                if s.ready().await.is_ok() {
+                    return Ok(Sender::H2(s));
+                }
+                self.forget_h2(origin);
+            }
+            while let Some(mut s) = self.idle_pop(origin) {
+                if s.is_closed() {
+                    continue;
+                }
+                if tokio::time::timeout(self.inner.opts.connect_timeout, s.ready())
+                    .await
+                    .is_ok_and(|r| r.is_ok())
+                {
+                    return Ok(Sender::H1(s));
+                }
+            }
+        }
+        let sender = tokio::time::timeout(self.inner.opts.connect_timeout, self.connect(origin))
+            .await
+            .map_err(|_| Error::Timeout(Phase::Connect))??;
+        if shared
+            && let Sender::H2(s) = &sender
+            && let Ok(mut map) = self.inner.h2.lock()
+        {
+            map.insert(origin.clone(), s.clone());
+        }
+        Ok(sender)
+    }
+
+    fn h2_cached(&self, origin: &Origin) -> Option<http2::SendRequest<Body>> {
+        let map = self.inner.h2.lock().ok()?;
+        map.get(origin).filter(|s| !s.is_closed()).cloned()
+    }
+
+    fn forget_h2(&self, origin: &Origin) {
+        if let Ok(mut map) = self.inner.h2.lock() {
+            map.remove(origin);
+        }
+    }
+
+    fn idle_pop(&self, origin: &Origin) -> Option<http1::SendRequest<Body>> {
+        self.inner.idle.lock().ok()?.get_mut(origin)?.pop()
+    }
+
+    async fn connect(&self, origin: &Origin) -> Result<Sender, Error> {
+        let tcp = TcpStream::connect((&*origin.host, origin.port))
+            .await
+            .map_err(Error::Connect)?;
+        // Every request and SSE event should leave at once, not wait for Nagle.
+        let _ = tcp.set_nodelay(true);
+        let want_h2 = self.inner.opts.version == HttpVersion::Http2;
+        if !origin.https {
+            return handshake(tcp, want_h2).await;
+        }
+        let connector = self
+            .inner
+            .tls
+            .as_ref()
+            .ok_or_else(|| Error::Tls("no TLS configuration".into()))?;
+        let name = ServerName::try_from(origin.host.to_string())
+            .map_err(|e| Error::Tls(format!("{}: {e}", origin.host)))?;
+        let tls = connector
+            .connect(name, tcp)
+            .await
+            .map_err(|e| Error::Tls(e.to_string()))?;
+        let alpn_h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+        handshake(tls, alpn_h2).await
+    }
+}
+
+async fn handshake<I>(io: I, h2: bool) -> Result<Sender, Error>
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let io = TokioIo::new(io);
+    if h2 {
+        let (sender, conn) = http2::Builder::new(TokioExecutor::new())
+            .handshake(io)
+            .await
+            .map_err(Error::transport)?;
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "h2 connection ended");
+            }
+        });
+        Ok(Sender::H2(sender))
+    } else {
+        let (sender, conn) = http1::handshake(io).await.map_err(Error::transport)?;
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "h1 connection ended");
+            }
+        });
+        Ok(Sender::H1(sender))
+    }
+}
+
+fn tls_connector(opts: &HttpOptions) -> Result<tokio_rustls::TlsConnector, Error> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Tls(e.to_string()))?;
+    let mut config = if opts.tls.dangerous_accept_invalid_certs {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(danger::AcceptAny(provider)))
+            .with_no_client_auth()
+    } else {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        if let Some(pem) = &opts.tls.ca_pem {
+            let mut added = 0usize;
+            for cert in CertificateDer::pem_slice_iter(pem) {
+                let cert = cert.map_err(|e| Error::Tls(format!("CA PEM: {e}")))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| Error::Tls(format!("CA certificate: {e}")))?;
+                added += 1;
+            }
+            if added == 0 {
+                return Err(Error::Tls("CA PEM holds no certificate".into()));
+            }
+        }
+        builder.with_root_certificates(roots).with_no_client_auth()
+    };
+    config.alpn_protocols = match opts.version {
+        HttpVersion::Http1 => vec![b"http/1.1".to_vec()],
+        HttpVersion::Http2 => vec![b"h2".to_vec()],
+        HttpVersion::Auto => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+    };
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+}
+
+mod danger {
+    //! `--insecure`: a verifier that accepts every certificate but still checks signatures, so
+    //! the handshake itself stays sound.
+
+    use std::sync::Arc;
+
+    use rustls::DigitallySignedStruct;
+    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
+    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+
+    #[derive(Debug)]
+    pub(super) struct AcceptAny(pub(super) Arc<CryptoProvider>);
+
+    impl ServerCertVerifier for AcceptAny {
+        fn verify_server_cert(
+            &self,
+            _end_entity: &CertificateDer<'_>,
+            _intermediates: &[CertificateDer<'_>],
+            _server_name: &ServerName<'_>,
+            _ocsp_response: &[u8],
+            _now: UnixTime,
+        ) -> Result<ServerCertVerified, rustls::Error> {
+            Ok(ServerCertVerified::assertion())
+        }
+
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            verify_tls12_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            verify_tls13_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+            self.0.signature_verification_algorithms.supported_schemes()
+        }
+    }
+}
+
+/// A response body. Read to its end, an HTTP/1.1 body puts its connection back in the pool;
+/// dropped early, the connection closes (which is how a stateless-era request is cancelled).
+pub(crate) struct ResponseBody {
+    inner: Incoming,
+    give_back: Option<(http1::SendRequest<Body>, Arc<PoolInner>, Origin)>,
+    done: bool,
+}
+
+impl ResponseBody {
+    /// The next chunk of data; `None` at the end.
+    pub(crate) async fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
+        if self.done {
+            return Ok(None);
+        }
+        loop {
+            match self.inner.frame().await {
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data()
+                        && !data.is_empty()
+                    {
+                        return Ok(Some(data));
+                    }
+                    // Trailers and empty frames carry nothing for us.
+                }
+                Some(Err(e)) => {
+                    self.done = true;
+                    self.give_back = None;
+                    return Err(Error::transport(e));
+                }
+                None => {
+                    self.done = true;
+                    self.release();
+                    return Ok(None);
+                }
+            }
+        }
+    }
+
+    /// Whether the body was read to its end.
+    pub(crate) fn is_done(&self) -> bool {
+        self.done
+    }
+
+    fn release(&mut self) {
+        let Some((sender, pool, origin)) = self.give_back.take() else {
+            return;
+        };
+        if sender.is_closed() {
+            return;
+        }
+        if let Ok(mut idle) = pool.idle.lock() {
+            let list = idle.entry(origin).or_default();
+            if list.len() < pool.opts.max_idle_per_origin {
+                list.push(sender);
+            }
+        }
+    }
+
+    /// Reads the whole body, failing past `max` bytes.
+    pub(crate) async fn collect_bounded(&mut self, max: usize) -> Result<Bytes, Error> {
+        let mut out = bytes::BytesMut::new();
+        let mut first: Option<Bytes> = None;
+        while let Some(chunk) = self.chunk().await? {
+            let total = first.as_ref().map_or(0, Bytes::len) + out.len() + chunk.len();
+            if total > max {
+                return Err(Error::protocol(format!("response body over {max} bytes")));
+            }
+            // The common single-chunk body is handed out without a copy.
+            match first.take() {
+                None if out.is_empty() => first = Some(chunk),
+                Some(f) => {
+                    out.extend_from_slice(&f);
+                    out.extend_from_slice(&chunk);
+                }
+                None => out.extend_from_slice(&chunk),
+            }
+        }
+        Ok(first.unwrap_or_else(|| out.freeze()))
+    }
+
+    /// Reads up to `max` bytes of the body (an error body), ignoring the rest and any error.
+    pub(crate) async fn collect_truncated(&mut self, max: usize) -> Bytes {
+        let mut out = bytes::BytesMut::new();
+        while let Ok(Some(chunk)) = self.chunk().await {
+            let room = max.saturating_sub(out.len());
+            out.extend_from_slice(chunk.get(..room.min(chunk.len())).unwrap_or_default());
+            if out.len() >= max {
+                break;
+            }
+        }
+        out.freeze()
+    }
+}

@@ -1,0 +1,1196 @@
+//! Clients and sessions: connecting (era discovery, `initialize`, fallbacks), the per-session
+//! state every request reads (version, session id, `_meta`, id counter), and the high-level API.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use http::header::{ACCEPT, CONTENT_TYPE};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri};
+use http_body_util::Full;
+use mcpx_proto::ProtocolVersion;
+use mcpx_proto::http::{LAST_EVENT_ID, MCP_METHOD, MCP_NAME, MCP_PROTOCOL_VERSION, MCP_SESSION_ID};
+use mcpx_wire::mcp::{self, method};
+use mcpx_wire::{ErrorCode, Message, RawJson};
+
+use crate::body::{self, Meta, put_str, write_message};
+use crate::chan::Channel;
+use crate::error::{Error, Phase};
+use crate::exchange::{
+    EventStream, Exchange, RequestBuilder, SendFlags, exchange_chan, exchange_http,
+};
+use crate::handler;
+use crate::limits;
+use crate::options::{ClientOptions, EraChoice};
+use crate::pool::{HttpClient, Origin, PoolMode};
+
+const ACCEPT_BOTH: HeaderValue = HeaderValue::from_static("application/json, text/event-stream");
+const ACCEPT_SSE: HeaderValue = HeaderValue::from_static("text/event-stream");
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
+
+/// An MCP client: options plus a connection pool, shared by the sessions it opens (cheap to
+/// clone).
+#[derive(Clone, Debug)]
+pub struct Client {
+    pub(crate) opts: Arc<ClientOptions>,
+    pub(crate) http: HttpClient,
+}
+
+impl Client {
+    /// A client with these options.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Tls`] when the CA PEM is invalid.
+    pub fn new(opts: ClientOptions) -> Result<Self, Error> {
+        let http = HttpClient::new(opts.http.clone())?;
+        Ok(Self {
+            opts: Arc::new(opts),
+            http,
+        })
+    }
+
+    /// One-shot: a client with `opts` and a session to `url`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::session`].
+    pub async fn connect(url: &str, opts: ClientOptions) -> Result<Session, Error> {
+        Self::new(opts)?.session(url).await
+    }
+
+    /// Opens a session to a Streamable HTTP (or legacy HTTP+SSE) endpoint, choosing the era as
+    /// [`ClientOptions::era`] says.
+    ///
+    /// # Errors
+    ///
+    /// A failed setup is always an error, never a half-open session: [`Error::Connect`],
+    /// [`Error::Tls`], [`Error::Timeout`], [`Error::HttpStatus`] (the `initialize` answer),
+    /// [`Error::JsonRpc`], [`Error::Protocol`] (e.g. a version the client does not speak).
+    pub async fn session(&self, url: &str) -> Result<Session, Error> {
+        let uri: Uri = url
+            .parse()
+            .map_err(|e| Error::InvalidArgument(format!("{url}: {e}")))?;
+        let origin = Origin::of(&uri)?;
+        let base = Base {
+            client: self.clone(),
+            url: uri,
+            origin: Some(origin),
+        };
+        match self.opts.era {
+            EraChoice::Stateless => match discover(&base, Transport::Http).await? {
+                Discovered::Modern(session) => Ok(session),
+                Discovered::Legacy(_) => Err(Error::protocol(
+                    "the server does not offer 2026-07-28 (server/discover failed)",
+                )),
+            },
+            EraChoice::Auto => match discover(&base, Transport::Http).await? {
+                Discovered::Modern(session) => Ok(session),
+                Discovered::Legacy(v) => {
+                    initialize_http(&base, v.unwrap_or(self.opts.session_version)).await
+                }
+            },
+            EraChoice::Session(v) => initialize_http(&base, v).await,
+            EraChoice::LegacySse => {
+                let chan = crate::chan::connect_legacy(&base).await?;
+                initialize(&base, Transport::Chan(chan), self.opts.session_version).await
+            }
+        }
+    }
+
+    /// Spawns `command` as an MCP server over stdio (newline-delimited JSON on its stdin and
+    /// stdout; its stderr is inherited) and opens a session with it. With [`EraChoice::Auto`]
+    /// the client probes with `server/discover` first (MCP-DIGEST 2.4). The child is killed
+    /// when the session is dropped.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if it cannot be spawned; otherwise as [`Client::session`].
+    pub async fn stdio(&self, command: tokio::process::Command) -> Result<Session, Error> {
+        let chan = crate::chan::spawn_stdio(self, command)?;
+        let base = Base {
+            client: self.clone(),
+            url: Uri::from_static("stdio:"),
+            origin: None,
+        };
+        let t = Transport::Chan(chan);
+        match self.opts.era {
+            EraChoice::Stateless => match discover(&base, t).await? {
+                Discovered::Modern(s) => Ok(s),
+                Discovered::Legacy(_) => {
+                    Err(Error::protocol("the server does not offer 2026-07-28"))
+                }
+            },
+            EraChoice::Auto => match discover(&base, t.clone()).await? {
+                Discovered::Modern(s) => Ok(s),
+                Discovered::Legacy(v) => {
+                    initialize(&base, t, v.unwrap_or(self.opts.session_version)).await
+                }
+            },
+            EraChoice::Session(v) => initialize(&base, t, v).await,
+            EraChoice::LegacySse => Err(Error::InvalidArgument(
+                "legacy HTTP+SSE is an HTTP transport".into(),
+            )),
+        }
+    }
+
+    /// The options.
+    pub fn options(&self) -> &ClientOptions {
+        &self.opts
+    }
+}
+
+/// What a session is carried over.
+#[derive(Clone)]
+pub(crate) enum Transport {
+    /// Streamable HTTP.
+    Http,
+    /// Legacy HTTP+SSE or stdio: replies come through a dispatcher.
+    Chan(Arc<Channel>),
+}
+
+/// What every session to one target shares while it is being set up.
+pub(crate) struct Base {
+    pub(crate) client: Client,
+    pub(crate) url: Uri,
+    pub(crate) origin: Option<Origin>,
+}
+
+impl Base {
+    fn core(
+        &self,
+        transport: Transport,
+        version: ProtocolVersion,
+        session_id: Option<HeaderValue>,
+        server: Option<RawJson>,
+        first_id: i64,
+    ) -> Arc<SessionCore> {
+        let meta = (!version.is_session_era()).then(|| stateless_meta(&self.client.opts, version));
+        Arc::new(SessionCore {
+            opts: self.client.opts.clone(),
+            http: self.client.http.clone(),
+            url: self.url.clone(),
+            origin: self.origin.clone(),
+            version,
+            session_id,
+            next_id: AtomicI64::new(first_id),
+            meta,
+            server,
+            transport,
+            closed: AtomicBool::new(false),
+        })
+    }
+}
+
+/// `"io.modelcontextprotocol/protocolVersion":..,"...clientCapabilities":..,"...clientInfo":..`
+fn stateless_meta(opts: &ClientOptions, version: ProtocolVersion) -> Bytes {
+    let mut b = BytesMut::with_capacity(160);
+    b.put_slice(br#""io.modelcontextprotocol/protocolVersion":"#);
+    put_str(&mut b, version.as_str());
+    b.put_slice(br#","io.modelcontextprotocol/clientCapabilities":"#);
+    b.put_slice(opts.capabilities.as_bytes());
+    b.put_slice(br#","io.modelcontextprotocol/clientInfo":"#);
+    put_implementation(&mut b, opts);
+    b.freeze()
+}
+
+fn put_implementation(b: &mut BytesMut, opts: &ClientOptions) {
+    b.put_slice(br#"{"name":"#);
+    put_str(b, &opts.name);
+    b.put_slice(br#","version":"#);
+    put_str(b, &opts.version);
+    b.put_u8(b'}');
+}
+
+/// State shared by a session and its exchanges.
+pub(crate) struct SessionCore {
+    pub(crate) opts: Arc<ClientOptions>,
+    pub(crate) http: HttpClient,
+    pub(crate) url: Uri,
+    pub(crate) origin: Option<Origin>,
+    pub(crate) version: ProtocolVersion,
+    pub(crate) session_id: Option<HeaderValue>,
+    next_id: AtomicI64,
+    meta: Option<Bytes>,
+    server: Option<RawJson>,
+    transport: Transport,
+    closed: AtomicBool,
+}
+
+impl SessionCore {
+    /// A fresh id, unique within the session (servers lose replies on reused ids).
+    pub(crate) fn next_id(&self) -> i64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn era_meta(&self) -> Option<&[u8]> {
+        self.meta.as_deref()
+    }
+
+    pub(crate) fn is_stateless(&self) -> bool {
+        !self.version.is_session_era()
+    }
+
+    fn is_http(&self) -> bool {
+        matches!(self.transport, Transport::Http)
+    }
+
+    /// Resumption with `Last-Event-ID` exists only for Streamable HTTP in the session era.
+    pub(crate) fn can_resume(&self) -> bool {
+        self.is_http() && self.version.is_session_era()
+    }
+
+    /// Session era and stdio cancel with `notifications/cancelled`; 2026-07-28 HTTP cancels by
+    /// closing the stream.
+    pub(crate) fn cancels_by_notification(&self) -> bool {
+        !self.is_http() || self.version.is_session_era()
+    }
+
+    pub(crate) fn forget(&self, id: i64) {
+        if let Transport::Chan(c) = &self.transport {
+            c.forget(id);
+        }
+    }
+
+    pub(crate) fn spawn_cancel(self: &Arc<Self>, id: i64) {
+        if self.closed.load(Ordering::Relaxed) {
+            return;
+        }
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let core = self.clone();
+        rt.spawn(async move {
+            let mut params = BytesMut::with_capacity(64);
+            params.put_slice(br#"{"requestId":"#);
+            params.put_slice(id.to_string().as_bytes());
+            params.put_slice(br#","reason":"cancelled by the client"}"#);
+            let _ = core
+                .notify_raw(method::NOTIFICATIONS_CANCELLED, Some(&params))
+                .await;
+        });
+    }
+
+    /// Answers a server-to-client request with the handler (errors are logged: the request
+    /// that carried it goes on).
+    pub(crate) async fn answer(self: &Arc<Self>, msg: &Message) {
+        let Some(reply) = handler::answer(&*self.opts.handler, msg).await else {
+            return;
+        };
+        if let Err(e) = self.send_body(reply).await {
+            tracing::warn!(error = %e, "could not deliver the answer to a server request");
+        }
+    }
+
+    /// Sends a notification or response (no reply expected).
+    async fn send_body(self: &Arc<Self>, body: Bytes) -> Result<(), Error> {
+        let mut ex = self
+            .start_body(
+                None,
+                None,
+                None,
+                body,
+                HeaderMap::new(),
+                SendFlags::ALL,
+                self.opts.request_timeout,
+                false,
+            )
+            .await?;
+        while ex.next().await?.is_some() {}
+        Ok(())
+    }
+
+    pub(crate) async fn notify_raw(
+        self: &Arc<Self>,
+        method_name: &str,
+        params: Option<&[u8]>,
+    ) -> Result<(), Error> {
+        let mut buf = BytesMut::new();
+        write_message(&mut buf, None, method_name, params, Meta::default(), &[])?;
+        let mut ex = self
+            .start_body(
+                None,
+                Some(method_name),
+                None,
+                buf.freeze(),
+                HeaderMap::new(),
+                SendFlags::ALL,
+                self.opts.request_timeout,
+                false,
+            )
+            .await?;
+        while ex.next().await?.is_some() {}
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments, reason = "internal: the builder's fields")]
+    pub(crate) async fn start(
+        self: &Arc<Self>,
+        id: Option<i64>,
+        method_name: &str,
+        name: Option<&str>,
+        body: Bytes,
+        headers: HeaderMap,
+        flags: SendFlags,
+        timeout: Duration,
+        cancel_on_drop: bool,
+    ) -> Result<Exchange, Error> {
+        self.start_body(
+            id,
+            Some(method_name),
+            name,
+            body,
+            headers,
+            flags,
+            timeout,
+            cancel_on_drop,
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments, reason = "internal: the builder's fields")]
+    async fn start_body(
+        self: &Arc<Self>,
+        id: Option<i64>,
+        method_name: Option<&str>,
+        name: Option<&str>,
+        body: Bytes,
+        mut headers: HeaderMap,
+        flags: SendFlags,
+        timeout: Duration,
+        cancel_on_drop: bool,
+    ) -> Result<Exchange, Error> {
+        if self.closed.load(Ordering::Relaxed) {
+            return Err(Error::Closed);
+        }
+        let sent_at = Instant::now();
+        let deadline = sent_at + timeout;
+        match &self.transport {
+            Transport::Http => {
+                let sent_session = self.post_headers(&mut headers, method_name, name, flags)?;
+                let req = self.http_request(Method::POST, headers, body)?;
+                let origin = self.origin()?;
+                let resp = tokio::time::timeout_at(deadline.into(), self.http.send(origin, req))
+                    .await
+                    .map_err(|_| Error::Timeout(Phase::Head))??;
+                let (parts, body) = resp.into_parts();
+                Ok(exchange_http(
+                    self.clone(),
+                    id,
+                    parts.status,
+                    parts.headers,
+                    body,
+                    sent_at,
+                    deadline,
+                    cancel_on_drop,
+                    sent_session,
+                ))
+            }
+            Transport::Chan(chan) => {
+                let rx = id.map(|id| chan.register(id));
+                let sent = tokio::time::timeout_at(deadline.into(), chan.send(self, body))
+                    .await
+                    .map_err(|_| Error::Timeout(Phase::Head))
+                    .and_then(|r| r);
+                if let Err(e) = sent {
+                    if let Some(id) = id {
+                        chan.forget(id);
+                    }
+                    return Err(e);
+                }
+                Ok(exchange_chan(
+                    self.clone(),
+                    id,
+                    StatusCode::OK,
+                    rx,
+                    sent_at,
+                    deadline,
+                    cancel_on_drop,
+                ))
+            }
+        }
+    }
+
+    fn origin(&self) -> Result<&Origin, Error> {
+        self.origin
+            .as_ref()
+            .ok_or_else(|| Error::InvalidArgument("not an HTTP session".into()))
+    }
+
+    /// Fills in the MCP headers of a POST; returns whether the session id was sent.
+    fn post_headers(
+        &self,
+        h: &mut HeaderMap,
+        method_name: Option<&str>,
+        name: Option<&str>,
+        flags: SendFlags,
+    ) -> Result<bool, Error> {
+        if !h.contains_key(CONTENT_TYPE) {
+            h.insert(CONTENT_TYPE, JSON);
+        }
+        if !h.contains_key(ACCEPT) {
+            h.insert(ACCEPT, ACCEPT_BOTH);
+        }
+        if self.is_stateless() {
+            if let Some(m) = method_name {
+                h.insert(
+                    MCP_METHOD,
+                    HeaderValue::from_str(m).map_err(|e| Error::InvalidArgument(e.to_string()))?,
+                );
+            }
+            if let Some(n) = name {
+                h.insert(MCP_NAME, body::header_value(n)?);
+            }
+        }
+        Ok(self.common_headers(h, flags))
+    }
+
+    /// Version and session headers; returns whether the session id was sent.
+    fn common_headers(&self, h: &mut HeaderMap, flags: SendFlags) -> bool {
+        let rules = self.version.rules();
+        let defines_header = !matches!(
+            rules.version_header,
+            mcpx_proto::VersionHeader::Undefined | mcpx_proto::VersionHeader::AuthDiscoveryOnly
+        );
+        if flags.version && defines_header && !h.contains_key(MCP_PROTOCOL_VERSION) {
+            h.insert(
+                MCP_PROTOCOL_VERSION,
+                HeaderValue::from_static(self.version.as_str()),
+            );
+        }
+        match (&self.session_id, flags.session) {
+            (Some(sid), true) => {
+                h.insert(MCP_SESSION_ID, sid.clone());
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn http_request(
+        &self,
+        method_: Method,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Result<Request<Full<Bytes>>, Error> {
+        let mut req = Request::new(Full::new(body));
+        *req.method_mut() = method_;
+        *req.uri_mut() = self.url.clone();
+        let h = req.headers_mut();
+        for (k, v) in &self.opts.headers {
+            if !headers.contains_key(k) {
+                h.append(k, v.clone());
+            }
+        }
+        h.extend(headers);
+        if self.http.options().pool == PoolMode::PerRequest {
+            h.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        Ok(req)
+    }
+
+    /// `GET` the endpoint for an SSE stream (standalone stream or resumption).
+    pub(crate) async fn get(
+        &self,
+        last_event_id: Option<&str>,
+        extra: &HeaderMap,
+    ) -> Result<Response<crate::pool::ResponseBody>, Error> {
+        let mut h = extra.clone();
+        if !h.contains_key(ACCEPT) {
+            h.insert(ACCEPT, ACCEPT_SSE);
+        }
+        if let Some(id) = last_event_id {
+            h.insert(
+                LAST_EVENT_ID,
+                HeaderValue::from_str(id).map_err(|e| Error::protocol(format!("event id: {e}")))?,
+            );
+        }
+        self.common_headers(&mut h, SendFlags::ALL);
+        let req = self.http_request(Method::GET, h, Bytes::new())?;
+        tokio::time::timeout(
+            self.opts.request_timeout,
+            self.http.send(self.origin()?, req),
+        )
+        .await
+        .map_err(|_| Error::Timeout(Phase::Head))?
+    }
+
+    async fn delete(&self) -> Result<StatusCode, Error> {
+        let mut h = HeaderMap::new();
+        self.common_headers(&mut h, SendFlags::ALL);
+        let req = self.http_request(Method::DELETE, h, Bytes::new())?;
+        let resp = tokio::time::timeout(
+            self.opts.request_timeout,
+            self.http.send(self.origin()?, req),
+        )
+        .await
+        .map_err(|_| Error::Timeout(Phase::Head))??;
+        let (parts, mut body) = resp.into_parts();
+        let _ = tokio::time::timeout(
+            self.opts.request_timeout,
+            body.collect_truncated(limits::DEFAULT_MAX_ERROR_BODY_BYTES),
+        )
+        .await;
+        Ok(parts.status)
+    }
+}
+
+enum Discovered {
+    Modern(Session),
+    /// Fall back to `initialize`, with the version the server named if it named one.
+    Legacy(Option<ProtocolVersion>),
+}
+
+/// `server/discover` (MCP-DIGEST 2.4, 3.9).
+async fn discover(base: &Base, transport: Transport) -> Result<Discovered, Error> {
+    let opts = &base.client.opts;
+    let probe = Session {
+        core: base.core(transport.clone(), ProtocolVersion::LATEST, None, None, 0),
+    };
+    let attempt = tokio::time::timeout(opts.discovery_timeout, async {
+        probe
+            .request(method::SERVER_DISCOVER)
+            .timeout(opts.discovery_timeout)
+            .cancel_on_drop(false)
+            .send()
+            .await?
+            .finish()
+            .await
+    })
+    .await;
+    let msg = match attempt {
+        Err(_) | Ok(Err(Error::Timeout(_))) => return Ok(Discovered::Legacy(None)),
+        Ok(Err(e @ (Error::Connect(_) | Error::Tls(_) | Error::InvalidArgument(_)))) => {
+            return Err(e);
+        }
+        Ok(Err(Error::HttpStatus { body, .. })) => {
+            // A modern server explains a 400 with a JSON-RPC error; anything else is legacy.
+            match mcpx_wire::decode(body, &mcpx_wire::DecodeOptions::default()) {
+                Ok(m) if m.is_error_response() => m,
+                _ => return Ok(Discovered::Legacy(None)),
+            }
+        }
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "server/discover failed; falling back to initialize");
+            return Ok(Discovered::Legacy(None));
+        }
+        Ok(Ok(m)) => m,
+    };
+    if let Some(code) = msg.error_code() {
+        return match code {
+            ErrorCode::UNSUPPORTED_PROTOCOL_VERSION => {
+                #[derive(serde::Deserialize)]
+                struct Data<'a> {
+                    #[serde(borrow, default)]
+                    supported: Vec<Cow<'a, str>>,
+                }
+                let supported = msg
+                    .error_data()
+                    .and_then(|d| d.deserialize::<Data<'_>>().ok().map(|d| pick(&d.supported)));
+                Ok(Discovered::Legacy(supported.flatten()))
+            }
+            ErrorCode::HEADER_MISMATCH | ErrorCode::MISSING_REQUIRED_CLIENT_CAPABILITY => {
+                Err(json_rpc_error(&msg))
+            }
+            _ => Ok(Discovered::Legacy(None)),
+        };
+    }
+    let Some(result) = msg.result() else {
+        return Ok(Discovered::Legacy(None));
+    };
+    let versions = result.deserialize::<mcp::DiscoverResult<'_>>().map(|d| {
+        d.supported_versions
+            .iter()
+            .map(|v| v.to_string())
+            .collect::<Vec<_>>()
+    });
+    let Ok(versions) = versions else {
+        return Ok(Discovered::Legacy(None));
+    };
+    if versions
+        .iter()
+        .any(|v| v == ProtocolVersion::LATEST.as_str())
+    {
+        let core = base.core(transport, ProtocolVersion::LATEST, None, Some(result), 1);
+        return Ok(Discovered::Modern(Session { core }));
+    }
+    let named: Vec<Cow<'_, str>> = versions.iter().map(|v| Cow::Borrowed(v.as_str())).collect();
+    Ok(Discovered::Legacy(pick(&named)))
+}
+
+/// The newest session-era version in a server's list.
+fn pick(versions: &[Cow<'_, str>]) -> Option<ProtocolVersion> {
+    versions
+        .iter()
+        .filter_map(|v| ProtocolVersion::parse(v))
+        .filter(|v| v.is_session_era())
+        .max()
+}
+
+fn json_rpc_error(msg: &Message) -> Error {
+    Error::JsonRpc {
+        code: msg.error_code().unwrap_or(ErrorCode::INTERNAL_ERROR),
+        message: msg.error_message().unwrap_or_default().to_owned(),
+        data: msg.error_data(),
+    }
+}
+
+/// `initialize` over Streamable HTTP, with the HTTP+SSE fallback (MCP-DIGEST 3.9).
+async fn initialize_http(base: &Base, version: ProtocolVersion) -> Result<Session, Error> {
+    match initialize(base, Transport::Http, version).await {
+        Err(Error::HttpStatus { status, body })
+            if base.client.opts.legacy_fallback && matches!(status.as_u16(), 400 | 404 | 405) =>
+        {
+            let original = Error::HttpStatus { status, body };
+            match crate::chan::connect_legacy(base).await {
+                Ok(chan) => initialize(base, Transport::Chan(chan), version).await,
+                Err(e) => {
+                    tracing::debug!(error = %e, "legacy HTTP+SSE fallback failed");
+                    Err(original)
+                }
+            }
+        }
+        other => other,
+    }
+}
+
+/// The session-era handshake: `initialize`, checks, `notifications/initialized`.
+async fn initialize(
+    base: &Base,
+    transport: Transport,
+    version: ProtocolVersion,
+) -> Result<Session, Error> {
+    let opts = &base.client.opts;
+    let pre = Session {
+        core: base.core(transport.clone(), version, None, None, 0),
+    };
+    let mut params = BytesMut::with_capacity(256);
+    params.put_slice(br#"{"protocolVersion":"#);
+    put_str(&mut params, version.as_str());
+    params.put_slice(br#","capabilities":"#);
+    params.put_slice(opts.capabilities.as_bytes());
+    params.put_slice(br#","clientInfo":"#);
+    put_implementation(&mut params, opts);
+    params.put_u8(b'}');
+    let params = RawJson::from_bytes(params.freeze())?;
+    let ex = pre
+        .request(method::INITIALIZE)
+        .params(params)
+        // No version header before the version is negotiated.
+        .protocol_version_header(false)
+        .cancel_on_drop(false)
+        .send()
+        .await?;
+    let session_id = ex.headers().get(MCP_SESSION_ID).cloned();
+    let msg = ex.finish().await?;
+    if msg.is_error_response() {
+        return Err(json_rpc_error(&msg));
+    }
+    let result = msg
+        .result()
+        .ok_or_else(|| Error::protocol("initialize answered without a result"))?;
+    let negotiated = {
+        let init: mcp::InitializeResult<'_> = result
+            .deserialize()
+            .map_err(|e| Error::protocol(format!("InitializeResult: {e}")))?;
+        ProtocolVersion::parse(&init.protocol_version)
+            .filter(|v| v.is_session_era())
+            .ok_or_else(|| {
+                Error::protocol(format!(
+                    "the server chose version {:?}, which this client does not speak",
+                    init.protocol_version
+                ))
+            })?
+    };
+    if let Some(sid) = &session_id
+        && (sid.is_empty() || !sid.as_bytes().iter().all(|b| (0x21..=0x7e).contains(b)))
+    {
+        return Err(Error::protocol("Mcp-Session-Id is not visible ASCII"));
+    }
+    let session = Session {
+        core: base.core(transport, negotiated, session_id, Some(result), 1),
+    };
+    session
+        .notify(method::NOTIFICATIONS_INITIALIZED, None)
+        .await?;
+    Ok(session)
+}
+
+/// A tool as listed by `tools/list`.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ToolInfo {
+    /// The name to call it by.
+    pub name: String,
+    /// Its description, if any.
+    pub description: Option<String>,
+    /// Its input JSON Schema, raw.
+    pub input_schema: RawJson,
+    /// The whole tool object, raw.
+    pub raw: RawJson,
+}
+
+/// The outcome of `tools/call`.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ToolOutput {
+    /// `isError`: the tool failed (a result, not a JSON-RPC error).
+    pub is_error: bool,
+    /// The text content blocks, concatenated.
+    pub text: String,
+    /// The whole result, raw.
+    pub raw: RawJson,
+}
+
+/// One MCP session (or, in the stateless era, one discovered server): cheap to clone; clones
+/// share the id counter, the session id and the connection pool.
+#[derive(Clone)]
+pub struct Session {
+    pub(crate) core: Arc<SessionCore>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("url", &self.core.url)
+            .field("version", &self.core.version)
+            .field("session_id", &self.core.session_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    pub(crate) fn core(&self) -> &Arc<SessionCore> {
+        &self.core
+    }
+
+    /// The protocol version in use.
+    pub fn protocol_version(&self) -> ProtocolVersion {
+        self.core.version
+    }
+
+    /// Whether this is a 2026-07-28 (stateless) session.
+    pub fn is_stateless(&self) -> bool {
+        self.core.is_stateless()
+    }
+
+    /// Whether it runs over the legacy HTTP+SSE transport or stdio (not Streamable HTTP).
+    pub fn is_channel(&self) -> bool {
+        !self.core.is_http()
+    }
+
+    /// The `Mcp-Session-Id` the server issued, if any.
+    pub fn session_id(&self) -> Option<&str> {
+        self.core.session_id.as_ref().and_then(|v| v.to_str().ok())
+    }
+
+    /// The `InitializeResult` (session era) or `DiscoverResult` (stateless era), raw.
+    pub fn server_result(&self) -> Option<&RawJson> {
+        self.core.server.as_ref()
+    }
+
+    /// Starts a request (the low-level, timed API).
+    pub fn request<'a>(&'a self, method_name: &'a str) -> RequestBuilder<'a> {
+        RequestBuilder::new(self, method_name)
+    }
+
+    /// Sends a notification.
+    ///
+    /// # Errors
+    ///
+    /// As [`RequestBuilder::send`], plus [`Error::HttpStatus`] if it is refused.
+    pub async fn notify(&self, method_name: &str, params: Option<RawJson>) -> Result<(), Error> {
+        self.core
+            .notify_raw(method_name, params.as_ref().map(RawJson::as_bytes))
+            .await
+    }
+
+    /// Answers a server-to-client request (from an [`Exchange`] event) with the handler.
+    pub async fn answer(&self, request: &Message) {
+        self.core.answer(request).await;
+    }
+
+    /// Sends a request and returns its result, answering server requests on the way and, in
+    /// the 2026-07-28 era, following `input_required` results (the handler answers the input
+    /// requests; the request is retried with a new id, `inputResponses` and the echoed
+    /// `requestState`, at most [`limits::MAX_INPUT_ROUNDS`] times).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::JsonRpc`] for an error response, and everything [`Exchange::next`] returns.
+    pub async fn call(&self, method_name: &str, params: Option<RawJson>) -> Result<RawJson, Error> {
+        let mut retry: Option<(Bytes, Option<Bytes>)> = None;
+        for _ in 0..=limits::MAX_INPUT_ROUNDS {
+            let mut rb = self.request(method_name);
+            if let Some(p) = &params {
+                rb = rb.params(p.clone());
+            }
+            if let Some((responses, state)) = retry.take() {
+                rb = rb.extra("inputResponses", responses);
+                if let Some(s) = state {
+                    rb = rb.extra("requestState", s);
+                }
+            }
+            let msg = rb.send().await?.finish().await?;
+            if msg.is_error_response() {
+                return Err(json_rpc_error(&msg));
+            }
+            let result = msg
+                .result()
+                .ok_or_else(|| Error::protocol("response without result"))?;
+            if self.is_stateless() && is_input_required(&result) {
+                retry = Some(self.answer_inputs(&result).await?);
+                continue;
+            }
+            return Ok(result);
+        }
+        Err(Error::protocol("the server kept asking for input"))
+    }
+
+    async fn answer_inputs(&self, result: &RawJson) -> Result<(Bytes, Option<Bytes>), Error> {
+        let ir: mcp::InputRequiredResult<'_> = result
+            .deserialize()
+            .map_err(|e| Error::protocol(format!("InputRequiredResult: {e}")))?;
+        let mut out = BytesMut::with_capacity(256);
+        out.put_u8(b'{');
+        let mut first = true;
+        for (key, req) in ir.input_requests.iter().flatten() {
+            let params = req
+                .params
+                .map(|p| RawJson::from_bytes(Bytes::copy_from_slice(p.get().as_bytes())))
+                .transpose()?;
+            let answer = handler::dispatch(&*self.core.opts.handler, &req.method, params)
+                .await
+                .map_err(|e| {
+                    Error::protocol(format!(
+                        "the client handler refused {}: {}",
+                        req.method, e.message
+                    ))
+                })?;
+            if !first {
+                out.put_u8(b',');
+            }
+            first = false;
+            put_str(&mut out, key);
+            out.put_u8(b':');
+            out.put_slice(answer.as_bytes());
+        }
+        out.put_u8(b'}');
+        let state = ir.request_state.as_deref().map(body::json_string);
+        Ok((out.freeze(), state))
+    }
+
+    /// Follows `nextCursor` through every page of a `*/list` method; returns the items of
+    /// `key` (`"tools"`, `"prompts"`, `"resources"`, `"resourceTemplates"`) raw.
+    ///
+    /// # Errors
+    ///
+    /// As [`Session::call`]; [`Error::Protocol`] past [`limits::MAX_LIST_PAGES`].
+    pub async fn list_all(&self, method_name: &str, key: &str) -> Result<Vec<RawJson>, Error> {
+        #[derive(serde::Deserialize)]
+        struct Page<'a> {
+            #[serde(rename = "nextCursor", borrow, default)]
+            next_cursor: Option<Cow<'a, str>>,
+        }
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..limits::MAX_LIST_PAGES {
+            let params = match &cursor {
+                None => None,
+                Some(c) => {
+                    let mut p = BytesMut::new();
+                    p.put_slice(br#"{"cursor":"#);
+                    put_str(&mut p, c);
+                    p.put_u8(b'}');
+                    Some(RawJson::from_bytes(p.freeze())?)
+                }
+            };
+            let result = self.call(method_name, params).await?;
+            let bytes = result.clone().into_bytes();
+            let list: std::collections::HashMap<Cow<'_, str>, &serde_json::value::RawValue> =
+                serde_json::from_slice(&bytes)
+                    .map_err(|e| Error::protocol(format!("{method_name}: {e}")))?;
+            if let Some(raw) = list.get(key) {
+                let arr: Vec<&serde_json::value::RawValue> = serde_json::from_str(raw.get())
+                    .map_err(|e| Error::protocol(format!("{method_name}.{key}: {e}")))?;
+                for item in arr {
+                    items.push(RawJson::from_bytes(bytes.slice_ref(item.get().as_bytes()))?);
+                }
+            }
+            let page: Page<'_> = result
+                .deserialize()
+                .map_err(|e| Error::protocol(format!("{method_name}: {e}")))?;
+            match page.next_cursor {
+                Some(c) => cursor = Some(c.into_owned()),
+                None => return Ok(items),
+            }
+        }
+        Err(Error::protocol("too many pages"))
+    }
+
+    /// `tools/list`, all pages.
+    ///
+    /// # Errors
+    ///
+    /// As [`Session::list_all`].
+    pub async fn list_tools(&self) -> Result<Vec<ToolInfo>, Error> {
+        let raw = self.list_all(method::TOOLS_LIST, "tools").await?;
+        raw.into_iter()
+            .map(|r| {
+                let t: mcp::Tool<'_> = r
+                    .deserialize()
+                    .map_err(|e| Error::protocol(format!("tool: {e}")))?;
+                let schema = Bytes::copy_from_slice(t.input_schema.get().as_bytes());
+                Ok(ToolInfo {
+                    name: t.name.into_owned(),
+                    description: t.description.map(Cow::into_owned),
+                    input_schema: RawJson::from_bytes(schema)?,
+                    raw: r.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// `tools/call` with arguments serialized from `args` (an object, or `()` for none).
+    ///
+    /// # Errors
+    ///
+    /// As [`Session::call`]; [`Error::InvalidArgument`] if `args` is not an object.
+    pub async fn call_tool<A: serde::Serialize + ?Sized>(
+        &self,
+        name: &str,
+        args: &A,
+    ) -> Result<ToolOutput, Error> {
+        let raw =
+            RawJson::from_serialize(args).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        let args = (!raw.is_null()).then_some(raw);
+        self.call_tool_raw(name, args).await
+    }
+
+    /// `tools/call` with raw arguments.
+    ///
+    /// # Errors
+    ///
+    /// As [`Session::call`].
+    pub async fn call_tool_raw(
+        &self,
+        name: &str,
+        args: Option<RawJson>,
+    ) -> Result<ToolOutput, Error> {
+        let mut p = BytesMut::with_capacity(
+            32 + name.len() + args.as_ref().map_or(0, |a| a.as_bytes().len()),
+        );
+        p.put_slice(br#"{"name":"#);
+        put_str(&mut p, name);
+        if let Some(a) = &args {
+            if !a.is_object() {
+                return Err(Error::InvalidArgument(
+                    "tool arguments must be an object".into(),
+                ));
+            }
+            p.put_slice(br#","arguments":"#);
+            p.put_slice(a.as_bytes());
+        }
+        p.put_u8(b'}');
+        let raw = self
+            .call(method::TOOLS_CALL, Some(RawJson::from_bytes(p.freeze())?))
+            .await?;
+        let r: mcp::CallToolResult<'_> = raw
+            .deserialize()
+            .map_err(|e| Error::protocol(format!("CallToolResult: {e}")))?;
+        let mut text = String::new();
+        for block in &r.content {
+            if let mcp::ContentBlock::Text(t) = block {
+                text.push_str(&t.text);
+            }
+        }
+        let is_error = r.is_error.unwrap_or(false);
+        drop(r);
+        Ok(ToolOutput {
+            is_error,
+            text,
+            raw,
+        })
+    }
+
+    /// `prompts/list`, all pages, raw.
+    ///
+    /// # Errors
+    ///
+    /// As [`Session::list_all`].
+    pub async fn list_prompts(&self) -> Result<Vec<RawJson>, Error> {
+        self.list_all(method::PROMPTS_LIST, "prompts").await
+    }
+
+    /// `prompts/get` with string arguments (raw object or `None`); returns the result raw.
+    ///
+    /// # Errors
+    ///
+    /// As [`Session::call`].
+    pub async fn get_prompt(&self, name: &str, args: Option<RawJson>) -> Result<RawJson, Error> {
+        let mut p = BytesMut::new();
+        p.put_slice(br#"{"name":"#);
+        put_str(&mut p, name);
+        if let Some(a) = &args {
+            p.put_slice(br#","arguments":"#);
+            p.put_slice(a.as_bytes());
+        }
+        p.put_u8(b'}');
+        self.call(method::PROMPTS_GET, Some(RawJson::from_bytes(p.freeze())?))
+            .await
+    }
+
+    /// `resources/list`, all pages, raw.
+    ///
+    /// # Errors
+    ///
+    /// As [`Session::list_all`].
+    pub async fn list_resources(&self) -> Result<Vec<RawJson>, Error> {
+        self.list_all(method::RESOURCES_LIST, "resources").await
+    }
+
+    /// `resources/read`; returns the result raw.
+    ///
+    /// # Errors
+    ///
+    /// As [`Session::call`].
+    pub async fn read_resource(&self, uri: &str) -> Result<RawJson, Error> {
+        let mut p = BytesMut::new();
+        p.put_slice(br#"{"uri":"#);
+        put_str(&mut p, uri);
+        p.put_u8(b'}');
+        self.call(
+            method::RESOURCES_READ,
+            Some(RawJson::from_bytes(p.freeze())?),
+        )
+        .await
+    }
+
+    /// `ping` (session era). 2026-07-28 has no ping; there it sends `server/discover`, the
+    /// cheapest request every modern server answers.
+    ///
+    /// # Errors
+    ///
+    /// As [`Session::call`].
+    pub async fn ping(&self) -> Result<(), Error> {
+        let m = if self.is_stateless() {
+            method::SERVER_DISCOVER
+        } else {
+            method::PING
+        };
+        self.call(m, None).await.map(drop)
+    }
+
+    /// Opens the standalone stream of server messages: the GET stream over Streamable HTTP
+    /// (session era; resumed with `Last-Event-ID` when it drops), or the queue of unsolicited
+    /// messages on legacy HTTP+SSE and stdio (which can be taken once).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::HttpStatus`] (405: the server offers no GET stream), [`Error::InvalidArgument`]
+    /// in the stateless era (it has no GET stream), [`Error::Closed`] if the queue was taken.
+    pub async fn open_stream(&self) -> Result<EventStream, Error> {
+        let core = &self.core;
+        match &core.transport {
+            Transport::Chan(chan) => {
+                let rx = chan.take_standalone().ok_or(Error::Closed)?;
+                let now = Instant::now();
+                let ex = exchange_chan(
+                    core.clone(),
+                    None,
+                    StatusCode::OK,
+                    Some(rx),
+                    now,
+                    now,
+                    false,
+                );
+                Ok(EventStream { inner: ex })
+            }
+            Transport::Http => {
+                if core.is_stateless() {
+                    return Err(Error::InvalidArgument(
+                        "2026-07-28 has no GET stream (use subscriptions/listen)".into(),
+                    ));
+                }
+                let sent_at = Instant::now();
+                let resp = core.get(None, &HeaderMap::new()).await?;
+                let (parts, mut body) = resp.into_parts();
+                if !parts.status.is_success() {
+                    if parts.status == StatusCode::NOT_FOUND && core.session_id.is_some() {
+                        return Err(Error::SessionExpired);
+                    }
+                    let body = body
+                        .collect_truncated(limits::DEFAULT_MAX_ERROR_BODY_BYTES)
+                        .await;
+                    return Err(Error::HttpStatus {
+                        status: parts.status,
+                        body,
+                    });
+                }
+                let ex = exchange_http(
+                    core.clone(),
+                    None,
+                    parts.status,
+                    parts.headers,
+                    body,
+                    sent_at,
+                    sent_at,
+                    false,
+                    core.session_id.is_some(),
+                );
+                Ok(EventStream { inner: ex })
+            }
+        }
+    }
+
+    /// Ends the session: `DELETE` with the session id (Streamable HTTP, session era; a 405 is
+    /// fine), closes the legacy SSE stream, or closes the stdio child's stdin and waits for it
+    /// (killing it after [`limits::STDIO_EXIT_GRACE`]). Later requests fail with
+    /// [`Error::Closed`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::HttpStatus`] if the DELETE is refused with anything but 405.
+    pub async fn close(&self) -> Result<(), Error> {
+        let core = &self.core;
+        if core.closed.swap(true, Ordering::Relaxed) {
+            return Ok(());
+        }
+        match &core.transport {
+            Transport::Chan(chan) => {
+                chan.close().await;
+                Ok(())
+            }
+            Transport::Http if core.session_id.is_some() => {
+                let status = core.delete().await?;
+                if status.is_success()
+                    || status == StatusCode::METHOD_NOT_ALLOWED
+                    || status == StatusCode::NOT_FOUND
+                {
+                    Ok(())
+                } else {
+                    Err(Error::HttpStatus {
+                        status,
+                        body: Bytes::new(),
+                    })
+                }
+            }
+            Transport::Http => Ok(()),
+        }
+    }
+}
+
+fn is_input_required(result: &RawJson) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Peek<'a> {
+        #[serde(rename = "resultType", borrow, default)]
+        result_type: Option<Cow<'a, str>>,
+    }
+    result
+        .deserialize::<Peek<'_>>()
+        .ok()
+        .and_then(|p| p.result_type)
+        .is_some_and(|t| t == "input_required")
+}
