@@ -1,0 +1,643 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests"
+)]
+//! mcpx-client against scripted HTTP/1.1 servers on 127.0.0.1 that misbehave on purpose: a
+//! dropped SSE stream (resumption with `Last-Event-ID` after `retry:`), a stalled server
+//! (deadlines), garbage (typed errors, no panic), era discovery fallbacks, the legacy HTTP+SSE
+//! transport, the exact request headers of each era, cancellation by drop.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use mcpx_client::{Client, ClientOptions, EraChoice, Error, EventKind, ProtocolVersion};
+use mcpx_wire::RawJson;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+const BOUND: Duration = Duration::from_secs(20);
+
+#[derive(Clone, Debug)]
+struct Req {
+    method: String,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Value,
+}
+
+impl Req {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    fn rpc(&self) -> &str {
+        self.body["method"].as_str().unwrap_or("")
+    }
+    fn id(&self) -> Value {
+        self.body["id"].clone()
+    }
+}
+
+enum Reply {
+    /// Raw response bytes, with optional pauses: (delay before, bytes).
+    Chunks(Vec<(u64, Vec<u8>)>),
+    /// Never answer.
+    Stall,
+    /// A head, then whatever the channel sends, until it closes.
+    Stream(Vec<u8>, mpsc::Receiver<Vec<u8>>),
+}
+
+type Script = Arc<dyn Fn(Req) -> Reply + Send + Sync>;
+
+struct Scripted {
+    url: String,
+    log: Arc<Mutex<Vec<Req>>>,
+}
+
+async fn serve(path: &str, script: impl Fn(Req) -> Reply + Send + Sync + 'static) -> Scripted {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let script: Script = Arc::new(script);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let log2 = log.clone();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            let script = script.clone();
+            let log = log2.clone();
+            tokio::spawn(async move {
+                let _ = conn(sock, script, log).await;
+            });
+        }
+    });
+    Scripted {
+        url: format!("http://{addr}{path}"),
+        log,
+    }
+}
+
+async fn conn(sock: TcpStream, script: Script, log: Arc<Mutex<Vec<Req>>>) -> std::io::Result<()> {
+    let mut rd = BufReader::new(sock);
+    // One request per connection: every scripted reply says `Connection: close`.
+    {
+        let mut line = String::new();
+        if rd.read_line(&mut line).await? == 0 {
+            return Ok(());
+        }
+        let mut parts = line.split_whitespace();
+        let method = parts.next().unwrap_or("").to_owned();
+        let path = parts.next().unwrap_or("").to_owned();
+        let mut headers = Vec::new();
+        loop {
+            let mut h = String::new();
+            rd.read_line(&mut h).await?;
+            let h = h.trim_end();
+            if h.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = h.split_once(':') {
+                headers.push((k.trim().to_owned(), v.trim().to_owned()));
+            }
+        }
+        let len: usize = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+            .map_or(0, |(_, v)| v.parse().unwrap());
+        let mut body = vec![0; len];
+        rd.read_exact(&mut body).await?;
+        let req = Req {
+            method,
+            path,
+            headers,
+            body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+        };
+        log.lock().unwrap().push(req.clone());
+        let sock = rd.get_mut();
+        match script(req) {
+            Reply::Stall => {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                Ok(())
+            }
+            Reply::Chunks(chunks) => {
+                for (delay, bytes) in chunks {
+                    tokio::time::sleep(Duration::from_millis(delay)).await;
+                    sock.write_all(&bytes).await?;
+                    sock.flush().await?;
+                }
+                Ok(())
+            }
+            Reply::Stream(head, mut rx) => {
+                sock.write_all(&head).await?;
+                sock.flush().await?;
+                while let Some(chunk) = rx.recv().await {
+                    sock.write_all(&chunk).await?;
+                    sock.flush().await?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+fn raw(status: &str, ctype: Option<&str>, extra: &str, body: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "HTTP/1.1 {status}\r\nConnection: close\r\nContent-Length: {}\r\n{extra}",
+        body.len()
+    );
+    if let Some(c) = ctype {
+        out.push_str(&format!("Content-Type: {c}\r\n"));
+    }
+    out.push_str("\r\n");
+    let mut out = out.into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+fn json_reply(extra: &str, v: &Value) -> Reply {
+    Reply::Chunks(vec![(
+        0,
+        raw(
+            "200 OK",
+            Some("application/json"),
+            extra,
+            v.to_string().as_bytes(),
+        ),
+    )])
+}
+
+fn accepted() -> Reply {
+    Reply::Chunks(vec![(0, raw("202 Accepted", None, "", b""))])
+}
+
+fn sse_head(extra: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n{extra}\r\n"
+    )
+    .into_bytes()
+}
+
+fn init_result(id: &Value, version: &str) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "result": {"protocolVersion": version, "capabilities": {"tools": {}},
+        "serverInfo": {"name": "scripted", "version": "0"}}})
+}
+
+fn result(id: &Value, text: &str) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "result": {"content": [{"type": "text", "text": text}]}})
+}
+
+/// A legacy-only (session era) server: 404 to server/discover, then `f` for tools/call.
+fn session_server(
+    f: impl Fn(&Req) -> Reply + Send + Sync + 'static,
+) -> impl Fn(Req) -> Reply + Send + Sync + 'static {
+    move |req: Req| match (req.method.as_str(), req.rpc()) {
+        ("POST", "server/discover") => {
+            Reply::Chunks(vec![(0, raw("404 Not Found", None, "", b""))])
+        }
+        ("POST", "initialize") => json_reply(
+            "Mcp-Session-Id: s-1\r\n",
+            &init_result(&req.id(), "2025-11-25"),
+        ),
+        ("POST", "notifications/initialized" | "notifications/cancelled") => accepted(),
+        ("DELETE", _) => Reply::Chunks(vec![(0, raw("200 OK", None, "", b""))]),
+        _ => f(&req),
+    }
+}
+
+fn opts() -> ClientOptions {
+    let mut o = ClientOptions::new();
+    o.request_timeout(Duration::from_secs(5))
+        .discovery_timeout(Duration::from_secs(2));
+    o
+}
+
+async fn bounded<F: std::future::Future<Output = ()>>(f: F) {
+    tokio::time::timeout(BOUND, f)
+        .await
+        .expect("test exceeded its bound");
+}
+
+#[tokio::test]
+async fn resumes_a_dropped_sse_stream_with_last_event_id_after_retry() {
+    bounded(async {
+        let call_id = Arc::new(Mutex::new(Value::Null));
+        let cid = call_id.clone();
+        let srv = serve(
+            "/mcp",
+            session_server(move |req| match req.method.as_str() {
+                "POST" => {
+                    *cid.lock().unwrap() = req.id();
+                    let progress = json!({"jsonrpc":"2.0","method":"notifications/progress",
+                    "params":{"progressToken": req.id(), "progress": 1}});
+                    Reply::Chunks(vec![
+                        (0, sse_head("")),
+                        (0, b"id: e1\nretry: 50\ndata:\n\n".to_vec()),
+                        (10, format!("id: e2\ndata: {progress}\n\n").into_bytes()),
+                        // ... and the connection drops before the response.
+                    ])
+                }
+                "GET" => {
+                    assert_eq!(req.header("last-event-id"), Some("e2"));
+                    assert_eq!(req.header("mcp-session-id"), Some("s-1"));
+                    let id = cid.lock().unwrap().clone();
+                    Reply::Chunks(vec![
+                        (0, sse_head("")),
+                        (
+                            0,
+                            format!("id: e3\ndata: {}\n\n", result(&id, "resumed")).into_bytes(),
+                        ),
+                    ])
+                }
+                _ => Reply::Stall,
+            }),
+        )
+        .await;
+        let s = Client::connect(&srv.url, opts()).await.unwrap();
+        assert!(!s.is_stateless());
+        assert_eq!(s.session_id(), Some("s-1"));
+        let params = RawJson::from_bytes(Bytes::from_static(br#"{"name":"t"}"#)).unwrap();
+        let mut ex = s
+            .request("tools/call")
+            .params(params)
+            .progress(true)
+            .send()
+            .await
+            .unwrap();
+        let mut kinds = Vec::new();
+        let started = Instant::now();
+        while let Some(ev) = ex.next().await.unwrap() {
+            kinds.push(ev.kind());
+        }
+        assert_eq!(
+            kinds,
+            [EventKind::Priming, EventKind::Progress, EventKind::Response]
+        );
+        assert_eq!(ex.reconnects(), 1);
+        assert_eq!(ex.last_event_id(), Some("e3"));
+        assert!(
+            started.elapsed() >= Duration::from_millis(50),
+            "retry: honoured"
+        );
+        // The high-level call resumes the same way.
+        let out = s.call_tool("t", &json!({})).await.unwrap();
+        assert_eq!(out.text, "resumed");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_dropped_stream_without_event_ids_is_a_typed_error() {
+    bounded(async {
+        let srv = serve("/mcp", session_server(|req| {
+            let progress = json!({"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken": req.id(), "progress": 1}});
+            Reply::Chunks(vec![(0, sse_head("")), (0, format!("data: {progress}\n\n").into_bytes())])
+        }))
+        .await;
+        let s = Client::connect(&srv.url, opts()).await.unwrap();
+        let e = s.call_tool("t", &json!({})).await.unwrap_err();
+        assert!(matches!(e, Error::StreamClosed), "{e:?}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_stalled_server_hits_the_deadline() {
+    bounded(async {
+        let srv = serve("/mcp", |_req| Reply::Stall).await;
+        let mut o = opts();
+        o.request_timeout(Duration::from_millis(300))
+            .discovery_timeout(Duration::from_millis(200));
+        let started = Instant::now();
+        let e = Client::connect(&srv.url, o.clone()).await.unwrap_err();
+        assert!(e.is_timeout(), "{e:?}");
+        assert!(started.elapsed() < Duration::from_secs(3));
+        // A session that stalls mid-call.
+        let srv = serve("/mcp", session_server(|_| Reply::Stall)).await;
+        let s = Client::connect(&srv.url, o).await.unwrap();
+        let e = s.call_tool("t", &json!({})).await.unwrap_err();
+        assert!(e.is_timeout(), "{e:?}");
+        // A stream that sends one event then stalls.
+        let srv = serve(
+            "/mcp",
+            session_server(|_| {
+                Reply::Chunks(vec![
+                    (0, sse_head("")),
+                    (0, b": hi\n\n".to_vec()),
+                    (10_000, Vec::new()),
+                ])
+            }),
+        )
+        .await;
+        let mut o = opts();
+        o.request_timeout(Duration::from_millis(300));
+        let s = Client::connect(&srv.url, o).await.unwrap();
+        let e = s.call_tool("t", &json!({})).await.unwrap_err();
+        assert!(e.is_timeout(), "{e:?}");
+        // Nobody listening at all.
+        let port = {
+            let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let e = Client::connect(&format!("http://127.0.0.1:{port}/mcp"), opts())
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::Connect(_)), "{e:?}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn garbage_becomes_typed_errors() {
+    bounded(async {
+        type Check = fn(&Error) -> bool;
+        let cases: Vec<(Vec<u8>, Check)> = vec![
+            (raw("200 OK", Some("application/json"), "", b"not json"), |e| matches!(e, Error::Decode(_))),
+            (raw("200 OK", Some("text/html"), "", b"<html>"), |e| matches!(e, Error::Protocol(_))),
+            (raw("500 Internal Server Error", Some("text/plain"), "", b"boom"), |e| {
+                matches!(e, Error::HttpStatus { status, body } if status.as_u16() == 500 && &body[..] == b"boom")
+            }),
+            ([sse_head(""), b"data: {garbage\n\n".to_vec()].concat(), |e| matches!(e, Error::Decode(_))),
+            (raw("200 OK", Some("application/json"), "", br#"{"jsonrpc":"2.0","id":999999,"result":{}}"#), |e| {
+                matches!(e, Error::Protocol(_))
+            }),
+            (raw("200 OK", Some("application/json"), "", &[b' '; 4096]), |e| matches!(e, Error::Protocol(_))),
+            (raw("202 Accepted", None, "", b""), |e| matches!(e, Error::Protocol(_))),
+            ([sse_head(""), vec![b'x'; 8192], b"\n\n".to_vec()].concat(), |e| matches!(e, Error::Protocol(_) | Error::StreamClosed)),
+            (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n{".to_vec(), |e| {
+                matches!(e, Error::Transport(_) | Error::Decode(_) | Error::Protocol(_))
+            }),
+            (b"garbage\r\n\r\n".to_vec(), |e| matches!(e, Error::Transport(_))),
+        ];
+        for (i, (bytes, check)) in cases.into_iter().enumerate() {
+            let srv = serve("/mcp", session_server(move |_| Reply::Chunks(vec![(0, bytes.clone())]))).await;
+            let mut o = opts();
+            o.max_response_body_bytes(1024).max_sse_event_bytes(1024);
+            let s = Client::connect(&srv.url, o).await.unwrap();
+            let e = s.call_tool("t", &json!({})).await.unwrap_err();
+            assert!(check(&e), "case {i}: {e:?}");
+        }
+        // Failed setups are typed errors too.
+        let bad: Vec<(Reply, Check)> = vec![
+            (json_reply("", &init_result(&json!(0), "1999-01-01")), |e| matches!(e, Error::Protocol(_))),
+            (json_reply("", &json!({"jsonrpc":"2.0","id":0,"error":{"code":-32602,"message":"no"}})), |e| {
+                matches!(e, Error::JsonRpc { code, .. } if code.code() == -32602)
+            }),
+            (json_reply("", &json!({"jsonrpc":"2.0","id":0,"result":{"nope":1}})), |e| matches!(e, Error::Protocol(_))),
+        ];
+        for (i, (reply, check)) in bad.into_iter().enumerate() {
+            let reply = Mutex::new(Some(reply));
+            let srv = serve("/mcp", move |req| match req.rpc() {
+                "initialize" => reply.lock().unwrap().take().unwrap_or(Reply::Stall),
+                _ => Reply::Chunks(vec![(0, raw("404 Not Found", None, "", b""))]),
+            })
+            .await;
+            let mut o = opts();
+            o.legacy_fallback(false);
+            let e = Client::connect(&srv.url, o).await.unwrap_err();
+            assert!(check(&e), "setup case {i}: {e:?}");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn discovery_falls_back_to_initialize() {
+    bounded(async {
+        // -32601 in a 200, and -32022 naming only 2025-06-18 in a 400.
+        for (discover, want) in [
+            (json!({"jsonrpc":"2.0","id":0,"error":{"code":-32601,"message":"Method not found"}}), "2025-11-25"),
+            (
+                json!({"jsonrpc":"2.0","id":0,"error":{"code":-32022,"message":"Unsupported protocol version",
+                    "data":{"supported":["2025-06-18"],"requested":"2026-07-28"}}}),
+                "2025-06-18",
+            ),
+        ] {
+            let status = if discover["error"]["code"] == -32022 { "400 Bad Request" } else { "200 OK" };
+            let srv = serve("/mcp", move |req| match req.rpc() {
+                "server/discover" => Reply::Chunks(vec![(0, raw(status, Some("application/json"), "", discover.to_string().as_bytes()))]),
+                "initialize" => {
+                    let asked = req.body["params"]["protocolVersion"].as_str().unwrap().to_owned();
+                    json_reply("", &init_result(&req.id(), &asked))
+                }
+                "notifications/initialized" => accepted(),
+                _ => json_reply("", &result(&req.id(), "ok")),
+            })
+            .await;
+            let s = Client::connect(&srv.url, opts()).await.unwrap();
+            assert!(!s.is_stateless());
+            assert_eq!(s.protocol_version().as_str(), want);
+            // Stateful without a session id: no Mcp-Session-Id is sent.
+            assert_eq!(s.session_id(), None);
+            assert_eq!(s.call_tool("t", &json!({})).await.unwrap().text, "ok");
+            let log = srv.log.lock().unwrap();
+            let call = log.iter().find(|r| r.rpc() == "tools/call").unwrap();
+            assert_eq!(call.header("mcp-session-id"), None);
+            let v = call.header("mcp-protocol-version");
+            assert_eq!(v, Some(want));
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn request_headers_of_each_era() {
+    bounded(async {
+        let srv = serve("/mcp", |req| match req.rpc() {
+            "server/discover" => json_reply("", &json!({"jsonrpc":"2.0","id":req.id(),"result":{
+                "resultType":"complete","supportedVersions":["2026-07-28","2025-11-25"],"capabilities":{"tools":{}},
+                "ttlMs":0,"cacheScope":"public"}})),
+            _ => json_reply("", &result(&req.id(), "ok")),
+        })
+        .await;
+        let mut o = opts();
+        o.header(http::header::USER_AGENT, http::HeaderValue::from_static("mcpx-test/1"))
+            .header(http::header::AUTHORIZATION, http::HeaderValue::from_static("Bearer t0k"));
+        let s = Client::connect(&srv.url, o).await.unwrap();
+        assert!(s.is_stateless());
+        s.call_tool("héllo tool", &json!({"a": 1})).await.unwrap();
+        let p = RawJson::from_bytes(Bytes::from_static(br#"{"uri":"memo://x"}"#)).unwrap();
+        let mut ex = s
+            .request("resources/read")
+            .params(p)
+            .protocol_version_header(false)
+            .header(http::HeaderName::from_static("traceparent"), http::HeaderValue::from_static("00-abc-def-01"))
+            .header(http::header::ACCEPT, http::HeaderValue::from_static("application/json"))
+            .send()
+            .await
+            .unwrap();
+        while ex.next().await.unwrap().is_some() {}
+        let log = srv.log.lock().unwrap();
+        let call = log.iter().find(|r| r.rpc() == "tools/call").unwrap();
+        assert_eq!(call.header("mcp-protocol-version"), Some("2026-07-28"));
+        assert_eq!(call.header("mcp-method"), Some("tools/call"));
+        assert_eq!(call.header("mcp-name"), Some("héllo tool").map(|_| "=?base64?aMOpbGxvIHRvb2w=?=").unwrap().into());
+        assert_eq!(call.header("accept"), Some("application/json, text/event-stream"));
+        assert_eq!(call.header("content-type"), Some("application/json"));
+        assert_eq!(call.header("user-agent"), Some("mcpx-test/1"));
+        assert_eq!(call.header("authorization"), Some("Bearer t0k"));
+        assert_eq!(call.header("mcp-session-id"), None);
+        let meta = &call.body["params"]["_meta"];
+        assert_eq!(meta["io.modelcontextprotocol/protocolVersion"], "2026-07-28");
+        assert!(meta["io.modelcontextprotocol/clientCapabilities"].is_object());
+        assert_eq!(meta["io.modelcontextprotocol/clientInfo"]["name"], "mcpx-client");
+        assert_eq!(call.body["params"]["arguments"]["a"], 1);
+        let read = log.iter().find(|r| r.rpc() == "resources/read").unwrap();
+        assert_eq!(read.header("mcp-protocol-version"), None);
+        assert_eq!(read.header("mcp-name"), Some("memo://x"));
+        assert_eq!(read.header("traceparent"), Some("00-abc-def-01"));
+        assert_eq!(read.header("accept"), Some("application/json"));
+        // Ids are unique in the session.
+        let mut ids: Vec<i64> = log.iter().filter_map(|r| r.body["id"].as_i64()).collect();
+        let n = ids.len();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), n);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn session_era_drop_sends_notifications_cancelled_and_session_header_can_be_omitted() {
+    bounded(async {
+        let srv = serve(
+            "/mcp",
+            session_server(|req| match req.rpc() {
+                "tools/call" => Reply::Stall,
+                _ => json_reply("", &result(&req.id(), "ok")),
+            }),
+        )
+        .await;
+        let s = Client::connect(&srv.url, opts()).await.unwrap();
+        let p = RawJson::from_bytes(Bytes::from_static(br#"{"name":"t"}"#)).unwrap();
+        let fut = s.request("tools/call").params(p).send();
+        let id = match tokio::time::timeout(Duration::from_millis(200), fut).await {
+            Err(_) => None, // dropped while waiting for the head: no exchange to cancel
+            Ok(r) => r.unwrap().id(),
+        };
+        assert!(id.is_none());
+        // With a head: the scripted stream sends one priming event and stays open.
+        let srv2 = serve(
+            "/mcp",
+            session_server(|_req| {
+                Reply::Chunks(vec![
+                    (0, sse_head("")),
+                    (0, b"id: 1\ndata:\n\n".to_vec()),
+                    (5_000, Vec::new()),
+                ])
+            }),
+        )
+        .await;
+        let s2 = Client::connect(&srv2.url, opts()).await.unwrap();
+        let p = RawJson::from_bytes(Bytes::from_static(br#"{"name":"t"}"#)).unwrap();
+        let mut ex = s2.request("tools/call").params(p).send().await.unwrap();
+        let id = ex.id().unwrap();
+        assert_eq!(ex.next().await.unwrap().unwrap().kind(), EventKind::Priming);
+        drop(ex);
+        let deadline = Instant::now() + Duration::from_secs(3);
+        loop {
+            let found = srv2.log.lock().unwrap().iter().any(|r| {
+                r.rpc() == "notifications/cancelled"
+                    && r.body["params"]["requestId"] == id
+                    && r.header("mcp-session-id") == Some("s-1")
+            });
+            if found {
+                break;
+            }
+            assert!(Instant::now() < deadline, "no notifications/cancelled");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // Per-request omission of the session header.
+        let mut ex = s
+            .request("ping")
+            .session_id_header(false)
+            .send()
+            .await
+            .unwrap();
+        while ex.next().await.unwrap().is_some() {}
+        let ping = srv
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|r| r.rpc() == "ping")
+            .cloned()
+            .unwrap();
+        assert_eq!(ping.header("mcp-session-id"), None);
+        assert_eq!(ping.header("mcp-protocol-version"), Some("2025-11-25"));
+        s.close().await.unwrap();
+        assert!(
+            srv.log
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|r| r.method == "DELETE" && r.header("mcp-session-id") == Some("s-1"))
+        );
+    })
+    .await;
+}
+
+/// The 2024-11-05 transport: POST initialize gets 405, so the client GETs the URL, waits for
+/// `endpoint`, POSTs there and reads replies from the SSE stream.
+#[tokio::test]
+async fn falls_back_to_legacy_http_sse() {
+    bounded(async {
+        let tx: Arc<Mutex<Option<mpsc::Sender<Vec<u8>>>>> = Arc::new(Mutex::new(None));
+        let tx2 = tx.clone();
+        let srv = serve("/sse", move |req| {
+            let push = |v: Value| {
+                let t = tx2.lock().unwrap().clone().unwrap();
+                let ev = format!("event: message\ndata: {v}\n\n").into_bytes();
+                tokio::spawn(async move { t.send(ev).await.unwrap() });
+            };
+            match (req.method.as_str(), req.path.as_str()) {
+                ("GET", "/sse") => {
+                    let (t, rx) = mpsc::channel(16);
+                    *tx2.lock().unwrap() = Some(t.clone());
+                    tokio::spawn(async move { t.send(b"event: endpoint\ndata: /messages?sessionId=abc\n\n".to_vec()).await.unwrap() });
+                    Reply::Stream(sse_head("Cache-Control: no-cache\r\n"), rx)
+                }
+                ("POST", "/messages?sessionId=abc") => {
+                    match req.rpc() {
+                        "initialize" => push(init_result(&req.id(), "2024-11-05")),
+                        "tools/list" => push(json!({"jsonrpc":"2.0","id":req.id(),"result":{"tools":[
+                            {"name":"echo","inputSchema":{"type":"object"}}]}})),
+                        "tools/call" => {
+                            push(json!({"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":req.id(),"progress":1}}));
+                            push(json!({"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"x"}}));
+                            push(result(&req.id(), req.body["params"]["arguments"]["text"].as_str().unwrap_or("")));
+                        }
+                        _ => {}
+                    }
+                    Reply::Chunks(vec![(0, raw("202 Accepted", Some("text/plain"), "", b"Accepted"))])
+                }
+                _ => Reply::Chunks(vec![(0, raw("405 Method Not Allowed", None, "", b""))]),
+            }
+        })
+        .await;
+        let mut o = opts();
+        o.era(EraChoice::Session(ProtocolVersion::V2024_11_05));
+        let s = Client::connect(&srv.url, o).await.unwrap();
+        assert!(s.is_channel());
+        assert_eq!(s.protocol_version(), ProtocolVersion::V2024_11_05);
+        let tools = s.list_tools().await.unwrap();
+        assert_eq!(tools[0].name, "echo");
+        let p = RawJson::from_bytes(Bytes::from_static(br#"{"name":"echo","arguments":{"text":"via sse"}}"#)).unwrap();
+        let mut ex = s.request("tools/call").params(p).progress(true).send().await.unwrap();
+        let mut kinds = Vec::new();
+        while let Some(ev) = ex.next().await.unwrap() {
+            kinds.push(ev.kind());
+        }
+        assert_eq!(kinds, [EventKind::Progress, EventKind::Response]);
+        // The unrelated log line went to the standalone stream.
+        let mut stream = s.open_stream().await.unwrap();
+        let ev = stream.next().await.unwrap().unwrap();
+        assert_eq!(ev.message().unwrap().method(), Some("notifications/message"));
+        s.close().await.unwrap();
+    })
+    .await;
+}
