@@ -1,6 +1,6 @@
 //! [`Config`]: limits, server identity and security knobs of a [`SessionTable`](crate::SessionTable).
 
-use std::collections::{HashMap, HashSet};
+use crate::{Map, Set};
 use std::fmt;
 use std::time::Duration;
 
@@ -59,8 +59,8 @@ pub struct Config {
     pub(crate) instructions: Option<String>,
     pub(crate) capabilities: String,
     pub(crate) discover_ttl: Duration,
-    pub(crate) dispatch_methods: HashSet<String>,
-    pub(crate) tool_header_params: HashMap<String, Vec<HeaderParam>>,
+    pub(crate) dispatch_methods: Set<String>,
+    pub(crate) tool_header_params: Map<String, Vec<HeaderParam>>,
 }
 
 /// One `x-mcp-header` mapping of a tool: header `Mcp-Param-{header}` mirrors argument `argument`.
@@ -103,7 +103,7 @@ impl Default for Config {
                 .iter()
                 .map(|m| (*m).to_owned())
                 .collect(),
-            tool_header_params: HashMap::new(),
+            tool_header_params: Map::default(),
         }
     }
 }

@@ -112,13 +112,12 @@ pub(crate) fn check_transport(
         if !is_json_content_type(head.headers) {
             return Err(ProtocolError::UnsupportedMediaType);
         }
-        if !(accepts(head.headers, "application", "json")
-            && accepts(head.headers, "text", "event-stream"))
-        {
+        let accepts = accepts(head.headers);
+        if !(accepts.json && accepts.sse) {
             return Err(ProtocolError::NotAcceptable);
         }
     } else if *head.method == Method::GET {
-        if !accepts(head.headers, "text", "event-stream") {
+        if !accepts(head.headers).sse {
             return Err(ProtocolError::NotAcceptable);
         }
     } else if *head.method != Method::DELETE {
@@ -148,29 +147,58 @@ fn is_json_content_type(headers: &HeaderMap) -> bool {
 }
 
 /// Whether some `Accept` media range covers `ty/sub` (`*/*` and `ty/*` count; `q=0` excludes).
-fn accepts(headers: &HeaderMap, ty: &str, sub: &str) -> bool {
-    headers
+/// What an `Accept` header allows: JSON, SSE.
+#[derive(Clone, Copy, Default)]
+struct Accepts {
+    json: bool,
+    sse: bool,
+}
+
+/// Reads every `Accept` value once for both media types (RFC 9110 12.5.1: ranges with `q=0`
+/// refuse; `*/*` and `type/*` match). The exact value the official SDKs send is recognised
+/// without parsing: this runs on every request.
+fn accepts(headers: &HeaderMap) -> Accepts {
+    let mut values = headers.get_all(ACCEPT).iter();
+    if let (Some(v), None) = (values.next(), values.next())
+        && matches!(
+            v.as_bytes(),
+            b"application/json, text/event-stream" | b"text/event-stream, application/json"
+        )
+    {
+        return Accepts {
+            json: true,
+            sse: true,
+        };
+    }
+    let mut found = Accepts::default();
+    for range in headers
         .get_all(ACCEPT)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|range| {
-            let mut parts = range.split(';');
-            let essence = parts.next().unwrap_or_default().trim();
-            let refused = parts.any(|p| {
-                let p = p.trim();
-                p.strip_prefix("q=")
-                    .or_else(|| p.strip_prefix("Q="))
-                    .and_then(|q| q.trim().parse::<f32>().ok())
-                    .is_some_and(|q| q <= 0.0)
-            });
-            let Some((t, s)) = essence.split_once('/') else {
-                return false;
-            };
-            let t_ok = t == "*" || t.eq_ignore_ascii_case(ty);
-            let s_ok = s == "*" || s.eq_ignore_ascii_case(sub);
-            !refused && t_ok && s_ok && !(t == "*" && s != "*")
-        })
+    {
+        let mut parts = range.split(';');
+        let essence = parts.next().unwrap_or_default().trim();
+        let refused = parts.any(|p| {
+            let p = p.trim();
+            p.strip_prefix("q=")
+                .or_else(|| p.strip_prefix("Q="))
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .is_some_and(|q| q <= 0.0)
+        });
+        let Some((t, s)) = essence.split_once('/') else {
+            continue;
+        };
+        if refused || (t == "*" && s != "*") {
+            continue;
+        }
+        let matches = |ty: &str, sub: &str| {
+            (t == "*" || t.eq_ignore_ascii_case(ty)) && (s == "*" || s.eq_ignore_ascii_case(sub))
+        };
+        found.json |= matches("application", "json");
+        found.sse |= matches("text", "event-stream");
+    }
+    found
 }
 
 /// The one value of a header that may appear at most once; `Err` when it appears twice.
@@ -338,21 +366,36 @@ mod tests {
 
     #[test]
     fn accept_rules() {
-        let both = headers(&[("accept", "application/json, text/event-stream")]);
-        assert!(accepts(&both, "application", "json") && accepts(&both, "text", "event-stream"));
-        let star = headers(&[("accept", "*/*")]);
-        assert!(accepts(&star, "text", "event-stream"));
-        let json = headers(&[("accept", "application/json")]);
-        assert!(!accepts(&json, "text", "event-stream"));
-        let split = headers(&[
+        let both = accepts(&headers(&[(
+            "accept",
+            "application/json, text/event-stream",
+        )]));
+        assert!(both.json && both.sse);
+        let spaced = accepts(&headers(&[(
+            "accept",
+            "application/json,text/event-stream",
+        )]));
+        assert!(spaced.json && spaced.sse);
+        let star = accepts(&headers(&[("accept", "*/*")]));
+        assert!(star.json && star.sse);
+        let text_any = accepts(&headers(&[("accept", "TEXT/*, application/JSON")]));
+        assert!(text_any.json && text_any.sse);
+        let json = accepts(&headers(&[("accept", "application/json")]));
+        assert!(json.json && !json.sse);
+        let split = accepts(&headers(&[
             ("accept", "application/json"),
             ("accept", "text/event-stream"),
-        ]);
-        assert!(accepts(&split, "text", "event-stream"));
-        let refused = headers(&[("accept", "text/event-stream;q=0, application/json")]);
-        assert!(!accepts(&refused, "text", "event-stream"));
-        let bogus = headers(&[("accept", "*/json")]);
-        assert!(!accepts(&bogus, "application", "json"));
+        ]));
+        assert!(split.json && split.sse);
+        let refused = accepts(&headers(&[(
+            "accept",
+            "text/event-stream;q=0, application/json",
+        )]));
+        assert!(refused.json && !refused.sse);
+        let bogus = accepts(&headers(&[("accept", "*/json")]));
+        assert!(!bogus.json && !bogus.sse);
+        let none = accepts(&HeaderMap::new());
+        assert!(!none.json && !none.sse);
     }
 
     #[test]

@@ -84,6 +84,12 @@
 
 #![forbid(unsafe_code)]
 
+/// The core's hash maps: foldhash, randomly seeded per map (keys such as request ids are
+/// client-chosen, so the seed matters; SipHash cost ~900 instructions per `tools/call`).
+pub(crate) type Map<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+/// See [`Map`].
+pub(crate) type Set<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
+
 mod config;
 mod error;
 pub mod http;

@@ -1,7 +1,7 @@
 //! One session-era session: lifecycle state, negotiated version, capabilities, in-flight
 //! requests both ways, its streams.
 
-use std::collections::HashMap;
+use crate::Map;
 use std::time::Instant;
 
 use mcpx_wire::{RawJson, RequestId};
@@ -65,9 +65,9 @@ pub struct Session {
     pub(crate) created: Instant,
     pub(crate) last_activity: Instant,
     /// Client -> server requests in flight: id -> its response stream.
-    pub(crate) inbound: HashMap<RequestId, StreamKey>,
+    pub(crate) inbound: Map<RequestId, StreamKey>,
     /// Server -> client requests awaiting an answer.
-    pub(crate) outbound: HashMap<RequestId, Outbound>,
+    pub(crate) outbound: Map<RequestId, Outbound>,
     /// The standalone GET stream, while one exists, and whether a connection is attached.
     pub(crate) get_stream: Option<(StreamKey, bool)>,
     /// The next id for a server -> client request.
@@ -95,8 +95,8 @@ impl Session {
             client_info,
             created: now,
             last_activity: now,
-            inbound: HashMap::new(),
-            outbound: HashMap::new(),
+            inbound: Map::default(),
+            outbound: Map::default(),
             get_stream: None,
             next_outbound_id: 0,
             idle_deadline: None,

@@ -2,7 +2,9 @@
 //! both eras, routes server-to-client messages, expires idle sessions.
 
 use std::borrow::Cow;
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
+
+use crate::Map;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
@@ -103,11 +105,11 @@ pub struct SessionTable {
     config: Config,
     ids: Box<dyn SessionIdGenerator>,
     sessions: Slab<Session>,
-    by_id: HashMap<SessionId, usize>,
+    by_id: Map<SessionId, usize>,
     /// Idle sessions by expiry deadline: the first is the next to expire and the least
     /// recently used (one TTL for all).
     idle: BTreeSet<(Instant, usize)>,
-    streams: HashMap<StreamKey, StreamEntry>,
+    streams: Map<StreamKey, StreamEntry>,
     stateless_in_flight: usize,
     next_stream: u64,
     next_serial: u64,
@@ -136,12 +138,6 @@ struct InitParams<'a> {
 }
 
 #[derive(Deserialize, Default)]
-struct ParamsMeta<'a> {
-    #[serde(rename = "_meta", default, borrow)]
-    meta: Option<Json<'a>>,
-}
-
-#[derive(Deserialize, Default)]
 struct StatelessMeta<'a> {
     #[serde(rename = "io.modelcontextprotocol/protocolVersion", default, borrow)]
     protocol_version: Option<Cow<'a, str>>,
@@ -160,11 +156,16 @@ struct CancelParams<'a> {
 /// The `_meta` of a request's params, typed; all `None` when params or `_meta` are absent or
 /// malformed.
 fn request_meta(msg: &Message) -> StatelessMeta<'_> {
-    let Some(Ok(p)) = msg.params_as::<ParamsMeta<'_>>() else {
-        return StatelessMeta::default();
-    };
-    p.meta
-        .and_then(|m| m.parse::<StatelessMeta<'_>>().ok())
+    // mcpx-wire's scanner finds `_meta` in place; serde reads only that member. Most requests
+    // have none: params without the bytes `_meta` and without any escape cannot hold that key
+    // (an escaped key such as `"\u005fmeta"` has a backslash), and two byte searches are far
+    // cheaper than a scan.
+    msg.params_bytes()
+        .filter(|p| {
+            memchr::memchr(b'\\', p).is_some() || memchr::memmem::find(p, b"_meta").is_some()
+        })
+        .and_then(|p| mcpx_wire::object_member(p, "_meta"))
+        .and_then(|m| serde_json::from_slice::<StatelessMeta<'_>>(m).ok())
         .unwrap_or_default()
 }
 
@@ -214,9 +215,9 @@ impl SessionTable {
             config,
             ids,
             sessions: Slab::new(),
-            by_id: HashMap::new(),
+            by_id: Map::default(),
             idle: BTreeSet::new(),
-            streams: HashMap::new(),
+            streams: Map::default(),
             stateless_in_flight: 0,
             next_stream: 1,
             next_serial: 0,

@@ -31,6 +31,8 @@ pub struct RequestContext {
     pub(crate) request_log_level: Option<String>,
     /// The request's JSON-RPC id.
     pub(crate) request_id: mcpx_wire::RequestId,
+    /// The request's own stream queue: its answer and progress go here without a map lookup.
+    pub(crate) own: tokio::sync::mpsc::Sender<crate::service::Frame>,
     /// 2026-07-28 `tools/call`, `prompts/get`, `resources/read`: this round of a multi
     /// round-trip request.
     pub(crate) round: Option<Arc<crate::mrtr::Round>>,
@@ -108,6 +110,16 @@ impl From<AskError> for crate::HandlerError {
 }
 
 impl RequestContext {
+    /// Sends a frame: on the request's own stream straight into its queue, elsewhere (the
+    /// session's GET stream) through the stream map.
+    pub(crate) async fn deliver(&self, out: crate::service::Out) {
+        if out.stream == self.stream {
+            let _ = self.own.send(out.frame).await;
+        } else {
+            self.shared.deliver(out).await;
+        }
+    }
+
     /// The request's JSON-RPC id.
     pub fn request_id(&self) -> &mcpx_wire::RequestId {
         &self.request_id
@@ -121,7 +133,7 @@ impl RequestContext {
             .shared
             .write(|table, now, buf| table.notify(now, &target, method, params, buf));
         if let Ok(frame) = out {
-            self.shared.deliver(frame).await;
+            self.deliver(frame).await;
         }
     }
 
@@ -174,7 +186,7 @@ impl RequestContext {
             table.progress(now, self.stream, progress, total, message, buf)
         });
         if let Ok(frame) = out {
-            self.shared.deliver(frame).await;
+            self.deliver(frame).await;
         }
     }
 
@@ -201,7 +213,7 @@ impl RequestContext {
             table.notify(now, &target, "notifications/message", &params, buf)
         });
         if let Ok(frame) = out {
-            self.shared.deliver(frame).await;
+            self.deliver(frame).await;
         }
     }
 
@@ -257,7 +269,7 @@ impl RequestContext {
             .write_with(|table, now, buf| table.request_client(now, &target, method, &params, buf));
         let (id, frame) = sent.map_err(AskError::NotAllowed)?;
         self.shared.await_client(session.clone(), id.clone(), tx);
-        self.shared.deliver(frame).await;
+        self.deliver(frame).await;
         let answer = tokio::select! {
             answer = rx => answer.map_err(|_| AskError::Gone)?,
             () = self.cancelled() => {

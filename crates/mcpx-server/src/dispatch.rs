@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use mcpx_wire::Message;
+use mcpx_wire::{Message, RawJson};
 use serde_json::{Value, json};
 
 use crate::context::RequestContext;
@@ -32,10 +32,7 @@ pub(crate) async fn run_request(mut ctx: RequestContext, message: Message) {
     // The session era's tools/call, the hot path: the tool's result is serialized straight into
     // the response, without a `serde_json::Value` in between (nothing is added to it here).
     if method == "tools/call" && !stateless_round {
-        let raw = message.params().map_or_else(
-            || bytes::Bytes::from_static(b"{}"),
-            mcpx_wire::RawJson::into_bytes,
-        );
+        let raw = message.params();
         match run_tool(&ctx, raw).await {
             Ok(result) => crate::service::respond_typed(&ctx, &result).await,
             Err(e) => respond(&ctx, Err(e)).await,
@@ -65,14 +62,7 @@ pub(crate) async fn run_request(mut ctx: RequestContext, message: Message) {
                     .map(|t| t.definition.clone())
             }),
         ),
-        "tools/call" => {
-            let raw = message.params().map(mcpx_wire::RawJson::into_bytes);
-            call_tool(
-                &ctx,
-                raw.unwrap_or_else(|| bytes::Bytes::from_static(b"{}")),
-            )
-            .await
-        }
+        "tools/call" => call_tool(&ctx, message.params()).await,
         "resources/list" => list(
             &ctx,
             &params,
@@ -205,50 +195,35 @@ fn list(
     Ok(Value::Object(result))
 }
 
-/// `tools/call` params, borrowed from the request: the arguments stay raw until the tool's own
-/// argument type reads them, so they are parsed exactly once.
-#[derive(serde::Deserialize)]
-struct CallParams<'a> {
-    #[serde(borrow)]
-    name: std::borrow::Cow<'a, str>,
-    #[serde(borrow, default)]
-    arguments: Option<&'a serde_json::value::RawValue>,
-}
-
-async fn call_tool(ctx: &RequestContext, params: bytes::Bytes) -> Result<Value, HandlerError> {
+async fn call_tool(ctx: &RequestContext, params: Option<RawJson>) -> Result<Value, HandlerError> {
     let result = run_tool(ctx, params).await?;
     serde_json::to_value(result).map_err(|e| HandlerError::internal(e.to_string()))
 }
 
-/// Runs the tool a `tools/call` names, on its raw arguments.
+/// Runs the tool a `tools/call` names, on its raw arguments: `name` and `arguments` are found
+/// by mcpx-wire's scanner in the request's own bytes, so the arguments are parsed exactly once,
+/// by the tool's own argument type.
 async fn run_tool(
     ctx: &RequestContext,
-    params: bytes::Bytes,
+    params: Option<RawJson>,
 ) -> Result<crate::ToolResult, HandlerError> {
-    let call: CallParams<'_> = serde_json::from_slice(&params)
-        .map_err(|e| HandlerError::invalid_params(format!("invalid tools/call params: {e}")))?;
-    let tool = ctx
+    let [name, arguments] = params.map_or([None, None], |p| p.members(["name", "arguments"]));
+    let name = name.as_ref().and_then(RawJson::as_string).ok_or_else(|| {
+        HandlerError::invalid_params("invalid tools/call params: `name` must be a string")
+    })?;
+    // Only the handler (an `Arc`) is taken: the definition stays where it is.
+    let handler = ctx
         .shared
         .handlers
         .tools
-        .get(call.name.as_ref())
-        .cloned()
-        .ok_or_else(|| HandlerError::invalid_params(format!("Unknown tool: {}", call.name)))?;
-    // A view of the request's own bytes: no copy.
-    let args = match call.arguments.map(|a| a.get().as_bytes()) {
-        // `slice_ref` needs a sub-slice of `params`, which a borrowed RawValue is; checked
-        // rather than assumed, since a wrong guess would panic.
-        Some(raw) if within(&params, raw) => params.slice_ref(raw),
-        Some(raw) => bytes::Bytes::copy_from_slice(raw),
-        None => bytes::Bytes::from_static(b"{}"),
+        .get(name.as_ref())
+        .map(|t| t.handler.clone())
+        .ok_or_else(|| HandlerError::invalid_params(format!("Unknown tool: {name}")))?;
+    let args = match arguments {
+        Some(a) if !a.is_null() => a.into_bytes(),
+        _ => bytes::Bytes::from_static(b"{}"),
     };
-    (tool.handler)(ctx.clone(), args).await
-}
-
-/// Whether `part` lies inside `whole`'s memory.
-fn within(whole: &[u8], part: &[u8]) -> bool {
-    let (w, p) = (whole.as_ptr() as usize, part.as_ptr() as usize);
-    p >= w && p + part.len() <= w + whole.len()
+    handler(ctx.clone(), args).await
 }
 
 async fn read_resource(ctx: &RequestContext, params: &Value) -> Result<Value, HandlerError> {
@@ -256,13 +231,13 @@ async fn read_resource(ctx: &RequestContext, params: &Value) -> Result<Value, Ha
         .get("uri")
         .and_then(Value::as_str)
         .ok_or_else(|| HandlerError::invalid_params("`uri` is required"))?;
-    let resource = ctx
+    let handler = ctx
         .shared
         .handlers
         .find_resource(uri)
-        .cloned()
+        .map(|r| r.handler.clone())
         .ok_or_else(|| HandlerError::resource_not_found(uri))?;
-    (resource.handler)(ctx.clone(), Value::from(uri)).await
+    handler(ctx.clone(), Value::from(uri)).await
 }
 
 async fn get_prompt(ctx: &RequestContext, params: &Value) -> Result<Value, HandlerError> {
@@ -270,18 +245,18 @@ async fn get_prompt(ctx: &RequestContext, params: &Value) -> Result<Value, Handl
         .get("name")
         .and_then(Value::as_str)
         .ok_or_else(|| HandlerError::invalid_params("`name` is required"))?;
-    let prompt = ctx
+    let handler = ctx
         .shared
         .handlers
         .prompts
         .get(name)
-        .cloned()
+        .map(|p| p.handler.clone())
         .ok_or_else(|| HandlerError::invalid_params(format!("Unknown prompt: {name}")))?;
     let args = params
         .get("arguments")
         .cloned()
         .unwrap_or_else(|| json!({}));
-    (prompt.handler)(ctx.clone(), args).await
+    handler(ctx.clone(), args).await
 }
 
 /// `subscriptions/listen` (2026-07-28, MCP-DIGEST 7.5): a long-lived SSE response whose first

@@ -86,8 +86,8 @@ pub(crate) struct StreamEntry {
 /// A frame with the stream it goes to.
 #[derive(Debug)]
 pub(crate) struct Out {
-    stream: StreamKey,
-    frame: Frame,
+    pub(crate) stream: StreamKey,
+    pub(crate) frame: Frame,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -272,11 +272,33 @@ fn severity(level: &str) -> Option<u8> {
 pub(crate) struct StreamGuard {
     shared: Arc<Shared>,
     stream: StreamKey,
+    /// The request's answer went out: the core already forgot the stream (answering ends it),
+    /// so only the queue map needs cleaning.
+    answered: bool,
+}
+
+impl StreamGuard {
+    fn new(shared: Arc<Shared>, stream: StreamKey) -> Self {
+        Self {
+            shared,
+            stream,
+            answered: false,
+        }
+    }
+
+    /// Drops the guard after the stream's final frame.
+    fn answered(mut self) {
+        self.answered = true;
+    }
 }
 
 impl Drop for StreamGuard {
     fn drop(&mut self) {
-        self.shared.stream_closed(self.stream);
+        if self.answered {
+            lock(&self.shared.streams).remove(&self.stream);
+        } else {
+            self.shared.stream_closed(self.stream);
+        }
     }
 }
 
@@ -287,7 +309,7 @@ struct SseBody {
     rx: mpsc::Receiver<Frame>,
     keep_alive: Option<tokio::time::Interval>,
     done: bool,
-    _guard: StreamGuard,
+    guard: StreamGuard,
 }
 
 fn sse_event(frame: &Frame) -> Bytes {
@@ -326,6 +348,7 @@ impl Body for SseBody {
         match self.rx.poll_recv(cx) {
             Poll::Ready(Some(frame)) => {
                 self.done = frame.ends;
+                self.guard.answered |= frame.ends;
                 Poll::Ready(Some(Ok(BodyFrame::data(sse_event(&frame)))))
             }
             Poll::Ready(None) => Poll::Ready(None),
@@ -403,9 +426,10 @@ fn sse_body(
     head: VecDeque<Bytes>,
     rx: mpsc::Receiver<Frame>,
     keep_alive: Option<Duration>,
-    guard: StreamGuard,
+    mut guard: StreamGuard,
     done: bool,
 ) -> Response<ResponseBody> {
+    guard.answered |= done;
     let keep_alive = keep_alive.map(|every| {
         let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -416,7 +440,7 @@ fn sse_body(
         rx,
         keep_alive,
         done,
-        _guard: guard,
+        guard,
     };
     let mut resp = Response::new(body.boxed_unsync());
     let h = resp.headers_mut();
@@ -443,7 +467,8 @@ pub(crate) async fn handle(
     let (mut parts, body) = req.into_parts();
     // HTTP/2 names the host in the `:authority` pseudo-header, which hyper keeps in the URI, not
     // in a `Host` header: give the core's DNS-rebinding check the same input for both versions.
-    if !parts.headers.contains_key(header::HOST)
+    if parts.version == http::Version::HTTP_2
+        && !parts.headers.contains_key(header::HOST)
         && let Some(authority) = parts.uri.authority()
         && let Ok(value) = HeaderValue::from_str(authority.as_str())
     {
@@ -574,10 +599,7 @@ fn open_stream(
     let (tx, rx) = mpsc::channel(shared.queue);
     lock(&shared.streams).insert(stream, StreamEntry { tx, cancel: None });
     let head = priming.map(priming_event).into_iter().collect();
-    let guard = StreamGuard {
-        shared: shared.clone(),
-        stream,
-    };
+    let guard = StreamGuard::new(shared.clone(), stream);
     sse(head, rx, Some(shared.keep_alive), guard)
 }
 
@@ -589,14 +611,11 @@ async fn dispatch(shared: Arc<Shared>, d: Dispatch) -> Response<ResponseBody> {
     lock(&shared.streams).insert(
         d.stream,
         StreamEntry {
-            tx,
+            tx: tx.clone(),
             cancel: Some(cancel_tx),
         },
     );
-    let guard = StreamGuard {
-        shared: shared.clone(),
-        stream: d.stream,
-    };
+    let guard = StreamGuard::new(shared.clone(), d.stream);
     let ctx = RequestContext {
         shared: shared.clone(),
         stream: d.stream,
@@ -618,38 +637,17 @@ async fn dispatch(shared: Arc<Shared>, d: Dispatch) -> Response<ResponseBody> {
             }),
         round: None,
         request_id: d.id.clone(),
+        own: tx,
     };
-    let stream = d.stream;
-    let supervisor = shared.clone();
-    // One task per request: the handler, with its panic caught in place. A panicking handler
-    // gets -32603 for its own request; nothing else is disturbed.
-    tokio::spawn(async move {
-        if CatchUnwind(Box::pin(run_request(ctx, d.message.clone())))
-            .await
-            .is_err()
-        {
-            let out = supervisor.write(|t, now, buf| {
-                t.respond_error(
-                    now,
-                    stream,
-                    ErrorCode::INTERNAL_ERROR,
-                    "the handler failed",
-                    None,
-                    buf,
-                )
-            });
-            if let Ok(out) = out {
-                supervisor.deliver(out).await;
-            }
-        }
-    });
-    let priming = d.priming.map(priming_event);
+    let mut handler = Handler::new(supervised(shared.clone(), d.stream, ctx, d.message));
+    // Encoded only where an SSE response is really sent.
+    let priming = d.priming;
     match shared.mode {
         ResponseMode::Json => {
-            while let Some(frame) = rx.recv().await {
+            while let Some(frame) = handler.next_frame(&mut rx).await {
                 // JSON responses have no room for anything but the response itself.
                 if frame.ends {
-                    drop(guard);
+                    guard.answered();
                     return json_with(frame.status, frame.data);
                 }
             }
@@ -659,42 +657,127 @@ async fn dispatch(shared: Arc<Shared>, d: Dispatch) -> Response<ResponseBody> {
                 "no response",
             )
         }
-        ResponseMode::Auto => match rx.recv().await {
-            Some(frame) if frame.ends => {
-                drop(guard);
-                json_with(frame.status, frame.data)
+        ResponseMode::Auto => {
+            match handler.next_frame(&mut rx).await {
+                Some(frame) if frame.ends => {
+                    guard.answered();
+                    json_with(frame.status, frame.data)
+                }
+                Some(frame) => {
+                    // The handler streams: it goes on in its own task, feeding the SSE body.
+                    handler.detach();
+                    let head = priming
+                        .map(priming_event)
+                        .into_iter()
+                        .chain([sse_event(&frame)])
+                        .collect();
+                    sse(head, rx, None, guard)
+                }
+                None => error_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    ErrorCode::INTERNAL_ERROR,
+                    "no response",
+                ),
             }
-            Some(frame) => {
-                let head = priming.into_iter().chain([sse_event(&frame)]).collect();
-                sse(head, rx, None, guard)
-            }
-            None => error_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                ErrorCode::INTERNAL_ERROR,
-                "no response",
-            ),
-        },
+        }
         // A stateless request has no priming event to send at once, so its headers can wait
         // for the first message: an error that must be an HTTP 400 (-32021) still can be.
-        ResponseMode::Sse if priming.is_none() => match rx.recv().await {
-            Some(frame) => {
-                let status = frame.status;
-                let done = frame.ends;
-                let head = [sse_event(&frame)].into_iter().collect();
-                // `done`: the head already holds the final message.
-                let mut resp = sse_body(head, rx, None, guard, done);
-                if let Some(status) = status {
-                    *resp.status_mut() = status;
+        ResponseMode::Sse if priming.is_none() => {
+            match handler.next_frame(&mut rx).await {
+                Some(frame) => {
+                    handler.detach();
+                    let status = frame.status;
+                    let done = frame.ends;
+                    let head = [sse_event(&frame)].into_iter().collect();
+                    // `done`: the head already holds the final message.
+                    let mut resp = sse_body(head, rx, None, guard, done);
+                    if let Some(status) = status {
+                        *resp.status_mut() = status;
+                    }
+                    resp
                 }
-                resp
+                None => error_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    ErrorCode::INTERNAL_ERROR,
+                    "no response",
+                ),
             }
-            None => error_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
+        }
+        ResponseMode::Sse => {
+            handler.detach();
+            sse(priming.map(priming_event).into_iter().collect(), rx, None, guard)
+        }
+    }
+}
+
+/// A request's handler with its panic caught in place: a panicking handler gets -32603 for its
+/// own request; nothing else is disturbed.
+async fn supervised(shared: Arc<Shared>, stream: StreamKey, ctx: RequestContext, msg: Message) {
+    if CatchUnwind(Box::pin(run_request(ctx, msg))).await.is_err() {
+        let out = shared.write(|t, now, buf| {
+            t.respond_error(
+                now,
+                stream,
                 ErrorCode::INTERNAL_ERROR,
-                "no response",
-            ),
-        },
-        ResponseMode::Sse => sse(priming.into_iter().collect(), rx, None, guard),
+                "the handler failed",
+                None,
+                buf,
+            )
+        });
+        if let Ok(out) = out {
+            shared.deliver(out).await;
+        }
+    }
+}
+
+type HandlerFuture = Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// A handler run inside the HTTP request's own task until its answer is known: most handlers
+/// answer without streaming, and then no task is spawned and no other thread is woken (the
+/// biggest single cost per request once the codec is fast). A handler that outlives its
+/// response (it streams, or the client went away first) moves to a task of its own, so it still
+/// runs to the end: disconnecting is not cancelling in the session era, and in the stateless era
+/// the closed stream cancels it through its context.
+struct Handler(Option<HandlerFuture>);
+
+impl Handler {
+    fn new(fut: impl std::future::Future<Output = ()> + Send + 'static) -> Self {
+        Self(Some(Box::pin(fut)))
+    }
+
+    /// Runs the handler until the stream's next frame (`None`: the queue closed).
+    async fn next_frame(&mut self, rx: &mut mpsc::Receiver<Frame>) -> Option<Frame> {
+        std::future::poll_fn(|cx| {
+            // A frame already queued goes first: the handler is not polled past its answer.
+            if let Poll::Ready(frame) = rx.poll_recv(cx) {
+                return Poll::Ready(frame);
+            }
+            if let Some(fut) = self.0.as_mut() {
+                if fut.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                self.0 = None;
+            }
+            // The handler is done and nothing is queued; the stream may still get frames from
+            // elsewhere (a task it spawned), so wait for them or for the queue to close.
+            rx.poll_recv(cx)
+        })
+        .await
+    }
+
+    /// Moves a still-running handler to its own task.
+    fn detach(&mut self) {
+        if let Some(fut) = self.0.take()
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            rt.spawn(fut);
+        }
+    }
+}
+
+impl Drop for Handler {
+    fn drop(&mut self) {
+        self.detach();
     }
 }
 
@@ -724,7 +807,7 @@ pub(crate) async fn respond_typed<R: serde::Serialize + ?Sized>(ctx: &RequestCon
         .shared
         .write(|t, now, buf| t.respond_result(now, stream, result, buf));
     if let Ok(out) = out {
-        ctx.shared.deliver(out).await;
+        ctx.deliver(out).await;
     }
 }
 
@@ -770,7 +853,7 @@ pub(crate) async fn respond(ctx: &RequestContext, value: Result<Value, crate::Ha
         if missing_capability {
             out.frame.status = Some(StatusCode::BAD_REQUEST);
         }
-        ctx.shared.deliver(out).await;
+        ctx.deliver(out).await;
     }
 }
 

@@ -68,4 +68,4 @@ pub use encode::{
 pub use error::{DecodeError, DecodeErrorKind, ErrorCode, Member};
 pub use id::{JsonStr, RequestId};
 pub use message::{Message, MessageKind};
-pub use raw::RawJson;
+pub use raw::{RawJson, object_member};

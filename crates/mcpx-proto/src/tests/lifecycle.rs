@@ -278,6 +278,30 @@ fn abandon_after_cancel_frees_the_slot() {
 }
 
 #[test]
+fn meta_is_found_however_its_key_is_spelled() {
+    // The fast path skips params without the bytes `_meta`; an escaped key must still count.
+    let mut pair = Pair::new();
+    pair.connect("2025-11-25");
+    for params in [
+        r#"{"name":"p","\u005fmeta":{"progressToken":7}}"#,
+        r#"{"name":"p","_met\u0061":{"progressToken":7}}"#,
+        r#"{"name":"p", "_meta" : {"progressToken":7}}"#,
+    ] {
+        let d = pair.dispatch("tools/call", params);
+        assert!(d.wants_progress, "{params}");
+        assert!(pair.server.abandon(pair.now, d.stream));
+    }
+    for params in [
+        r#"{"name":"p","meta":{"progressToken":7}}"#,
+        r#"{"name":"_meta"}"#,
+    ] {
+        let d = pair.dispatch("tools/call", params);
+        assert!(!d.wants_progress, "{params}");
+        assert!(pair.server.abandon(pair.now, d.stream));
+    }
+}
+
+#[test]
 fn progress_uses_the_requests_token_and_stream() {
     let mut pair = Pair::new();
     pair.connect("2025-11-25");

@@ -12,5 +12,6 @@
 mod cases;
 mod corpus;
 mod differential;
+mod raw_member;
 mod roundtrip_prop;
 mod spec_examples;
