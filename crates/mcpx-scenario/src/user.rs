@@ -1,0 +1,1793 @@
+//! Virtual users (PROFILE 2.1): one conversation or one Claude Code process as a clock-driven
+//! state machine that says which MCP operation to start when, and reacts to what came back.
+//!
+//! ```text
+//!   [connect verify] -> on_start -> turn 1 .. turn N -> on_end -> [hold lifetime]
+//!                                   |                               -> close stream
+//!   turn: [between_turns] on_turn first_call step (between_steps step)*   -> [on_exit] -> Finished
+//!   step: B calls, grouped by `parallel`; each call = before_call tokens + tools/call
+//!   background: stream reconnects, unauthenticated probes, answers, deadlines, cancels
+//! ```
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use serde_json::{Value as Json, json};
+
+use crate::args::{generate_arguments, generate_value};
+use crate::dist::pick_cumulative;
+use crate::format::{
+    ArgsGenerator, ClientFamily, ClientInfo, NoToolTurn, OnStreamError, OnTimeout, Parallel,
+    StepToTurn, Template, Token, Undeclared,
+};
+use crate::plan::Plan;
+use crate::rng::Rng;
+use crate::target::{MODERN_VERSION, ServerCaps};
+
+/// Most chains (concurrent sequences) one user runs at once: a step's batch (fan-out is at most
+/// a few calls) plus background re-initialisations. Beyond it, extra work waits its turn.
+pub const MAX_CHAINS: usize = 256;
+/// Most answers to server-to-client requests one user holds pending: a misbehaving server
+/// sending requests in a loop cannot grow a user without bound (extra requests are dropped).
+pub const MAX_PENDING_ANSWERS: usize = 64;
+/// Most think-time samples a user records when details are on (turns + steps are bounded by
+/// their distributions' `max`, 50 + 100 in the profile).
+pub const MAX_RECORDED_THINKS: usize = 1024;
+/// Grace after the last call before a long-lived user may end (PROFILE 2.1 step 7: "≥ 5 s
+/// after its last call").
+pub const LAST_CALL_GRACE_US: u64 = 5_000_000;
+/// Gap between the two `initialize` requests of the Add/Connect sequence (PROFILE 1.1: "two
+/// `initialize` ~2 s apart").
+pub const CONNECT_PROBE_GAP_US: u64 = 2_000_000;
+
+/// Identifies one operation of one user (unique per user, increasing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[allow(clippy::exhaustive_structs, reason = "a plain id newtype")]
+pub struct OpId(pub u64);
+
+/// A legacy session of one user (the runner binds it to the `Mcp-Session-Id` the server issued
+/// in the `initialize` that created it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[allow(clippy::exhaustive_structs, reason = "a plain id newtype")]
+pub struct SessionRef(pub u32);
+
+/// The runner's handle of a server-to-client request (its JSON-RPC id, or an index).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[allow(clippy::exhaustive_structs, reason = "a plain id newtype")]
+pub struct ServerRequestId(pub u64);
+
+/// The protocol era of one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(clippy::exhaustive_enums, reason = "MCP has exactly these two eras")]
+pub enum Era {
+    /// 2025-11-25 and older: sessions, `initialize`.
+    Legacy,
+    /// 2026-07-28: no session; `_meta` identity and `Mcp-Method`/`Mcp-Name` headers on every
+    /// request.
+    Modern,
+}
+
+/// A `_meta` value of a `tools/call`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MetaValue {
+    /// This request's JSON-RPC id (`$id`, e.g. `progressToken`).
+    RequestId,
+    /// A literal string.
+    Text(String),
+}
+
+/// The answer to a server-to-client request.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Answer {
+    /// Elicitation accepted with this content.
+    Accept(Json),
+    /// Elicitation declined.
+    Decline,
+    /// Elicitation cancelled.
+    Cancel,
+    /// `roots/list` result (`{"roots": [...]}`).
+    Roots(Json),
+    /// An empty result (`ping`).
+    Empty,
+    /// JSON-RPC error `-32601`.
+    MethodNotFound,
+}
+
+/// What an operation does on the wire.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum OpKind {
+    /// `server/discover`.
+    Discover,
+    /// `initialize` (the runner binds the issued session id to [`Op::session`] if any).
+    Initialize {
+        /// clientInfo.
+        client_info: ClientInfo,
+        /// Offered protocol version.
+        protocol_version: String,
+        /// Client capabilities.
+        capabilities: Json,
+    },
+    /// `notifications/initialized`.
+    Initialized,
+    /// `tools/list`, all pages.
+    ToolsList,
+    /// `prompts/list`, all pages.
+    PromptsList,
+    /// `resources/list`, all pages.
+    ResourcesList,
+    /// Legacy: GET listening stream; modern: `subscriptions/listen` with this filter.
+    /// Report [`Outcome::StreamOpen`] once the server accepted it; it stays open until the user
+    /// cancels it ([`CancelReason::Close`]) or the server ends it (report `Done`/`Failed`).
+    OpenStream {
+        /// The modern `notifications` filter.
+        listen: Json,
+    },
+    /// HTTP DELETE of the session.
+    Delete,
+    /// `tools/call`.
+    CallTool {
+        /// Index into [`Plan::tools`].
+        tool: usize,
+        /// Tool name.
+        name: String,
+        /// Serialised `arguments` object.
+        arguments: String,
+        /// `params._meta` entries.
+        meta: Vec<(String, MetaValue)>,
+    },
+    /// `notifications/cancelled` for an earlier request (legacy).
+    Cancelled {
+        /// The cancelled request.
+        request: OpId,
+    },
+    /// The response to a server-to-client request.
+    Answer {
+        /// Which request.
+        request: ServerRequestId,
+        /// What to answer.
+        answer: Answer,
+    },
+}
+
+impl OpKind {
+    /// The JSON-RPC method or HTTP verb, for counting and reports.
+    #[must_use]
+    pub fn method(&self) -> &'static str {
+        match self {
+            Self::Discover => "server/discover",
+            Self::Initialize { .. } => "initialize",
+            Self::Initialized => "notifications/initialized",
+            Self::ToolsList => "tools/list",
+            Self::PromptsList => "prompts/list",
+            Self::ResourcesList => "resources/list",
+            Self::OpenStream { .. } => "GET",
+            Self::Delete => "DELETE",
+            Self::CallTool { .. } => "tools/call",
+            Self::Cancelled { .. } => "notifications/cancelled",
+            Self::Answer { .. } => "response",
+        }
+    }
+}
+
+/// One operation to start now.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Op {
+    /// Its id (report outcomes with it).
+    pub id: OpId,
+    /// What to send.
+    pub kind: OpKind,
+    /// Legacy: the session it belongs to (for `initialize`: the session it creates; `None` =
+    /// discard the issued id). Always `None` for modern and sessionless requests.
+    pub session: Option<SessionRef>,
+    /// Era of this request.
+    pub era: Era,
+    /// Send `Authorization` (false only for the unauthenticated probes).
+    pub authenticated: bool,
+    /// Send `MCP-Protocol-Version` (post-handshake legacy requests draw `protocol_header_p`;
+    /// the runner omits it anyway below 2025-06-18).
+    pub protocol_header: bool,
+    /// Send `Mcp-Session-Id` (`echo_session_id = false` families omit it).
+    pub echo_session_id: bool,
+    /// Extra headers, generators resolved.
+    pub headers: Vec<(String, String)>,
+    /// The intended send time, µs: measure latency from here.
+    pub intended_us: u64,
+}
+
+/// Which client deadline expired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Deadline {
+    /// `handshake_ms` on `initialize`.
+    Handshake,
+    /// `connect_ms` on the start sequence.
+    Connect,
+    /// `tool_call_ms`.
+    ToolCall,
+    /// `tool_idle_ms` (no response and no progress).
+    ToolIdle,
+}
+
+/// Why an operation is abandoned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CancelReason {
+    /// A client deadline: count a `timeout` error.
+    Timeout(Deadline),
+    /// The user cancelled the call (`cancel_p`).
+    User,
+    /// The user is done with a held stream (or ends with the op in flight).
+    Close,
+}
+
+/// What the runner must do next.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Action {
+    /// Send this operation now.
+    Start(Op),
+    /// Stop waiting for `op` and close its exchange (response stream); later outcomes for it are
+    /// ignored. A legacy cancel is followed by a separate [`OpKind::Cancelled`] start.
+    Cancel {
+        /// The operation.
+        op: OpId,
+        /// Why.
+        reason: CancelReason,
+    },
+    /// The user is done; drop it.
+    Finished,
+}
+
+/// A successful completion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Done {
+    /// `server/discover` listed 2026-07-28.
+    pub modern: bool,
+    /// Capabilities the server advertised (discover / initialize results).
+    pub caps: Option<ServerCaps>,
+    /// `tools/call` result had `isError: true`.
+    pub is_error: bool,
+}
+
+impl Done {
+    /// A plain success (lists, notifications accepted, DELETE, stream ended by the server).
+    #[must_use]
+    pub fn ok() -> Self {
+        Self::default()
+    }
+
+    /// A `server/discover` result.
+    #[must_use]
+    pub fn discover(lists_modern: bool, caps: ServerCaps) -> Self {
+        Self {
+            modern: lists_modern,
+            caps: Some(caps),
+            is_error: false,
+        }
+    }
+
+    /// An `initialize` result.
+    #[must_use]
+    pub fn initialize(caps: ServerCaps) -> Self {
+        Self {
+            modern: false,
+            caps: Some(caps),
+            is_error: false,
+        }
+    }
+
+    /// A `tools/call` result.
+    #[must_use]
+    pub fn tool(is_error: bool) -> Self {
+        Self {
+            modern: false,
+            caps: None,
+            is_error,
+        }
+    }
+}
+
+/// A failed completion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Failure {
+    /// HTTP status (400, 401, 404, 405, 406, 5xx...).
+    Http(u16),
+    /// JSON-RPC error code.
+    JsonRpc(i32),
+    /// Connect, TLS, reset, decode.
+    Transport,
+    /// A runner-side timeout (the user's own deadlines arrive as [`Action::Cancel`]).
+    Timeout,
+}
+
+/// A server-to-client request.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ServerRequest {
+    /// `elicitation/create` with this `requestedSchema`.
+    Elicitation {
+        /// The form schema.
+        requested_schema: Json,
+    },
+    /// `roots/list`.
+    RootsList,
+    /// `sampling/createMessage`.
+    Sampling,
+    /// `ping`.
+    Ping,
+    /// Anything else.
+    Other,
+}
+
+/// What happened to an operation (fed back with [`VirtualUser::on_outcome`]).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// Completed successfully.
+    Done(Done),
+    /// Completed with an error.
+    Failed(Failure),
+    /// `notifications/progress` arrived (resets the idle deadline).
+    Progress,
+    /// The stream was accepted (200 with an event stream) and stays open.
+    StreamOpen,
+    /// The server sent a request in this operation's context; the user answers later with an
+    /// [`OpKind::Answer`].
+    ServerRequest(ServerRequestId, ServerRequest),
+}
+
+/// The three think times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(clippy::exhaustive_enums, reason = "the profile's three think times")]
+pub enum ThinkKind {
+    /// User message -> first call.
+    FirstCall,
+    /// Step result -> next step.
+    BetweenSteps,
+    /// Turn end -> next message.
+    BetweenTurns,
+}
+
+/// Counters of one user, for reports and the oracle.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct UserStats {
+    /// Start time, µs.
+    pub start_us: u64,
+    /// Turns drawn.
+    pub turns: u32,
+    /// Steps drawn (0 without calls).
+    pub steps: u32,
+    /// Fan-out of each step run.
+    pub fan_outs: Vec<u8>,
+    /// `tools/call` started.
+    pub calls: u32,
+    /// Sessions created by authenticated `initialize`s.
+    pub sessions: u32,
+    /// End of the last turn, µs (set once the conversation is over).
+    pub conversation_end_us: Option<u64>,
+    /// Think samples (only with [`VirtualUser::record_details`]).
+    pub thinks: Vec<(ThinkKind, u64)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EraState {
+    Unknown,
+    Legacy,
+    Modern,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seq {
+    Start,
+    Turn,
+    End,
+    Exit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Instr {
+    ConnectVerify,
+    Seq(Seq),
+    TurnStart,
+    Think(ThinkKind),
+    Step,
+    EndConversation,
+    Hold,
+    CloseStream,
+    Finish,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InitVariant {
+    User,
+    /// Connect probe 1: `Anthropic/1.0.0`, `{}` (PROFILE 1.1).
+    ConnectPlain,
+    /// Connect probe 2: `Anthropic/ClaudeAI/1.0.0` + the UI extension.
+    ConnectUi,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Item {
+    Token(Token),
+    Discover,
+    AfterDiscover,
+    Initialize { bind: bool, variant: InitVariant },
+    Initialized,
+    List(&'static str),
+    Stream,
+    Delete { always: bool },
+    Call(usize),
+    Wait(u64),
+}
+
+#[derive(Debug, Clone)]
+struct Chain {
+    items: VecDeque<Item>,
+    in_flight: Option<OpId>,
+    wait_until: u64,
+    session: Option<SessionRef>,
+    /// `on_exit`: its handshake always opens a session ("/exit opens one more short session").
+    force_session: bool,
+    /// Abandon the chain at this time (`connect_ms`).
+    deadline: Option<u64>,
+    /// Nobody waits for it; freed when done.
+    background: bool,
+}
+
+impl Chain {
+    fn new(items: VecDeque<Item>) -> Self {
+        Self {
+            items,
+            in_flight: None,
+            wait_until: 0,
+            session: None,
+            force_session: false,
+            deadline: None,
+            background: false,
+        }
+    }
+
+    fn is_done(&self) -> bool {
+        self.items.is_empty() && self.in_flight.is_none()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    Chain(usize),
+    Stream,
+    Detached,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tag {
+    Discover,
+    Initialize { bound: bool },
+    Stream,
+    Call,
+    Other,
+}
+
+#[derive(Debug, Clone)]
+struct InFlight {
+    id: OpId,
+    owner: Owner,
+    tag: Tag,
+    era: Era,
+    session: Option<SessionRef>,
+    started: u64,
+    deadline: Option<(u64, Deadline)>,
+    /// (idle period, check period, last activity).
+    idle: Option<(u64, Option<u64>, u64)>,
+    cancel_at: Option<u64>,
+}
+
+impl InFlight {
+    fn due(&self) -> Option<(u64, Deadline)> {
+        let mut best = self.deadline;
+        if let Some((idle, check, last)) = self.idle {
+            let due = last.saturating_add(idle);
+            let due = match check {
+                Some(c) if c > 0 => {
+                    let ticks = due.saturating_sub(self.started).div_ceil(c);
+                    self.started.saturating_add(ticks.saturating_mul(c))
+                }
+                _ => due,
+            };
+            if best.is_none_or(|(b, _)| due < b) {
+                best = Some((due, Deadline::ToolIdle));
+            }
+        }
+        best
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Running {
+    Until(u64),
+    Chains(Vec<usize>),
+    Step {
+        groups: VecDeque<Vec<usize>>,
+        chains: Vec<usize>,
+    },
+    Finished,
+}
+
+/// One virtual user. See the crate docs for the driving protocol.
+#[derive(Debug, Clone)]
+pub struct VirtualUser {
+    plan: Arc<Plan>,
+    index: u64,
+    family: usize,
+    rng: Rng,
+    client_info: usize,
+    version: usize,
+    caps: usize,
+    probing: bool,
+    init_after_discover: bool,
+    exit_session: bool,
+    lifetime_end: Option<u64>,
+    era: EraState,
+    handshaken: bool,
+    last_discover_modern: bool,
+    server_caps: ServerCaps,
+    next_session: u32,
+    latest_session: Option<SessionRef>,
+    next_op: u64,
+    program: VecDeque<Instr>,
+    /// Steps per turn, consumed as turns start.
+    turn_steps: VecDeque<u32>,
+    steps_left_in_turn: u32,
+    running: Option<Running>,
+    chains: Vec<Option<Chain>>,
+    in_flight: Vec<InFlight>,
+    out: VecDeque<Action>,
+    answers: Vec<(u64, Op)>,
+    stream: Option<OpId>,
+    stream_attempts: u32,
+    stream_reopen_at: Option<u64>,
+    stream_closed_by_user: bool,
+    probe_next: Option<u64>,
+    active: bool,
+    last_call_end: Option<u64>,
+    now: u64,
+    record: bool,
+    stats: UserStats,
+}
+
+fn family_of(plan: &Plan, i: usize) -> &ClientFamily {
+    let c = &plan.scenario().clients;
+    &c[i.min(c.len().saturating_sub(1))]
+}
+
+fn pick<T>(list: &[crate::format::Weighted<T>], cum: &[f64], rng: &mut Rng) -> usize {
+    if list.len() <= 1 {
+        0
+    } else {
+        pick_cumulative(cum, rng.f64()).min(list.len() - 1)
+    }
+}
+
+impl VirtualUser {
+    /// User `index` of a run: family drawn by weight, everything from the RNG of
+    /// (`profile.seed`, `index`), starting at `now_us`.
+    #[must_use]
+    pub fn new(plan: &Arc<Plan>, index: u64, now_us: u64) -> Self {
+        let mut rng = Rng::for_user(plan.scenario().profile.seed, index);
+        let family = plan.draw_family(&mut rng);
+        Self::build(plan, index, family, now_us, rng, None)
+    }
+
+    /// User `index` of a given family (index into `scenario.clients`; out of range = family 0).
+    #[must_use]
+    pub fn with_family(plan: &Arc<Plan>, index: u64, family: usize, now_us: u64) -> Self {
+        let mut rng = Rng::for_user(plan.scenario().profile.seed, index);
+        let _ = plan.draw_family(&mut rng); // keep the draw sequence identical to `new`
+        let family = if family < plan.scenario().clients.len() {
+            family
+        } else {
+            0
+        };
+        Self::build(plan, index, family, now_us, rng, None)
+    }
+
+    /// A prefilled long-lived user (PROFILE 2.1 "Prefill"): runs `on_start`, holds its session
+    /// and stream for `remaining_us`, then ends like any other (no conversation).
+    #[must_use]
+    pub fn prefilled(
+        plan: &Arc<Plan>,
+        index: u64,
+        family: usize,
+        now_us: u64,
+        remaining_us: u64,
+    ) -> Self {
+        let mut rng = Rng::for_user(plan.scenario().profile.seed, index);
+        let _ = plan.draw_family(&mut rng);
+        let family = if family < plan.scenario().clients.len() {
+            family
+        } else {
+            0
+        };
+        Self::build(plan, index, family, now_us, rng, Some(remaining_us))
+    }
+
+    fn build(
+        plan: &Arc<Plan>,
+        index: u64,
+        family: usize,
+        now: u64,
+        mut rng: Rng,
+        prefill: Option<u64>,
+    ) -> Self {
+        let fp = plan.families.get(family).cloned();
+        let f =
+            &plan.scenario().clients[family.min(plan.scenario().clients.len().saturating_sub(1))];
+        let (info_cum, ver_cum, caps_cum) =
+            fp.map(|p| (p.info, p.version, p.caps)).unwrap_or_default();
+        let client_info = pick(&f.client_info, &info_cum, &mut rng);
+        let version = pick(&f.protocol_versions, &ver_cum, &mut rng);
+        let caps = pick(&f.capabilities, &caps_cum, &mut rng);
+        let probing = rng.bernoulli(f.modern_p);
+        let init_after_discover = rng.bernoulli(f.initialize_after_discover_p);
+        let calls_tools = rng.bernoulli(f.calls_tools_p) && !plan.tools().is_empty();
+        let turns = f
+            .session
+            .user_turns
+            .sample_u64(&mut rng)
+            .clamp(1, crate::dist::MAX_COUNT) as u32;
+        let steps = if calls_tools {
+            f.session
+                .steps
+                .sample_u64(&mut rng)
+                .min(crate::dist::MAX_COUNT) as u32
+        } else {
+            0
+        };
+        let mut per_turn = vec![0u32; turns as usize];
+        for s in 0..steps {
+            let t = if s == 0 && f.session.step_to_turn == StepToTurn::FirstThenUniform {
+                0
+            } else {
+                rng.below(u64::from(turns)) as usize
+            };
+            if let Some(c) = per_turn.get_mut(t) {
+                *c += 1;
+            }
+        }
+        let exit_session =
+            !f.sequence.on_exit.is_empty() && rng.bernoulli(f.sequence.exit_session_p);
+        let connect_verify = rng.bernoulli(f.probes.connect_verify_p);
+        let lifetime = match prefill {
+            Some(rem) => Some(rem),
+            None => f.lifetime.as_ref().map(|d| d.sample_u64(&mut rng)),
+        };
+        let probe_next = match (&f.probes.unauth_initialize_every, prefill) {
+            (Some(d), None) => Some(now.saturating_add(d.sample_u64(&mut rng))),
+            _ => None,
+        };
+
+        let mut program = VecDeque::new();
+        if prefill.is_none() {
+            if connect_verify {
+                program.push_back(Instr::ConnectVerify);
+            }
+            program.push_back(Instr::Seq(Seq::Start));
+            for (t, n) in per_turn.iter().enumerate() {
+                program.push_back(Instr::TurnStart);
+                if t > 0 {
+                    program.push_back(Instr::Think(ThinkKind::BetweenTurns));
+                }
+                program.push_back(Instr::Seq(Seq::Turn));
+                if *n > 0 || f.think.no_tool_turn == NoToolTurn::FirstCall {
+                    program.push_back(Instr::Think(ThinkKind::FirstCall));
+                }
+                for s in 0..*n {
+                    if s > 0 {
+                        program.push_back(Instr::Think(ThinkKind::BetweenSteps));
+                    }
+                    program.push_back(Instr::Step);
+                }
+            }
+            program.push_back(Instr::EndConversation);
+            program.push_back(Instr::Seq(Seq::End));
+        } else {
+            program.push_back(Instr::Seq(Seq::Start));
+            program.push_back(Instr::EndConversation);
+        }
+        program.push_back(Instr::Hold);
+        program.push_back(Instr::CloseStream);
+        if exit_session {
+            program.push_back(Instr::Seq(Seq::Exit));
+        }
+        program.push_back(Instr::Finish);
+
+        Self {
+            plan: Arc::clone(plan),
+            index,
+            family,
+            rng,
+            client_info,
+            version,
+            caps,
+            probing,
+            init_after_discover,
+            exit_session,
+            lifetime_end: lifetime.map(|l| now.saturating_add(l)),
+            era: EraState::Unknown,
+            handshaken: false,
+            last_discover_modern: false,
+            server_caps: ServerCaps::all(),
+            next_session: 0,
+            latest_session: None,
+            next_op: 0,
+            program,
+            turn_steps: per_turn.into(),
+            steps_left_in_turn: 0,
+            running: None,
+            chains: Vec::new(),
+            in_flight: Vec::new(),
+            out: VecDeque::new(),
+            answers: Vec::new(),
+            stream: None,
+            stream_attempts: 0,
+            stream_reopen_at: None,
+            stream_closed_by_user: false,
+            probe_next,
+            active: true,
+            last_call_end: None,
+            now,
+            record: false,
+            stats: UserStats {
+                start_us: now,
+                turns,
+                steps,
+                ..UserStats::default()
+            },
+        }
+    }
+
+    /// Records think samples in [`UserStats::thinks`] (off by default: costs memory per user).
+    pub fn record_details(&mut self, on: bool) {
+        self.record = on;
+    }
+
+    /// The user's index in the run.
+    #[must_use]
+    pub fn index(&self) -> u64 {
+        self.index
+    }
+
+    /// Index of the user's family in `scenario.clients`.
+    #[must_use]
+    pub fn family_index(&self) -> usize {
+        self.family
+    }
+
+    /// The user's family.
+    #[must_use]
+    pub fn family(&self) -> &ClientFamily {
+        family_of(&self.plan, self.family)
+    }
+
+    /// The drawn clientInfo (used in `initialize` and in modern `_meta`).
+    #[must_use]
+    pub fn client_info(&self) -> &ClientInfo {
+        let f = self.family();
+        &f.client_info[self.client_info.min(f.client_info.len().saturating_sub(1))].value
+    }
+
+    /// The offered legacy protocol version; modern requests use [`MODERN_VERSION`].
+    #[must_use]
+    pub fn protocol_version(&self) -> &str {
+        let f = self.family();
+        &f.protocol_versions[self
+            .version
+            .min(f.protocol_versions.len().saturating_sub(1))]
+        .value
+    }
+
+    /// The drawn client capabilities.
+    #[must_use]
+    pub fn capabilities(&self) -> &Json {
+        let f = self.family();
+        &f.capabilities[self.caps.min(f.capabilities.len().saturating_sub(1))].value
+    }
+
+    /// Whether the user speaks the stateless era now.
+    #[must_use]
+    pub fn is_modern(&self) -> bool {
+        self.era == EraState::Modern
+    }
+
+    /// Whether the user runs `on_exit` at the end.
+    #[must_use]
+    pub fn exits_with_session(&self) -> bool {
+        self.exit_session
+    }
+
+    /// Counters so far.
+    #[must_use]
+    pub fn stats(&self) -> &UserStats {
+        &self.stats
+    }
+
+    /// Whether [`Action::Finished`] was returned.
+    #[must_use]
+    pub fn is_finished(&self) -> bool {
+        matches!(self.running, Some(Running::Finished)) && self.out.is_empty()
+    }
+
+    /// The next action due at `now_us`, or `None` when nothing is due (then sleep until
+    /// [`VirtualUser::next_wakeup`] or the next outcome). Call until it returns `None`.
+    /// `now_us` must never go backwards.
+    pub fn poll(&mut self, now_us: u64) -> Option<Action> {
+        self.now = self.now.max(now_us);
+        if self.out.is_empty() {
+            self.advance();
+        }
+        self.out.pop_front()
+    }
+
+    /// When the user next has something to do without any outcome arriving.
+    #[must_use]
+    pub fn next_wakeup(&self) -> Option<u64> {
+        if !self.out.is_empty() {
+            return Some(self.now);
+        }
+        if matches!(self.running, Some(Running::Finished)) {
+            return None;
+        }
+        let mut t: Option<u64> = None;
+        let mut consider = |x: u64| t = Some(t.map_or(x, |y| y.min(x)));
+        if let Some(Running::Until(u)) = self.running {
+            consider(u);
+        }
+        for c in self.chains.iter().flatten() {
+            if c.in_flight.is_none() && !c.items.is_empty() {
+                consider(c.wait_until.max(self.now));
+            }
+            if let Some(d) = c.deadline {
+                consider(d);
+            }
+        }
+        for f in &self.in_flight {
+            if let Some((d, _)) = f.due() {
+                consider(d);
+            }
+            if let Some(c) = f.cancel_at {
+                consider(c);
+            }
+        }
+        if self.active
+            && let Some(p) = self.probe_next
+        {
+            consider(p);
+        }
+        for (at, _) in &self.answers {
+            consider(*at);
+        }
+        if let Some(r) = self.stream_reopen_at {
+            consider(r);
+        }
+        t
+    }
+
+    /// Feeds back what happened to `op` at `now_us`. Outcomes of unknown or abandoned
+    /// operations are ignored.
+    pub fn on_outcome(&mut self, op: OpId, outcome: Outcome, now_us: u64) {
+        self.now = self.now.max(now_us);
+        let Some(pos) = self.in_flight.iter().position(|f| f.id == op) else {
+            return;
+        };
+        match outcome {
+            Outcome::Progress => {
+                if let Some(f) = self.in_flight.get_mut(pos)
+                    && let Some((_, _, last)) = f.idle.as_mut()
+                {
+                    *last = self.now;
+                }
+            }
+            Outcome::StreamOpen => {
+                if let Some(f) = self.in_flight.get_mut(pos) {
+                    if let Owner::Chain(c) = f.owner
+                        && let Some(Some(ch)) = self.chains.get_mut(c)
+                    {
+                        ch.in_flight = None;
+                    }
+                    f.owner = Owner::Stream;
+                    self.stream = Some(op);
+                    self.stream_attempts = 0;
+                }
+            }
+            Outcome::ServerRequest(id, req) => self.on_server_request(pos, id, req),
+            Outcome::Done(d) => {
+                let f = self.in_flight.swap_remove(pos);
+                self.complete(f, Ok(d));
+            }
+            Outcome::Failed(e) => {
+                let f = self.in_flight.swap_remove(pos);
+                self.complete(f, Err(e));
+            }
+        }
+    }
+
+    // --------------------------------------------------------------------------------------
+    // Completion.
+
+    fn complete(&mut self, f: InFlight, result: Result<Done, Failure>) {
+        match f.tag {
+            Tag::Discover => {
+                self.last_discover_modern = matches!(result, Ok(d) if d.modern);
+                if let Ok(Done { caps: Some(c), .. }) = result {
+                    self.server_caps = c;
+                }
+            }
+            Tag::Initialize { bound: true } => match result {
+                Ok(d) => {
+                    self.latest_session = f.session;
+                    if let Some(c) = d.caps {
+                        self.server_caps = c;
+                    }
+                }
+                Err(_) => self.abort_owner(f.owner),
+            },
+            Tag::Call => self.last_call_end = Some(self.now),
+            Tag::Stream => {
+                let was_open = f.owner == Owner::Stream;
+                if was_open {
+                    self.stream = None;
+                }
+                self.on_stream_end(f, result, was_open);
+                return;
+            }
+            Tag::Initialize { bound: false } | Tag::Other => {}
+        }
+        self.release_owner(f.owner);
+    }
+
+    fn release_owner(&mut self, owner: Owner) {
+        if let Owner::Chain(c) = owner
+            && let Some(Some(ch)) = self.chains.get_mut(c)
+        {
+            ch.in_flight = None;
+        }
+    }
+
+    fn abort_owner(&mut self, owner: Owner) {
+        if let Owner::Chain(c) = owner
+            && let Some(Some(ch)) = self.chains.get_mut(c)
+        {
+            ch.items.clear();
+        }
+    }
+
+    fn on_stream_end(&mut self, f: InFlight, result: Result<Done, Failure>, was_open: bool) {
+        let policy = self.family().stream.clone();
+        self.release_owner(f.owner);
+        if self.stream_closed_by_user || !self.active && self.lifetime_end.is_none() {
+            return;
+        }
+        let action = match result {
+            Err(Failure::Http(405)) => policy.on_405,
+            Err(Failure::Http(404)) => policy.on_404,
+            _ => OnStreamError::Retry,
+        };
+        match action {
+            OnStreamError::Stop => {}
+            OnStreamError::Reinitialize => {
+                // A new handshake without the old id, then the stream again.
+                let items: VecDeque<Item> = [Item::Token(Token::Handshake), Item::Stream]
+                    .into_iter()
+                    .collect();
+                if let Owner::Chain(c) = f.owner
+                    && let Some(Some(ch)) = self.chains.get_mut(c)
+                {
+                    ch.session = None;
+                    for it in items.into_iter().rev() {
+                        ch.items.push_front(it);
+                    }
+                    return;
+                }
+                let mut ch = Chain::new(items);
+                ch.background = true;
+                ch.force_session = self.era != EraState::Modern;
+                self.add_chain(ch);
+            }
+            OnStreamError::Retry => {
+                let _ = was_open;
+                if self.stream_attempts < policy.reconnect.attempts {
+                    let delay = policy.reconnect.initial_us as f64
+                        * policy
+                            .reconnect
+                            .factor
+                            .powi(self.stream_attempts.min(64) as i32);
+                    self.stream_attempts += 1;
+                    self.stream_reopen_at = Some(self.now.saturating_add(delay.min(1e15) as u64));
+                }
+            }
+        }
+    }
+
+    fn on_server_request(&mut self, pos: usize, id: ServerRequestId, req: ServerRequest) {
+        let Some(f) = self.in_flight.get(pos) else {
+            return;
+        };
+        let (era, session) = (f.era, f.session);
+        if self.answers.len() >= MAX_PENDING_ANSWERS {
+            return;
+        }
+        let caps = self.capabilities().clone();
+        let answers = self.plan.scenario().answers.clone();
+        let undeclared = match answers.undeclared {
+            Undeclared::MethodNotFound => Some(Answer::MethodNotFound),
+            Undeclared::Ignore => None,
+        };
+        let (delay, answer) = match req {
+            ServerRequest::Ping => (0, Some(Answer::Empty)),
+            ServerRequest::RootsList if caps.get("roots").is_some() => {
+                let roots: Vec<Json> = answers
+                    .roots
+                    .iter()
+                    .map(|r| json!({"uri": self.resolve(&r.uri), "name": r.name}))
+                    .collect();
+                (0, Some(Answer::Roots(json!({ "roots": roots }))))
+            }
+            ServerRequest::Elicitation { requested_schema }
+                if caps.get("elicitation").is_some() =>
+            {
+                let delay = answers.elicitation_delay.sample_u64(&mut self.rng);
+                let u = self.rng.f64();
+                let a = if u < answers.elicitation_accept_p {
+                    Answer::Accept(generate_value(&requested_schema, 1.0, &mut self.rng, 0))
+                } else if u < answers.elicitation_accept_p + answers.elicitation_decline_p {
+                    Answer::Decline
+                } else {
+                    Answer::Cancel
+                };
+                (delay, Some(a))
+            }
+            _ => (0, undeclared),
+        };
+        let Some(answer) = answer else { return };
+        let op = self.make_op(
+            OpKind::Answer {
+                request: id,
+                answer,
+            },
+            session,
+            era,
+            true,
+        );
+        self.answers.push((self.now.saturating_add(delay), op));
+    }
+
+    // --------------------------------------------------------------------------------------
+    // The engine.
+
+    fn advance(&mut self) {
+        // Each pass either makes progress or stops; every progress consumes an item, an
+        // instruction or a timer, all bounded, so this terminates.
+        loop {
+            let mut progressed = self.fire_timers();
+            for c in 0..self.chains.len() {
+                progressed |= self.step_chain(c);
+            }
+            progressed |= self.step_program();
+            if !progressed
+                || !self.out.is_empty() && matches!(self.running, Some(Running::Finished))
+            {
+                break;
+            }
+        }
+        // Background chains leave when done.
+        for slot in &mut self.chains {
+            if slot.as_ref().is_some_and(|c| c.background && c.is_done()) {
+                *slot = None;
+            }
+        }
+    }
+
+    fn fire_timers(&mut self) -> bool {
+        let now = self.now;
+        let mut fired = false;
+        // Deadlines and user cancels.
+        let mut i = 0;
+        while i < self.in_flight.len() {
+            let f = &self.in_flight[i];
+            if let Some((due, kind)) = f.due().filter(|(d, _)| *d <= now) {
+                let _ = due;
+                let f = self.in_flight.swap_remove(i);
+                self.out.push_back(Action::Cancel {
+                    op: f.id,
+                    reason: CancelReason::Timeout(kind),
+                });
+                let notify = self.family().timeouts.on_timeout == OnTimeout::Cancel;
+                if notify && f.era == Era::Legacy && f.tag == Tag::Call {
+                    let op = self.make_op(
+                        OpKind::Cancelled { request: f.id },
+                        f.session,
+                        Era::Legacy,
+                        true,
+                    );
+                    self.out.push_back(Action::Start(op));
+                }
+                self.complete(f, Err(Failure::Timeout));
+                fired = true;
+                continue;
+            }
+            if f.cancel_at.is_some_and(|c| c <= now) {
+                let f = self.in_flight.swap_remove(i);
+                self.out.push_back(Action::Cancel {
+                    op: f.id,
+                    reason: CancelReason::User,
+                });
+                if f.era == Era::Legacy {
+                    let op = self.make_op(
+                        OpKind::Cancelled { request: f.id },
+                        f.session,
+                        Era::Legacy,
+                        true,
+                    );
+                    self.out.push_back(Action::Start(op));
+                }
+                self.complete(f, Err(Failure::Timeout));
+                fired = true;
+                continue;
+            }
+            i += 1;
+        }
+        // Chain deadlines (connect_ms).
+        for c in 0..self.chains.len() {
+            let Some(Some(ch)) = self.chains.get_mut(c) else {
+                continue;
+            };
+            if ch.deadline.is_some_and(|d| d <= now) {
+                ch.deadline = None;
+                ch.items.clear();
+                if let Some(op) = ch.in_flight.take() {
+                    self.in_flight.retain(|f| f.id != op);
+                    self.out.push_back(Action::Cancel {
+                        op,
+                        reason: CancelReason::Timeout(Deadline::Connect),
+                    });
+                }
+                fired = true;
+            }
+        }
+        // Unauthenticated probes while active.
+        if self.active && self.probe_next.is_some_and(|p| p <= now) {
+            let f = self.family().clone();
+            let every = f.probes.unauth_initialize_every.clone();
+            let kind = OpKind::Initialize {
+                client_info: f.probes.unauth_client_info.clone(),
+                protocol_version: self.protocol_version().to_owned(),
+                capabilities: json!({}),
+            };
+            let op = self.make_op(kind, None, Era::Legacy, false);
+            self.out.push_back(Action::Start(op));
+            self.probe_next = every.map(|d| now.saturating_add(d.sample_u64(&mut self.rng).max(1)));
+            fired = true;
+        }
+        // Answers due.
+        let mut j = 0;
+        while j < self.answers.len() {
+            if self.answers[j].0 <= now {
+                let (_, mut op) = self.answers.swap_remove(j);
+                op.intended_us = now;
+                self.out.push_back(Action::Start(op));
+                fired = true;
+            } else {
+                j += 1;
+            }
+        }
+        // Stream reconnect.
+        if self.stream_reopen_at.is_some_and(|r| r <= now) {
+            self.stream_reopen_at = None;
+            if self.stream.is_none() && !self.stream_closed_by_user {
+                self.start_stream(Owner::Detached, None);
+            }
+            fired = true;
+        }
+        fired
+    }
+
+    fn add_chain(&mut self, ch: Chain) -> usize {
+        if let Some(i) = self.chains.iter().position(Option::is_none) {
+            self.chains[i] = Some(ch);
+            i
+        } else {
+            self.chains.push(Some(ch));
+            self.chains.len() - 1
+        }
+    }
+
+    fn chains_done(&self, ids: &[usize]) -> bool {
+        ids.iter().all(|i| {
+            self.chains
+                .get(*i)
+                .is_none_or(|c| c.as_ref().is_none_or(Chain::is_done))
+        })
+    }
+
+    fn free(&mut self, ids: &[usize]) {
+        for i in ids {
+            if let Some(slot) = self.chains.get_mut(*i) {
+                *slot = None;
+            }
+        }
+    }
+
+    fn step_program(&mut self) -> bool {
+        let now = self.now;
+        match self.running.take() {
+            Some(Running::Finished) => {
+                self.running = Some(Running::Finished);
+                false
+            }
+            Some(Running::Until(u)) => {
+                if now >= u {
+                    true
+                } else {
+                    self.running = Some(Running::Until(u));
+                    false
+                }
+            }
+            Some(Running::Chains(ids)) => {
+                if self.chains_done(&ids) {
+                    self.free(&ids);
+                    true
+                } else {
+                    self.running = Some(Running::Chains(ids));
+                    false
+                }
+            }
+            Some(Running::Step { mut groups, chains }) => {
+                if !self.chains_done(&chains) {
+                    self.running = Some(Running::Step { groups, chains });
+                    return false;
+                }
+                self.free(&chains);
+                if let Some(group) = groups.pop_front() {
+                    let ids = self.start_group(&group);
+                    self.running = Some(Running::Step {
+                        groups,
+                        chains: ids,
+                    });
+                }
+                true
+            }
+            None => {
+                let Some(instr) = self.program.pop_front() else {
+                    return false;
+                };
+                self.start_instr(instr);
+                true
+            }
+        }
+    }
+
+    fn start_instr(&mut self, instr: Instr) {
+        let now = self.now;
+        match instr {
+            Instr::ConnectVerify => {
+                let items = [
+                    Item::Initialize {
+                        bind: false,
+                        variant: InitVariant::ConnectPlain,
+                    },
+                    Item::Wait(CONNECT_PROBE_GAP_US),
+                    Item::Initialize {
+                        bind: false,
+                        variant: InitVariant::ConnectUi,
+                    },
+                    Item::Initialize {
+                        bind: true,
+                        variant: InitVariant::User,
+                    },
+                    Item::List("tools/list"),
+                    // Its notifications/initialized came late, after tools/list (PROFILE 1.1).
+                    Item::Initialized,
+                    Item::List("prompts/list"),
+                    Item::List("resources/list"),
+                    Item::Delete { always: true },
+                ];
+                let mut ch = Chain::new(items.into_iter().collect());
+                ch.force_session = true;
+                let id = self.add_chain(ch);
+                self.running = Some(Running::Chains(vec![id]));
+            }
+            Instr::Seq(kind) => {
+                let f = self.family();
+                let tokens = match kind {
+                    Seq::Start => &f.sequence.on_start,
+                    Seq::Turn => &f.sequence.on_turn,
+                    Seq::End => &f.sequence.on_end,
+                    Seq::Exit => &f.sequence.on_exit,
+                };
+                if tokens.is_empty() {
+                    return;
+                }
+                let mut ch = Chain::new(tokens.iter().map(|t| Item::Token(*t)).collect());
+                if kind == Seq::Start {
+                    ch.deadline = f.timeouts.connect_us.map(|c| now.saturating_add(c));
+                }
+                if kind == Seq::Exit {
+                    ch.force_session = true;
+                }
+                let id = self.add_chain(ch);
+                self.running = Some(Running::Chains(vec![id]));
+            }
+            Instr::TurnStart => {
+                self.steps_left_in_turn = self.turn_steps.pop_front().unwrap_or(0);
+            }
+            Instr::Think(kind) => {
+                let t = &self.family().think;
+                let d = match kind {
+                    ThinkKind::FirstCall => t.first_call.clone(),
+                    ThinkKind::BetweenSteps => t.between_steps.clone(),
+                    ThinkKind::BetweenTurns => t.between_turns.clone(),
+                };
+                let us = d.sample_u64(&mut self.rng);
+                if self.record && self.stats.thinks.len() < MAX_RECORDED_THINKS {
+                    self.stats.thinks.push((kind, us));
+                }
+                self.running = Some(Running::Until(now.saturating_add(us)));
+            }
+            Instr::Step => {
+                let groups = self.draw_step();
+                self.running = Some(Running::Step {
+                    groups,
+                    chains: Vec::new(),
+                });
+            }
+            Instr::EndConversation => {
+                self.stats.conversation_end_us = Some(now);
+                self.active = false;
+            }
+            Instr::Hold => {
+                if let Some(end) = self.lifetime_end {
+                    let grace = self
+                        .last_call_end
+                        .map_or(0, |t| t.saturating_add(LAST_CALL_GRACE_US));
+                    let until = end.max(grace);
+                    if until > now {
+                        self.running = Some(Running::Until(until));
+                    }
+                }
+            }
+            Instr::CloseStream => {
+                self.stream_closed_by_user = true;
+                self.stream_reopen_at = None;
+                if let Some(op) = self.stream.take() {
+                    self.in_flight.retain(|f| f.id != op);
+                    self.out.push_back(Action::Cancel {
+                        op,
+                        reason: CancelReason::Close,
+                    });
+                }
+            }
+            Instr::Finish => {
+                for f in std::mem::take(&mut self.in_flight) {
+                    self.out.push_back(Action::Cancel {
+                        op: f.id,
+                        reason: CancelReason::Close,
+                    });
+                }
+                self.answers.clear();
+                self.chains.clear();
+                self.out.push_back(Action::Finished);
+                self.running = Some(Running::Finished);
+            }
+        }
+    }
+
+    /// Draws B and the tools of one step, grouped by the family's `parallel` rule.
+    fn draw_step(&mut self) -> VecDeque<Vec<usize>> {
+        let plan = Arc::clone(&self.plan);
+        let f = family_of(&plan, self.family);
+        let parallel = f.parallel;
+        let b =
+            (f.session.fan_out.sample_u64(&mut self.rng).max(1)).min(u64::from(u8::MAX)) as usize;
+        self.stats.fan_outs.push(b as u8);
+        let tools: Vec<usize> = (0..b)
+            .filter_map(|_| plan.draw_tool(&mut self.rng))
+            .collect();
+        let mut groups: VecDeque<Vec<usize>> = VecDeque::new();
+        match parallel {
+            Parallel::All => groups.push_back(tools),
+            Parallel::None => groups.extend(tools.into_iter().map(|t| vec![t])),
+            Parallel::ReadOnly => {
+                for t in tools {
+                    let ro = plan.tools().get(t).is_some_and(|x| x.read_only);
+                    let extend = ro
+                        && groups.back().is_some_and(|g| {
+                            g.iter()
+                                .all(|x| plan.tools().get(*x).is_some_and(|y| y.read_only))
+                        });
+                    if extend {
+                        if let Some(g) = groups.back_mut() {
+                            g.push(t);
+                        }
+                    } else {
+                        groups.push_back(vec![t]);
+                    }
+                }
+            }
+        }
+        groups
+    }
+
+    fn start_group(&mut self, group: &[usize]) -> Vec<usize> {
+        let plan = Arc::clone(&self.plan);
+        let f = family_of(&plan, self.family);
+        let mut ids = Vec::with_capacity(group.len());
+        for tool in group {
+            if self.chains.iter().flatten().count() >= MAX_CHAINS {
+                break;
+            }
+            // reuse_session_p is drawn per call (PROFILE 2.1 step 5).
+            let reuse = !f.sequence.before_call.is_empty()
+                && self.rng.bernoulli(f.sequence.reuse_session_p);
+            let mut items: VecDeque<Item> = VecDeque::new();
+            if !reuse {
+                items.extend(f.sequence.before_call.iter().map(|t| Item::Token(*t)));
+            }
+            items.push_back(Item::Call(*tool));
+            ids.push(self.add_chain(Chain::new(items)));
+        }
+        ids
+    }
+
+    /// Runs the next item of chain `c` if it is idle; true if something happened.
+    fn step_chain(&mut self, c: usize) -> bool {
+        let now = self.now;
+        let (item, session, force) = {
+            let Some(Some(ch)) = self.chains.get_mut(c) else {
+                return false;
+            };
+            if ch.in_flight.is_some() || ch.wait_until > now {
+                return false;
+            }
+            let Some(item) = ch.items.pop_front() else {
+                return false;
+            };
+            (item, ch.session, ch.force_session)
+        };
+        let owner = Owner::Chain(c);
+        match item {
+            Item::Token(t) => {
+                let expanded = self.expand(t, force);
+                if let Some(Some(ch)) = self.chains.get_mut(c) {
+                    for it in expanded.into_iter().rev() {
+                        ch.items.push_front(it);
+                    }
+                }
+            }
+            Item::Discover => {
+                self.handshaken = true;
+                let op = self.make_op(OpKind::Discover, None, Era::Modern, true);
+                self.launch(op, owner, Tag::Discover, None);
+            }
+            Item::AfterDiscover => {
+                let init = if self.last_discover_modern && !self.init_after_discover {
+                    self.era = EraState::Modern;
+                    force
+                } else {
+                    self.era = EraState::Legacy;
+                    true
+                };
+                if init && let Some(Some(ch)) = self.chains.get_mut(c) {
+                    ch.items.push_front(Item::Initialized);
+                    ch.items.push_front(Item::Initialize {
+                        bind: true,
+                        variant: InitVariant::User,
+                    });
+                }
+            }
+            Item::Initialize { bind, variant } => {
+                self.handshaken = true;
+                let (client_info, capabilities) = match variant {
+                    InitVariant::User => (self.client_info().clone(), self.capabilities().clone()),
+                    InitVariant::ConnectPlain => (ClientInfo::new("Anthropic", "1.0.0"), json!({})),
+                    InitVariant::ConnectUi => (
+                        ClientInfo::new("Anthropic/ClaudeAI", "1.0.0"),
+                        json!({"extensions": {"io.modelcontextprotocol/ui": {"mimeTypes": ["text/html;profile=mcp-app"]}}}),
+                    ),
+                };
+                let s = if bind {
+                    let s = SessionRef(self.next_session);
+                    self.next_session = self.next_session.wrapping_add(1);
+                    if let Some(Some(ch)) = self.chains.get_mut(c) {
+                        ch.session = Some(s);
+                    }
+                    Some(s)
+                } else {
+                    None
+                };
+                self.stats.sessions += 1;
+                let kind = OpKind::Initialize {
+                    client_info,
+                    protocol_version: self.protocol_version().to_owned(),
+                    capabilities,
+                };
+                let mut op = self.make_op(kind, s, Era::Legacy, true);
+                op.protocol_header = false;
+                let deadline = self
+                    .family()
+                    .timeouts
+                    .handshake_us
+                    .map(|h| (now.saturating_add(h), Deadline::Handshake));
+                self.launch(op, owner, Tag::Initialize { bound: bind }, deadline);
+            }
+            Item::Initialized => {
+                let (s, era) = self.route(session);
+                let op = self.make_op(OpKind::Initialized, s, era, true);
+                self.launch(op, owner, Tag::Other, None);
+            }
+            Item::List(m) => {
+                let kind = match m {
+                    "prompts/list" => OpKind::PromptsList,
+                    "resources/list" => OpKind::ResourcesList,
+                    _ => OpKind::ToolsList,
+                };
+                let (s, era) = self.route(session);
+                let op = self.make_op(kind, s, era, true);
+                self.launch(op, owner, Tag::Other, None);
+            }
+            Item::Stream => self.start_stream(owner, session),
+            Item::Delete { always } => {
+                let (s, era) = self.route(session);
+                let send = era == Era::Legacy
+                    && s.is_some()
+                    && (always || self.rng.bernoulli(self.family().sequence.delete_p));
+                if send {
+                    let op = self.make_op(OpKind::Delete, s, era, true);
+                    self.launch(op, owner, Tag::Other, None);
+                }
+            }
+            Item::Call(tool) => self.start_call(c, tool, session),
+            Item::Wait(d) => {
+                if let Some(Some(ch)) = self.chains.get_mut(c) {
+                    ch.wait_until = now.saturating_add(d);
+                }
+            }
+        }
+        true
+    }
+
+    /// Expands one sequence token at the moment it runs (era and advertised capabilities are
+    /// known only then).
+    fn expand(&mut self, t: Token, force_session: bool) -> Vec<Item> {
+        let caps = self.server_caps;
+        match t {
+            Token::Handshake => {
+                let first = !self.handshaken;
+                let reprobe = !first && self.probing && self.rng.bernoulli(self.family().reprobe_p);
+                let legacy_init = vec![
+                    Item::Initialize {
+                        bind: true,
+                        variant: InitVariant::User,
+                    },
+                    Item::Initialized,
+                ];
+                match self.era {
+                    EraState::Unknown if self.probing => vec![Item::Discover, Item::AfterDiscover],
+                    EraState::Unknown => {
+                        self.era = EraState::Legacy;
+                        legacy_init
+                    }
+                    EraState::Modern if first || reprobe => {
+                        vec![Item::Discover, Item::AfterDiscover]
+                    }
+                    EraState::Modern if force_session => legacy_init,
+                    EraState::Modern => Vec::new(),
+                    EraState::Legacy if reprobe => vec![Item::Discover, Item::AfterDiscover],
+                    EraState::Legacy => legacy_init,
+                }
+            }
+            Token::ToolsList(adv) => {
+                if !adv || caps.tools {
+                    vec![Item::List("tools/list")]
+                } else {
+                    Vec::new()
+                }
+            }
+            Token::PromptsList(adv) => {
+                if !adv || caps.prompts {
+                    vec![Item::List("prompts/list")]
+                } else {
+                    Vec::new()
+                }
+            }
+            Token::ResourcesList(adv) => {
+                if !adv || caps.resources {
+                    vec![Item::List("resources/list")]
+                } else {
+                    Vec::new()
+                }
+            }
+            Token::Stream => {
+                if self.family().stream.open {
+                    vec![Item::Stream]
+                } else {
+                    Vec::new()
+                }
+            }
+            Token::Delete => vec![Item::Delete { always: false }],
+        }
+    }
+
+    /// The session and era of a request in a chain bound to `session` (or not).
+    fn route(&self, session: Option<SessionRef>) -> (Option<SessionRef>, Era) {
+        match session {
+            Some(s) => (Some(s), Era::Legacy),
+            None if self.era == EraState::Modern => (None, Era::Modern),
+            None => (self.latest_session, Era::Legacy),
+        }
+    }
+
+    fn start_stream(&mut self, owner: Owner, session: Option<SessionRef>) {
+        let (s, era) = self.route(session);
+        let listen = self.family().stream.listen_notifications.clone();
+        let op = self.make_op(OpKind::OpenStream { listen }, s, era, true);
+        self.launch(op, owner, Tag::Stream, None);
+    }
+
+    fn start_call(&mut self, _chain: usize, tool: usize, session: Option<SessionRef>) {
+        let now = self.now;
+        let plan = Arc::clone(&self.plan);
+        let Some(t) = plan.tools().get(tool) else {
+            return;
+        };
+        let payload = &plan.scenario().payload;
+        let arguments = match (&t.fixed_arguments, payload.args_generator) {
+            (Some(a), _) => a.clone(),
+            (None, ArgsGenerator::Empty) => "{}".to_owned(),
+            (None, ArgsGenerator::Schema) => {
+                let size = if self.rng.bernoulli(payload.args_large_p) {
+                    payload.args_large_size.sample_u64(&mut self.rng)
+                } else {
+                    payload.args_size.sample_u64(&mut self.rng)
+                };
+                generate_arguments(
+                    &t.input_schema,
+                    payload.optional_p,
+                    size as usize,
+                    &mut self.rng,
+                )
+            }
+        };
+        let meta_spec = self.family().call_meta.clone();
+        let meta = meta_spec
+            .iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    Template::Id => MetaValue::RequestId,
+                    other => MetaValue::Text(self.resolve(other)),
+                };
+                (k.clone(), v)
+            })
+            .collect();
+        let (s, era) = self.route(session);
+        let kind = OpKind::CallTool {
+            tool,
+            name: t.name.clone(),
+            arguments,
+            meta,
+        };
+        let op = self.make_op(kind, s, era, true);
+        let fam = self.family();
+        let deadline = fam
+            .timeouts
+            .tool_call_us
+            .map(|d| (now.saturating_add(d), Deadline::ToolCall));
+        let idle = fam
+            .timeouts
+            .tool_idle_us
+            .map(|d| (d, fam.timeouts.idle_check_us, now));
+        let cancel_p = fam.session.cancel_p;
+        let cancel_after = fam.session.cancel_after.clone();
+        let cancel_at = self
+            .rng
+            .bernoulli(cancel_p)
+            .then(|| now.saturating_add(cancel_after.sample_u64(&mut self.rng)));
+        self.stats.calls += 1;
+        let id = op.id;
+        self.launch(op, Owner::Chain(_chain), Tag::Call, deadline);
+        if let Some(f) = self.in_flight.iter_mut().find(|f| f.id == id) {
+            f.idle = idle;
+            f.cancel_at = cancel_at;
+        }
+    }
+
+    fn launch(&mut self, op: Op, owner: Owner, tag: Tag, deadline: Option<(u64, Deadline)>) {
+        if let Owner::Chain(c) = owner
+            && let Some(Some(ch)) = self.chains.get_mut(c)
+        {
+            ch.in_flight = Some(op.id);
+        }
+        self.in_flight.push(InFlight {
+            id: op.id,
+            owner,
+            tag,
+            era: op.era,
+            session: op.session,
+            started: self.now,
+            deadline,
+            idle: None,
+            cancel_at: None,
+        });
+        self.out.push_back(Action::Start(op));
+    }
+
+    fn make_op(
+        &mut self,
+        kind: OpKind,
+        session: Option<SessionRef>,
+        era: Era,
+        authenticated: bool,
+    ) -> Op {
+        let id = OpId(self.next_op);
+        self.next_op += 1;
+        let plan = Arc::clone(&self.plan);
+        let f = family_of(&plan, self.family);
+        let handshake = matches!(kind, OpKind::Initialize { .. } | OpKind::Discover);
+        let protocol_header =
+            era == Era::Modern || !handshake && self.rng.bernoulli(f.protocol_header_p);
+        let echo_session_id = f.sequence.echo_session_id;
+        let headers = f
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    Template::Id => id.0.to_string(),
+                    other => self.resolve(other),
+                };
+                (k.clone(), v)
+            })
+            .collect();
+        Op {
+            id,
+            kind,
+            session,
+            era,
+            authenticated,
+            protocol_header,
+            echo_session_id,
+            headers,
+            intended_us: self.now,
+        }
+    }
+
+    /// Resolves a generator (`$id` is the runner's: it resolves to an empty string here).
+    fn resolve(&mut self, t: &Template) -> String {
+        match t {
+            Template::Literal(s) => s.clone(),
+            Template::Id => String::new(),
+            Template::Toolu => {
+                let mut s = String::from("toolu_01");
+                self.rng.base62(22, &mut s);
+                s
+            }
+            Template::Traceparent => {
+                let mut s = String::from("00-");
+                self.rng.hex(32, &mut s);
+                s.push('-');
+                self.rng.hex(16, &mut s);
+                s.push_str("-01");
+                s
+            }
+            Template::RootUri => format!("file:///home/user/projects/project-{}", self.index),
+        }
+    }
+}
+
+/// The modern version string, re-exported for runners building `_meta`.
+pub const STATELESS_VERSION: &str = MODERN_VERSION;
