@@ -15,7 +15,8 @@
 //!
 //! What it does **not** do: sockets, tasks, timers, TLS, reading bodies, SSE framing of the
 //! bytes it writes (that is `mcpx_wire::sse`), replay logs (future resumability work keys them
-//! by [`EventId`]), sharding (one table is one shard; the server picks the strategy), handlers.
+//! by [`EventId`]), locks (a [`SessionTable`] is one shard; [`shard`] says how a server splits
+//! one configuration over several and finds the shard from a session id or stream key), handlers.
 //! It never calls `Instant::now()`: time is an argument. It never parses JSON by hand: every
 //! byte goes through `mcpx_wire`.
 //!
@@ -97,6 +98,7 @@ mod id;
 pub mod limits;
 mod routed;
 mod session;
+pub mod shard;
 mod stream;
 mod table;
 mod version;
@@ -115,6 +117,7 @@ pub use routed::{
     ResumeStream, Routed, SendError,
 };
 pub use session::{Session, SessionState};
+pub use shard::{MAX_SHARDS, shard_of_session};
 pub use stream::{EventId, StreamKey, Target, Transmit};
 pub use table::SessionTable;
 pub use version::{

@@ -103,7 +103,7 @@ struct StreamEntry {
 /// treated as that earlier instant.
 pub struct SessionTable {
     config: Config,
-    ids: Box<dyn SessionIdGenerator>,
+    pub(crate) ids: Box<dyn SessionIdGenerator>,
     sessions: Slab<Session>,
     by_id: Map<SessionId, usize>,
     /// Idle sessions by expiry deadline: the first is the next to expire and the least
@@ -112,6 +112,8 @@ pub struct SessionTable {
     streams: Map<StreamKey, StreamEntry>,
     stateless_in_flight: usize,
     next_stream: u64,
+    /// Stream keys go up by this much (the shard count: keys stay congruent to the shard).
+    stream_step: u64,
     next_serial: u64,
     events: VecDeque<Event>,
     now: Option<Instant>,
@@ -220,10 +222,24 @@ impl SessionTable {
             streams: Map::default(),
             stateless_in_flight: 0,
             next_stream: 1,
+            stream_step: 1,
             next_serial: 0,
             events: VecDeque::new(),
             now: None,
         })
+    }
+
+    /// Stream keys `index + step`, `index + 2 * step`, ... (shard `index` of `step`).
+    pub(crate) fn set_stream_keys(&mut self, index: u64, step: u64) {
+        self.stream_step = step.max(1);
+        self.next_stream = index + self.stream_step;
+    }
+
+    /// A fresh stream key.
+    pub(crate) fn new_stream_key(&mut self) -> StreamKey {
+        let key = StreamKey::new(self.next_stream);
+        self.next_stream += self.stream_step;
+        key
     }
 
     /// The configuration.
@@ -268,8 +284,7 @@ impl SessionTable {
         version: ProtocolVersion,
         req: Option<ReqState>,
     ) -> StreamKey {
-        let key = StreamKey::new(self.next_stream);
-        self.next_stream += 1;
+        let key = self.new_stream_key();
         self.streams.insert(
             key,
             StreamEntry {

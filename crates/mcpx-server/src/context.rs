@@ -129,9 +129,9 @@ impl RequestContext {
     /// turns the response into an SSE stream).
     pub async fn notify(&self, method: &str, params: &Value) {
         let target = Target::Request(self.stream);
-        let out = self
-            .shared
-            .write(|table, now, buf| table.notify(now, &target, method, params, buf));
+        let out = self.shared.write(self.stream, |table, now, buf| {
+            table.notify(now, &target, method, params, buf)
+        });
         if let Ok(frame) = out {
             self.deliver(frame).await;
         }
@@ -182,7 +182,7 @@ impl RequestContext {
     /// otherwise does nothing. In the auto response mode the first notification turns the
     /// response into an SSE stream.
     pub async fn progress(&self, progress: f64, total: Option<f64>, message: Option<&str>) {
-        let out = self.shared.write(|table, now, buf| {
+        let out = self.shared.write(self.stream, |table, now, buf| {
             table.progress(now, self.stream, progress, total, message, buf)
         });
         if let Ok(frame) = out {
@@ -209,7 +209,7 @@ impl RequestContext {
             obj.insert("logger".into(), Value::from(logger));
         }
         let target = Target::Request(self.stream);
-        let out = self.shared.write(|table, now, buf| {
+        let out = self.shared.write(self.stream, |table, now, buf| {
             table.notify(now, &target, "notifications/message", &params, buf)
         });
         if let Ok(frame) = out {
@@ -264,9 +264,9 @@ impl RequestContext {
         };
         let target = Target::Request(self.stream);
         let (tx, rx) = oneshot::channel::<Message>();
-        let sent = self
-            .shared
-            .write_with(|table, now, buf| table.request_client(now, &target, method, &params, buf));
+        let sent = self.shared.write_with(self.stream, |table, now, buf| {
+            table.request_client(now, &target, method, &params, buf)
+        });
         let (id, frame) = sent.map_err(AskError::NotAllowed)?;
         self.shared.await_client(session.clone(), id.clone(), tx);
         self.deliver(frame).await;

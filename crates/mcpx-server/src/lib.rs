@@ -23,10 +23,11 @@
 //! # }
 //! ```
 //!
-//! State of this crate (see the project's issues): JSON and SSE responses per request, the
-//! standalone GET stream with keep-alives, server-to-client requests, cancellation and idle
-//! expiry work; the session table sits behind one mutex (sharding, replay logs for resumption,
-//! the stateless era's `input_required` flow and load shedding are the next steps).
+//! Per request: the session table shard its session names is locked for one synchronous call
+//! (no global lock: [`ServerBuilder::shards`]), the handler runs inside the request's own task
+//! until it answers (a handler that streams moves to a task of its own), and a JSON answer
+//! goes out as one buffer. Not yet here: replay logs for `Last-Event-ID` resumption (a resumed
+//! stream continues live), the legacy HTTP+SSE transport, stdio.
 
 #![forbid(unsafe_code)]
 
@@ -75,6 +76,7 @@ pub struct ServerBuilder {
     max_body_bytes: Option<usize>,
     name: Option<(String, String)>,
     state_key: Option<SecretKey>,
+    shards: Option<usize>,
 }
 
 /// A secret that `Debug` never prints.
@@ -112,6 +114,14 @@ impl ServerBuilder {
         self
     }
 
+    /// How many shards the session table has (default [`limits::default_shards`]: a few per
+    /// core, at most [`mcpx_proto::MAX_SHARDS`]). Each shard has its own lock; a request locks
+    /// only the one its session names. 1 gives a single table (exact global LRU eviction).
+    pub fn shards(mut self, n: usize) -> Self {
+        self.shards = Some(n);
+        self
+    }
+
     /// Largest request body (default `mcpx_proto::limits::DEFAULT_MAX_BODY_BYTES`); larger
     /// bodies get 413 before they are read.
     pub fn max_body_bytes(mut self, n: usize) -> Self {
@@ -145,14 +155,15 @@ impl ServerBuilder {
         if let Some((name, version)) = &self.name {
             config.server_info(name, version);
         }
-        let table = SessionTable::new(config)?;
+        let shards = self.shards.unwrap_or_else(limits::default_shards);
+        let tables = SessionTable::sharded(config, shards)?;
         let keep_alive = self.keep_alive.unwrap_or(limits::DEFAULT_KEEP_ALIVE);
         let state_key = self
             .state_key
             .as_ref()
             .map_or_else(mrtr::StateKey::random, |k| mrtr::StateKey::from_bytes(&k.0));
         let shared = Shared::new(
-            table,
+            tables,
             self.handlers,
             self.mode,
             keep_alive,

@@ -1,9 +1,10 @@
 //! The HTTP side: one hyper service per connection feeding the shared [`SessionTable`], the
 //! per-stream outbound queues, SSE bodies, and the dispatch of requests to handlers.
 //!
-//! Locking: the table sits behind one `std::sync::Mutex`, held only for the synchronous table
-//! call (never across an `.await`); the other maps are locked after it, never before, so the
-//! order is fixed. Sharding the table is the next step (see the crate docs).
+//! Locking: the session table is sharded ([`mcpx_proto::shard`]): each shard sits behind its
+//! own `std::sync::Mutex`, held only for one synchronous table call (never across an
+//! `.await`), and a request locks only the shard its session id or stream key names. The other
+//! maps are locked after a shard, never before, so the order is fixed.
 
 use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
@@ -98,7 +99,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// State shared by every connection of one server.
 pub(crate) struct Shared {
-    table: Mutex<SessionTable>,
+    /// The session table's shards (at least one).
+    tables: Box<[Mutex<SessionTable>]>,
+    /// Round-robin cursor for requests that name no session (`initialize`, stateless).
+    next_shard: std::sync::atomic::AtomicUsize,
     /// Each live stream's outbound queue and, for a request's stream, its cancel flag: one map,
     /// so opening and closing a stream takes one lock.
     streams: Mutex<HashMap<StreamKey, StreamEntry, StreamKeyHash>>,
@@ -115,16 +119,19 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn new(
-        table: SessionTable,
+        tables: Vec<SessionTable>,
         handlers: Handlers,
         mode: ResponseMode,
         keep_alive: Duration,
         max_body_bytes: usize,
         state_key: crate::mrtr::StateKey,
     ) -> Self {
-        let queue = table.config().queued_events_limit().max(1);
+        let queue = tables
+            .first()
+            .map_or(1, |t| t.config().queued_events_limit().max(1));
         Self {
-            table: Mutex::new(table),
+            tables: tables.into_iter().map(Mutex::new).collect(),
+            next_shard: std::sync::atomic::AtomicUsize::new(0),
             streams: Mutex::new(HashMap::default()),
             waiting: Mutex::new(HashMap::new()),
             log_levels: Mutex::new(HashMap::new()),
@@ -137,23 +144,47 @@ impl Shared {
         }
     }
 
-    /// Runs one synchronous table operation that writes a message, then drains table events.
+    /// Shard `i` of the table (`i` from [`shard_of_session`](mcpx_proto::shard_of_session) or
+    /// [`StreamKey::shard`], always below the shard count).
+    fn shard(&self, i: usize) -> &Mutex<SessionTable> {
+        // `tables` is never empty (see `ServerBuilder::build`); the modulo keeps any index in
+        // range.
+        &self.tables[i % self.tables.len()]
+    }
+
+    /// The shard that owns `stream` (and the request or session behind it).
+    fn shard_of_stream(&self, stream: StreamKey) -> &Mutex<SessionTable> {
+        self.shard(stream.shard(self.tables.len()))
+    }
+
+    /// The shard that issued `session`.
+    fn shard_of_session(&self, session: &SessionId) -> &Mutex<SessionTable> {
+        self.shard(mcpx_proto::shard_of_session(
+            session.as_str().as_bytes(),
+            self.tables.len(),
+        ))
+    }
+
+    /// Runs one synchronous operation on the shard that owns `stream` (the request the caller
+    /// serves) that writes a message, then drains that shard's events.
     pub(crate) fn write(
         &self,
+        stream: StreamKey,
         f: impl FnOnce(&mut SessionTable, Instant, &mut BytesMut) -> Result<Transmit, SendError>,
     ) -> Result<Out, SendError> {
-        self.write_with(|t, now, buf| f(t, now, buf).map(|tx| ((), tx)))
+        self.write_with(stream, |t, now, buf| f(t, now, buf).map(|tx| ((), tx)))
             .map(|((), out)| out)
     }
 
     /// [`write`](Self::write) for operations that return a value beside the transmit.
     pub(crate) fn write_with<T>(
         &self,
+        stream: StreamKey,
         f: impl FnOnce(&mut SessionTable, Instant, &mut BytesMut) -> Result<(T, Transmit), SendError>,
     ) -> Result<(T, Out), SendError> {
         let mut buf = BytesMut::new();
         let result = {
-            let mut table = lock(&self.table);
+            let mut table = lock(self.shard_of_stream(stream));
             let r = f(&mut table, Instant::now(), &mut buf);
             self.drain_events(&mut table);
             r
@@ -203,9 +234,46 @@ impl Shared {
         }
     }
 
+    /// Hands a request to the shard its session id names; a request that names none goes to
+    /// the next shard round-robin, and to the others in turn while they refuse it as full.
+    fn route_request(
+        &self,
+        parts: &http::request::Parts,
+        body: Bytes,
+    ) -> Result<Routed, Rejection> {
+        let head = RequestHead::new(&parts.method, parts.uri.path(), &parts.headers);
+        let count = self.tables.len();
+        // A 2026-07-28 request ignores any Mcp-Session-Id (the core does the same).
+        let stateless = parts
+            .headers
+            .get(MCP_PROTOCOL_VERSION)
+            .is_some_and(|v| v.as_bytes() == ProtocolVersion::V2026_07_28.as_str().as_bytes());
+        let session = parts.headers.get(mcpx_proto::http::MCP_SESSION_ID);
+        let (first, tries) = match session {
+            Some(id) if !stateless => (mcpx_proto::shard_of_session(id.as_bytes(), count), 1),
+            _ => (
+                self.next_shard
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+                count,
+            ),
+        };
+        let mut result = Err(Rejection::new(ProtocolError::Overloaded, None, None));
+        for k in 0..tries {
+            let mut table = lock(self.shard(first.wrapping_add(k)));
+            result = table.handle_request(Instant::now(), &head, body.clone());
+            self.drain_events(&mut table);
+            match &result {
+                Err(r) if matches!(r.error(), ProtocolError::Overloaded) => {}
+                _ => break,
+            }
+        }
+        result
+    }
+
     pub(crate) fn session_capabilities(&self, session: Option<&SessionId>) -> Option<RawJson> {
-        let table = lock(&self.table);
-        table.session(session?)?.client_capabilities().cloned()
+        let session = session?;
+        let table = lock(self.shard_of_session(session));
+        table.session(session)?.client_capabilities().cloned()
     }
 
     pub(crate) fn await_client(
@@ -219,7 +287,7 @@ impl Shared {
 
     pub(crate) fn forget_client(&self, session: &SessionId, id: &RequestId) {
         lock(&self.waiting).remove(&(session.clone(), id.clone()));
-        lock(&self.table).forget_client_request(Instant::now(), session, id);
+        lock(self.shard_of_session(session)).forget_client_request(Instant::now(), session, id);
     }
 
     /// `logging/setLevel` for a session.
@@ -240,18 +308,23 @@ impl Shared {
         severity(level).unwrap_or(0) >= min
     }
 
-    /// Expires idle sessions; returns when the timer must fire next.
+    /// Expires idle sessions in every shard; returns when the timer must fire next.
     pub(crate) fn on_timer(&self) -> Option<Instant> {
-        let mut table = lock(&self.table);
-        table.handle_timeout(Instant::now());
-        self.drain_events(&mut table);
-        table.poll_timeout()
+        self.tables
+            .iter()
+            .filter_map(|shard| {
+                let mut table = lock(shard);
+                table.handle_timeout(Instant::now());
+                self.drain_events(&mut table);
+                table.poll_timeout()
+            })
+            .min()
     }
 
     /// Forgets everything about a stream whose body went away.
     fn stream_closed(&self, stream: StreamKey) {
         lock(&self.streams).remove(&stream);
-        let mut table = lock(&self.table);
+        let mut table = lock(self.shard_of_stream(stream));
         table.handle_stream_closed(Instant::now(), stream);
         self.drain_events(&mut table);
     }
@@ -508,13 +581,7 @@ pub(crate) async fn handle(
             ));
         }
     };
-    let routed = {
-        let head = RequestHead::new(&parts.method, parts.uri.path(), &parts.headers);
-        let mut table = lock(&shared.table);
-        let r = table.handle_request(Instant::now(), &head, bytes);
-        shared.drain_events(&mut table);
-        r
-    };
+    let routed = shared.route_request(&parts, bytes);
     Ok(match routed {
         Err(rejection) => rejection_response(&rejection),
         Ok(routed) => route(&shared, routed).await,
@@ -705,7 +772,12 @@ async fn dispatch(shared: Arc<Shared>, d: Dispatch) -> Response<ResponseBody> {
         }
         ResponseMode::Sse => {
             handler.detach();
-            sse(priming.map(priming_event).into_iter().collect(), rx, None, guard)
+            sse(
+                priming.map(priming_event).into_iter().collect(),
+                rx,
+                None,
+                guard,
+            )
         }
     }
 }
@@ -714,7 +786,7 @@ async fn dispatch(shared: Arc<Shared>, d: Dispatch) -> Response<ResponseBody> {
 /// own request; nothing else is disturbed.
 async fn supervised(shared: Arc<Shared>, stream: StreamKey, ctx: RequestContext, msg: Message) {
     if CatchUnwind(Box::pin(run_request(ctx, msg))).await.is_err() {
-        let out = shared.write(|t, now, buf| {
+        let out = shared.write(stream, |t, now, buf| {
             t.respond_error(
                 now,
                 stream,
@@ -803,9 +875,9 @@ impl<F: std::future::Future> std::future::Future for CatchUnwind<F> {
 /// additions, so they are serialized as they are).
 pub(crate) async fn respond_typed<R: serde::Serialize + ?Sized>(ctx: &RequestContext, result: &R) {
     let stream = ctx.stream;
-    let out = ctx
-        .shared
-        .write(|t, now, buf| t.respond_result(now, stream, result, buf));
+    let out = ctx.shared.write(stream, |t, now, buf| {
+        t.respond_result(now, stream, result, buf)
+    });
     if let Ok(out) = out {
         ctx.deliver(out).await;
     }
@@ -837,13 +909,13 @@ pub(crate) async fn respond(ctx: &RequestContext, value: Result<Value, crate::Ha
     let out = match value {
         Ok(v) => ctx
             .shared
-            .write(|t, now, buf| t.respond_result(now, stream, &v, buf)),
+            .write(stream, |t, now, buf| t.respond_result(now, stream, &v, buf)),
         Err(e) => {
             let data = e
                 .data
                 .as_ref()
                 .and_then(|d| RawJson::from_serialize(d).ok());
-            ctx.shared.write(|t, now, buf| {
+            ctx.shared.write(stream, |t, now, buf| {
                 t.respond_error(now, stream, e.code, &e.message, data.as_ref(), buf)
             })
         }

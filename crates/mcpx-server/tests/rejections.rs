@@ -1829,3 +1829,51 @@ fn doc_table_matches_tests_and_variants() {
     }
     assert!(variants > 20, "found the variants");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sessions_spread_over_shards_and_stay_apart() {
+    bounded(async {
+        let srv = TestServer::start_with(Config::new(), |b| b.shards(4)).await;
+        let mut sessions = Vec::new();
+        for _ in 0..12 {
+            sessions.push(srv.session(V).await);
+        }
+        // Round-robin: every shard issued some of them (the id's first digit names it).
+        let mut shards: Vec<char> = sessions.iter().filter_map(|s| s.chars().next()).collect();
+        shards.sort_unstable();
+        shards.dedup();
+        assert_eq!(shards, vec!['0', '1', '2', '3']);
+        for (i, sid) in sessions.iter().enumerate() {
+            let text = format!("s{i}");
+            let r = srv
+                .send(Req::post(call(7, "echo", &text)).session(sid))
+                .await;
+            assert_eq!(r.status, StatusCode::OK);
+            assert_eq!(r.tool_text(), text);
+        }
+        // DELETE ends exactly one session; a forged id naming another shard is unknown there.
+        let d = srv.send(Req::delete().session(&sessions[0])).await;
+        assert_eq!(d.status, StatusCode::OK);
+        let gone = srv
+            .send(Req::post(call(8, "echo", "x")).session(&sessions[0]))
+            .await;
+        assert_eq!(gone.status, StatusCode::NOT_FOUND);
+        let other_shard = if sessions[1].starts_with('0') {
+            '1'
+        } else {
+            '0'
+        };
+        let forged = format!("{other_shard}{}", &sessions[1][1..]);
+        let r = srv
+            .send(Req::post(call(9, "echo", "x")).session(&forged))
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+        for sid in &sessions[1..] {
+            let r = srv
+                .send(Req::post(call(10, "echo", "still")).session(sid))
+                .await;
+            assert_eq!(r.tool_text(), "still");
+        }
+    })
+    .await;
+}
