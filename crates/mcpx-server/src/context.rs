@@ -33,6 +33,8 @@ pub struct RequestContext {
     pub(crate) request_id: mcpx_wire::RequestId,
     /// The request's own stream queue: its answer and progress go here without a map lookup.
     pub(crate) own: tokio::sync::mpsc::Sender<crate::service::Frame>,
+    /// The handlers in force when the request arrived.
+    pub(crate) handlers: Arc<crate::Handlers>,
     /// 2026-07-28 `tools/call`, `prompts/get`, `resources/read`: this round of a multi
     /// round-trip request.
     pub(crate) round: Option<Arc<crate::mrtr::Round>>,

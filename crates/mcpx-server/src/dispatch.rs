@@ -54,21 +54,17 @@ pub(crate) async fn run_request(mut ctx: RequestContext, message: Message) {
             &ctx,
             &params,
             "tools",
-            ctx.shared.handlers.tool_order.iter().filter_map(|n| {
-                ctx.shared
-                    .handlers
-                    .tools
-                    .get(n)
-                    .map(|t| t.definition.clone())
-            }),
+            ctx.handlers
+                .tool_order
+                .iter()
+                .filter_map(|n| ctx.handlers.tools.get(n).map(|t| t.definition.clone())),
         ),
         "tools/call" => call_tool(&ctx, message.params()).await,
         "resources/list" => list(
             &ctx,
             &params,
             "resources",
-            ctx.shared
-                .handlers
+            ctx.handlers
                 .resources
                 .iter()
                 .filter(|r| r.template.is_none())
@@ -78,8 +74,7 @@ pub(crate) async fn run_request(mut ctx: RequestContext, message: Message) {
             &ctx,
             &params,
             "resourceTemplates",
-            ctx.shared
-                .handlers
+            ctx.handlers
                 .resources
                 .iter()
                 .filter(|r| r.template.is_some())
@@ -88,7 +83,7 @@ pub(crate) async fn run_request(mut ctx: RequestContext, message: Message) {
         "resources/read" => read_resource(&ctx, &params).await,
         "resources/subscribe" | "resources/unsubscribe" => {
             match params.get("uri").and_then(Value::as_str) {
-                Some(_) => Ok(json!({})),
+                Some(uri) => subscribe(&ctx, method == "resources/subscribe", uri),
                 None => Err(HandlerError::invalid_params("`uri` is required")),
             }
         }
@@ -96,16 +91,13 @@ pub(crate) async fn run_request(mut ctx: RequestContext, message: Message) {
             &ctx,
             &params,
             "prompts",
-            ctx.shared.handlers.prompt_order.iter().filter_map(|n| {
-                ctx.shared
-                    .handlers
-                    .prompts
-                    .get(n)
-                    .map(|p| p.definition.clone())
-            }),
+            ctx.handlers
+                .prompt_order
+                .iter()
+                .filter_map(|n| ctx.handlers.prompts.get(n).map(|p| p.definition.clone())),
         ),
         "prompts/get" => get_prompt(&ctx, &params).await,
-        "completion/complete" => match &ctx.shared.handlers.completion {
+        "completion/complete" => match &ctx.handlers.completion {
             Some(h) => h(ctx.clone(), params).await,
             None => Ok(json!({"completion": {"values": [], "hasMore": false}})),
         },
@@ -213,7 +205,6 @@ async fn run_tool(
     })?;
     // Only the handler (an `Arc`) is taken: the definition stays where it is.
     let handler = ctx
-        .shared
         .handlers
         .tools
         .get(name.as_ref())
@@ -232,7 +223,6 @@ async fn read_resource(ctx: &RequestContext, params: &Value) -> Result<Value, Ha
         .and_then(Value::as_str)
         .ok_or_else(|| HandlerError::invalid_params("`uri` is required"))?;
     let handler = ctx
-        .shared
         .handlers
         .find_resource(uri)
         .map(|r| r.handler.clone())
@@ -246,7 +236,6 @@ async fn get_prompt(ctx: &RequestContext, params: &Value) -> Result<Value, Handl
         .and_then(Value::as_str)
         .ok_or_else(|| HandlerError::invalid_params("`name` is required"))?;
     let handler = ctx
-        .shared
         .handlers
         .prompts
         .get(name)
@@ -259,12 +248,36 @@ async fn get_prompt(ctx: &RequestContext, params: &Value) -> Result<Value, Handl
     handler(ctx.clone(), args).await
 }
 
+/// Session-era `resources/subscribe` / `resources/unsubscribe`: recorded for the session, so
+/// [`ServerHandle::resource_updated`](crate::ServerHandle::resource_updated) reaches its GET
+/// stream.
+fn subscribe(ctx: &RequestContext, on: bool, uri: &str) -> Result<Value, HandlerError> {
+    let Some(session) = ctx.session.as_ref() else {
+        return Err(HandlerError::invalid_params(
+            "resource subscriptions need a session (2026-07-28: subscriptions/listen)",
+        ));
+    };
+    let mut registry = crate::service::lock(&ctx.shared.registry);
+    if on {
+        registry.subscribe(session, uri).map_err(|_| {
+            HandlerError::invalid_params(format!(
+                "at most {} resource subscriptions per session",
+                crate::notify::MAX_SUBSCRIPTIONS_PER_CLIENT
+            ))
+        })?;
+    } else {
+        registry.unsubscribe(session, uri);
+    }
+    Ok(json!({}))
+}
+
 /// `subscriptions/listen` (2026-07-28, MCP-DIGEST 7.5): a long-lived SSE response whose first
 /// message acknowledges the filter the server honours; every notification on it carries the
-/// listen request's id as `subscriptionId`. The registry's lists are fixed (no `listChanged`), so
-/// only `resourceSubscriptions` is honoured. The subscription ends when the client closes the
-/// stream (that cancels the request); the closing result is then written for the core's
-/// bookkeeping, though nobody reads it.
+/// listen request's id as `subscriptionId`. List changes are honoured when the server declares
+/// `listChanged` ([`ServerBuilder::list_changed`](crate::ServerBuilder::list_changed)); resource
+/// subscriptions always. The subscription ends when the client closes the stream (that cancels
+/// the request); the closing result is then written for the core's bookkeeping, though nobody
+/// reads it.
 async fn listen(ctx: &RequestContext, params: &Value) {
     let Some(filter) = params.get("notifications").and_then(Value::as_object) else {
         respond(
@@ -276,9 +289,42 @@ async fn listen(ctx: &RequestContext, params: &Value) {
         .await;
         return;
     };
+    let lists = ctx.shared.list_changed;
+    let asked = |key: &str| lists && filter.get(key).and_then(Value::as_bool) == Some(true);
     let mut honoured = serde_json::Map::new();
-    if let Some(uris) = filter.get("resourceSubscriptions").filter(|v| v.is_array()) {
-        honoured.insert("resourceSubscriptions".into(), uris.clone());
+    let (tools, prompts, resources) = (
+        asked("toolsListChanged"),
+        asked("promptsListChanged"),
+        asked("resourcesListChanged"),
+    );
+    for (key, on) in [
+        ("toolsListChanged", tools),
+        ("promptsListChanged", prompts),
+        ("resourcesListChanged", resources),
+    ] {
+        if on {
+            honoured.insert(key.into(), Value::Bool(true));
+        }
+    }
+    let uris: std::collections::HashSet<String> = filter
+        .get("resourceSubscriptions")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .take(crate::notify::MAX_SUBSCRIPTIONS_PER_CLIENT)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    if filter
+        .get("resourceSubscriptions")
+        .is_some_and(Value::is_array)
+    {
+        honoured.insert(
+            "resourceSubscriptions".into(),
+            uris.iter().cloned().map(Value::from).collect(),
+        );
     }
     let id = serde_json::to_value(ctx.request_id()).unwrap_or(Value::Null);
     let ack = json!({
@@ -287,8 +333,41 @@ async fn listen(ctx: &RequestContext, params: &Value) {
     });
     ctx.notify("notifications/subscriptions/acknowledged", &ack)
         .await;
+    // Registered after the acknowledgement, so it is the first message on the stream.
+    let _registered = Listening::new(
+        ctx,
+        crate::notify::Listener {
+            tools,
+            prompts,
+            resources,
+            uris,
+            subscription_id: id.clone(),
+        },
+    );
     ctx.cancelled().await;
     let done =
         json!({"resultType": "complete", "_meta": {"io.modelcontextprotocol/subscriptionId": id}});
     respond(ctx, Ok(done)).await;
+}
+
+/// A listen stream's registration, removed however the listen request ends.
+struct Listening {
+    shared: Arc<crate::service::Shared>,
+    stream: mcpx_proto::StreamKey,
+}
+
+impl Listening {
+    fn new(ctx: &RequestContext, listener: crate::notify::Listener) -> Self {
+        crate::service::lock(&ctx.shared.registry).listen(ctx.stream, listener);
+        Self {
+            shared: ctx.shared.clone(),
+            stream: ctx.stream,
+        }
+    }
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        crate::service::lock(&self.shared.registry).unlisten(self.stream);
+    }
 }

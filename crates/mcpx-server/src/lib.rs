@@ -36,6 +36,7 @@ mod dispatch;
 mod handler;
 pub mod limits;
 mod mrtr;
+mod notify;
 mod service;
 
 use std::future::Future;
@@ -49,6 +50,7 @@ use mcpx_proto::{Config, ConfigError, SessionTable};
 
 pub use context::{AskError, RequestContext};
 pub use handler::{BoxFuture, Content, HandlerError, Handlers, ToolDef, ToolResult};
+pub use notify::{ListKind, MAX_SUBSCRIPTIONS_PER_CLIENT, ServerHandle};
 
 use crate::service::Shared;
 
@@ -77,6 +79,7 @@ pub struct ServerBuilder {
     name: Option<(String, String)>,
     state_key: Option<SecretKey>,
     shards: Option<usize>,
+    list_changed: bool,
 }
 
 /// A secret that `Debug` never prints.
@@ -114,6 +117,15 @@ impl ServerBuilder {
         self
     }
 
+    /// Declare `listChanged` for tools, prompts and resources: the lists may change while the
+    /// server runs ([`ServerHandle::set_handlers`]), and each change is announced on GET
+    /// streams and to `subscriptions/listen` streams that ask (default off: the lists are
+    /// fixed).
+    pub fn list_changed(mut self, on: bool) -> Self {
+        self.list_changed = on;
+        self
+    }
+
     /// How many shards the session table has (default [`limits::default_shards`]: a few per
     /// core, at most [`mcpx_proto::MAX_SHARDS`]). Each shard has its own lock; a request locks
     /// only the one its session names. 1 gives a single table (exact global LRU eviction).
@@ -146,7 +158,17 @@ impl ServerBuilder {
     /// Validates the configuration and builds the server.
     pub fn build(self) -> Result<Server, ConfigError> {
         let mut config = self.config;
-        let caps = self.handlers.capabilities().to_string();
+        let mut caps = self.handlers.capabilities();
+        if self.list_changed
+            && let Some(caps) = caps.as_object_mut()
+        {
+            for kind in ["tools", "prompts", "resources"] {
+                if let Some(entry) = caps.get_mut(kind).and_then(|v| v.as_object_mut()) {
+                    entry.insert("listChanged".into(), serde_json::Value::Bool(true));
+                }
+            }
+        }
+        let caps = caps.to_string();
         config.capabilities(&caps);
         let max_body = self
             .max_body_bytes
@@ -165,6 +187,7 @@ impl ServerBuilder {
         let shared = Shared::new(
             tables,
             self.handlers,
+            self.list_changed,
             self.mode,
             keep_alive,
             max_body,
@@ -192,6 +215,14 @@ impl Server {
     /// A builder with the defaults.
     pub fn builder() -> ServerBuilder {
         ServerBuilder::default()
+    }
+
+    /// A handle to change what the running server serves and to announce changes (list
+    /// changes, resource updates); take it before [`serve`](Self::serve).
+    pub fn handle(&self) -> ServerHandle {
+        ServerHandle {
+            shared: self.shared.clone(),
+        }
     }
 
     /// Accepts connections on `listener` until `shutdown` resolves, serving HTTP/1.1 and

@@ -91,7 +91,22 @@ pub(crate) struct Out {
     pub(crate) frame: Frame,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+impl Out {
+    /// The frame a table call wrote into `buf`, for the stream its transmit names.
+    pub(crate) fn new(t: Transmit, buf: BytesMut) -> Self {
+        Self {
+            stream: t.stream,
+            frame: Frame {
+                data: buf.freeze(),
+                event_id: t.event_id,
+                ends: t.ends_stream,
+                status: None,
+            },
+        }
+    }
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A handler panic never happens while a lock is held (locks guard synchronous table calls
     // only), so a poisoned lock still holds consistent data.
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -108,7 +123,13 @@ pub(crate) struct Shared {
     streams: Mutex<HashMap<StreamKey, StreamEntry, StreamKeyHash>>,
     waiting: Mutex<HashMap<(SessionId, RequestId), oneshot::Sender<Message>>>,
     log_levels: Mutex<HashMap<SessionId, u8>>,
-    pub(crate) handlers: Handlers,
+    /// What the server serves; swapped whole by [`ServerHandle::set_handlers`]
+    /// (crate::ServerHandle), read once per request.
+    pub(crate) handlers: std::sync::RwLock<Arc<Handlers>>,
+    /// Resource subscriptions and listen streams.
+    pub(crate) registry: Mutex<crate::notify::Registry>,
+    /// Whether the capabilities declare `listChanged` (so changes are announced).
+    pub(crate) list_changed: bool,
     /// Seals 2026-07-28 `requestState`s.
     pub(crate) state_key: crate::mrtr::StateKey,
     mode: ResponseMode,
@@ -121,6 +142,7 @@ impl Shared {
     pub(crate) fn new(
         tables: Vec<SessionTable>,
         handlers: Handlers,
+        list_changed: bool,
         mode: ResponseMode,
         keep_alive: Duration,
         max_body_bytes: usize,
@@ -135,13 +157,35 @@ impl Shared {
             streams: Mutex::new(HashMap::default()),
             waiting: Mutex::new(HashMap::new()),
             log_levels: Mutex::new(HashMap::new()),
-            handlers,
+            handlers: std::sync::RwLock::new(Arc::new(handlers)),
+            registry: Mutex::new(crate::notify::Registry::default()),
+            list_changed,
             state_key,
             mode,
             keep_alive,
             max_body_bytes,
             queue,
         }
+    }
+
+    /// The handlers in force now.
+    pub(crate) fn handlers(&self) -> Arc<Handlers> {
+        self.handlers
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Every shard of the table.
+    pub(crate) fn shards(&self) -> &[Mutex<SessionTable>] {
+        &self.tables
+    }
+
+    /// Queues a frame for its stream without waiting: `false` when the stream is gone or its
+    /// queue is full (the frame is dropped; used for broadcasts, which must not stall).
+    pub(crate) fn deliver_now(&self, out: Out) -> bool {
+        let tx = lock(&self.streams).get(&out.stream).map(|e| e.tx.clone());
+        tx.is_some_and(|tx| tx.try_send(out.frame).is_ok())
     }
 
     /// Shard `i` of the table (`i` from [`shard_of_session`](mcpx_proto::shard_of_session) or
@@ -214,7 +258,7 @@ impl Shared {
         }
     }
 
-    fn drain_events(&self, table: &mut SessionTable) {
+    pub(crate) fn drain_events(&self, table: &mut SessionTable) {
         while let Some(event) = table.poll_event() {
             match event {
                 Event::RequestCancelled { stream, .. } => {
@@ -226,6 +270,7 @@ impl Shared {
                     }
                 }
                 Event::SessionExpired(id) | Event::SessionEvicted(id) => {
+                    lock(&self.registry).session_ended(&id);
                     lock(&self.log_levels).remove(&id);
                     lock(&self.waiting).retain(|(s, _), _| *s != id);
                 }
@@ -624,6 +669,7 @@ async fn route(shared: &Arc<Shared>, routed: Routed) -> Response<ResponseBody> {
         // Replay logs arrive with resumability; until then a resumed stream continues live.
         Routed::ResumeStream(resume) => open_stream(shared, resume.last_event_id.stream, None),
         Routed::SessionDeleted(id) => {
+            lock(&shared.registry).session_ended(&id);
             lock(&shared.log_levels).remove(&id);
             full(StatusCode::OK, None, Bytes::new())
         }
@@ -705,6 +751,7 @@ async fn dispatch(shared: Arc<Shared>, d: Dispatch) -> Response<ResponseBody> {
         round: None,
         request_id: d.id.clone(),
         own: tx,
+        handlers: shared.handlers(),
     };
     let mut handler = Handler::new(supervised(shared.clone(), d.stream, ctx, d.message));
     // Encoded only where an SSE response is really sent.
