@@ -426,7 +426,7 @@ pub struct Weighted<T> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Token {
-    /// Legacy: [`server/discover`] `initialize` + `notifications/initialized`; modern: discover.
+    /// Legacy: (`server/discover`) `initialize` + `notifications/initialized`; modern: discover.
     Handshake,
     /// `tools/list`, all pages; `bool` = only if advertised.
     ToolsList(bool),

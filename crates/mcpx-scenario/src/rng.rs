@@ -14,6 +14,8 @@ pub const DOMAIN_ARRIVALS: u64 = 0x6172_7276; // "arrv"
 pub const DOMAIN_TARGET: u64 = 0x7467_7274; // "tgrt"
 /// Domain of the seeded tool-rank shuffle used when a target's tools carry no rank.
 pub const DOMAIN_RANK: u64 = 0x7261_6e6b; // "rank"
+/// Domain of the prefilled users' lifetimes and ages (one stream per prefilled user).
+pub const DOMAIN_PREFILL: u64 = 0x7072_6566; // "pref"
 
 /// The splitmix64 finaliser: a bijective 64-bit mixer.
 const fn mix64(mut z: u64) -> u64 {

@@ -36,6 +36,10 @@ pub const MAX_RECORDED_THINKS: usize = 1024;
 /// Grace after the last call before a long-lived user may end (PROFILE 2.1 step 7: "≥ 5 s
 /// after its last call").
 pub const LAST_CALL_GRACE_US: u64 = 5_000_000;
+/// A stream open at least this long counts as healthy: its end starts a fresh series of
+/// reconnect attempts (`[clients.stream] reconnect.attempts` bounds each series, so a server
+/// that closes every stream at once sees at most that many GETs, then none).
+pub const STREAM_HEALTHY_US: u64 = 60_000_000;
 /// Gap between the two `initialize` requests of the Add/Connect sequence (PROFILE 1.1: "two
 /// `initialize` ~2 s apart").
 pub const CONNECT_PROBE_GAP_US: u64 = 2_000_000;
@@ -402,6 +406,7 @@ enum Instr {
     Hold,
     CloseStream,
     Finish,
+    Idle,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -511,6 +516,8 @@ impl InFlight {
 
 #[derive(Debug, Clone)]
 enum Running {
+    /// A session driver between injected calls: wakes only on [`VirtualUser::inject_call`].
+    Idle,
     Until(u64),
     Chains(Vec<usize>),
     Step {
@@ -552,6 +559,7 @@ pub struct VirtualUser {
     answers: Vec<(u64, Op)>,
     stream: Option<OpId>,
     stream_attempts: u32,
+    stream_opened_at: u64,
     stream_reopen_at: Option<u64>,
     stream_closed_by_user: bool,
     probe_next: Option<u64>,
@@ -616,6 +624,61 @@ impl VirtualUser {
             0
         };
         Self::build(plan, index, family, now_us, rng, Some(remaining_us))
+    }
+
+    /// A session driver for the call-level open model (`[load] model = "calls"`): runs
+    /// `on_start`, then waits; each [`VirtualUser::inject_call`] runs one call (with
+    /// `before_call`), concurrently with earlier ones; [`VirtualUser::shutdown`] ends it.
+    #[must_use]
+    pub fn session_driver(plan: &Arc<Plan>, index: u64, family: usize, now_us: u64) -> Self {
+        let mut u = Self::prefilled(plan, index, family, now_us, 0);
+        u.lifetime_end = None;
+        u.probe_next = None;
+        u.program = [Instr::Seq(Seq::Start), Instr::Idle].into_iter().collect();
+        u
+    }
+
+    /// Starts one tool call now (session drivers; on other users it runs alongside the
+    /// conversation). Ignored once the user is finishing.
+    pub fn inject_call(&mut self, now_us: u64) {
+        self.now = self.now.max(now_us);
+        if self.stream_closed_by_user || matches!(self.running, Some(Running::Finished)) {
+            return;
+        }
+        let plan = Arc::clone(&self.plan);
+        let Some(tool) = plan.draw_tool(&mut self.rng) else {
+            return;
+        };
+        if self.chains.iter().flatten().count() >= MAX_CHAINS {
+            return;
+        }
+        let f = family_of(&plan, self.family);
+        let reuse =
+            !f.sequence.before_call.is_empty() && self.rng.bernoulli(f.sequence.reuse_session_p);
+        let mut items: VecDeque<Item> = VecDeque::new();
+        if !reuse {
+            items.extend(f.sequence.before_call.iter().map(|t| Item::Token(*t)));
+        }
+        items.push_back(Item::Call(tool));
+        let mut ch = Chain::new(items);
+        ch.background = true;
+        self.add_chain(ch);
+    }
+
+    /// Ends the user at the next poll: held streams close, in-flight requests are abandoned
+    /// ([`CancelReason::Close`]), then [`Action::Finished`] (the run's drain deadline).
+    pub fn shutdown(&mut self, now_us: u64) {
+        self.now = self.now.max(now_us);
+        if matches!(self.running, Some(Running::Finished)) {
+            return;
+        }
+        self.active = false;
+        self.chains.clear();
+        for f in &mut self.in_flight {
+            f.owner = Owner::Detached;
+        }
+        self.running = None;
+        self.program = [Instr::CloseStream, Instr::Finish].into_iter().collect();
     }
 
     fn build(
@@ -737,6 +800,7 @@ impl VirtualUser {
             answers: Vec::new(),
             stream: None,
             stream_attempts: 0,
+            stream_opened_at: 0,
             stream_reopen_at: None,
             stream_closed_by_user: false,
             probe_next,
@@ -903,7 +967,7 @@ impl VirtualUser {
                     }
                     f.owner = Owner::Stream;
                     self.stream = Some(op);
-                    self.stream_attempts = 0;
+                    self.stream_opened_at = self.now;
                 }
             }
             Outcome::ServerRequest(id, req) => self.on_server_request(pos, id, req),
@@ -1001,7 +1065,11 @@ impl VirtualUser {
                 self.add_chain(ch);
             }
             OnStreamError::Retry => {
-                let _ = was_open;
+                if was_open && self.now.saturating_sub(self.stream_opened_at) >= STREAM_HEALTHY_US {
+                    // A stream that lived a while ended normally (proxy idle timeout, server
+                    // restart): a fresh series of attempts, not the tail of the last one.
+                    self.stream_attempts = 0;
+                }
                 if self.stream_attempts < policy.reconnect.attempts {
                     let delay = policy.reconnect.initial_us as f64
                         * policy
@@ -1227,6 +1295,10 @@ impl VirtualUser {
     fn step_program(&mut self) -> bool {
         let now = self.now;
         match self.running.take() {
+            Some(Running::Idle) => {
+                self.running = Some(Running::Idle);
+                false
+            }
             Some(Running::Finished) => {
                 self.running = Some(Running::Finished);
                 false
@@ -1373,6 +1445,7 @@ impl VirtualUser {
                     });
                 }
             }
+            Instr::Idle => self.running = Some(Running::Idle),
             Instr::Finish => {
                 for f in std::mem::take(&mut self.in_flight) {
                     self.out.push_back(Action::Cancel {

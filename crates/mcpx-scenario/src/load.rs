@@ -1,0 +1,557 @@
+//! Load models as sans-IO schedulers: who starts when. Open arrivals (Poisson or constant,
+//! optionally ramped by stages), closed populations, the call-level open model, the prefill of
+//! long-lived users, duration/drain, and `--shard i/n`.
+//!
+//! Every shard computes the same global arrival sequence from (`profile.seed`,
+//! [`DOMAIN_ARRIVALS`]) and keeps the users it owns (index mod n = i), so the union of the shards
+//! is exactly the unsharded run.
+
+use std::collections::VecDeque;
+
+use crate::format::{Arrival as ArrivalLaw, LoadModel, Scenario};
+use crate::rng::{DOMAIN_ARRIVALS, DOMAIN_PREFILL, Rng};
+
+/// Index of the first prefilled user: prefilled users live in their own index space so they
+/// never share an RNG stream with arriving users.
+pub const PREFILL_INDEX_BASE: u64 = 1 << 62;
+/// Most prefilled users one run creates: the steady-state population at 1 user/s is ~740;
+/// this bound allows ~1,000 users/s while keeping a typo from allocating millions.
+pub const MAX_PREFILL: u64 = 1_000_000;
+/// Most arrivals skipped in one poll while looking for this shard's next user (a shard count far
+/// above the rate would otherwise spin); the scan resumes on the next poll.
+pub const MAX_SKIP_PER_POLL: usize = 100_000;
+
+/// `--shard i/n`: this process runs users with index mod n = i.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    index: u64,
+    count: u64,
+}
+
+impl Shard {
+    /// Shard `index` of `count`; `None` unless `index < count`.
+    #[must_use]
+    pub fn new(index: u64, count: u64) -> Option<Self> {
+        (index < count).then_some(Self { index, count })
+    }
+
+    /// The whole run.
+    #[must_use]
+    pub fn all() -> Self {
+        Self { index: 0, count: 1 }
+    }
+
+    /// Whether user `k` belongs to this shard.
+    #[must_use]
+    pub fn owns(&self, k: u64) -> bool {
+        k % self.count == self.index
+    }
+}
+
+/// What to start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StartKind {
+    /// A fresh user: [`crate::VirtualUser::new`]`(plan, index, at_us)`.
+    User,
+    /// A prefilled long-lived user: [`crate::VirtualUser::prefilled`].
+    Prefilled {
+        /// Family index.
+        family: usize,
+        /// Remaining lifetime, µs.
+        remaining_us: u64,
+    },
+    /// Call-level model: start session driver `index` ([`crate::VirtualUser::session_driver`],
+    /// family 0 unless the runner picks another).
+    Session,
+    /// Call-level model: [`crate::VirtualUser::inject_call`] into session driver `index`.
+    Call,
+}
+
+/// One scheduled start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Start {
+    /// User (or session-driver) index.
+    pub index: u64,
+    /// Intended start time, µs (measure from here, not from when the runner got to it).
+    pub at_us: u64,
+    /// What to start.
+    pub kind: StartKind,
+}
+
+/// A piecewise-linear rate (or population) over time.
+#[derive(Debug, Clone, PartialEq)]
+struct Ramp {
+    /// (start µs, end µs, value at start, value at end).
+    segments: Vec<(u64, u64, f64, f64)>,
+}
+
+impl Ramp {
+    fn new(s: &Scenario, flat: f64) -> Self {
+        let load = &s.load;
+        if load.stages.is_empty() {
+            return Self {
+                segments: vec![(0, load.duration_us, flat, flat)],
+            };
+        }
+        let mut t = 0u64;
+        let mut prev = 0.0;
+        let mut segments = Vec::with_capacity(load.stages.len());
+        for st in &load.stages {
+            let end = t.saturating_add(st.duration_us);
+            segments.push((t, end, prev, st.target));
+            prev = st.target;
+            t = end;
+        }
+        Self { segments }
+    }
+
+    fn end(&self) -> u64 {
+        self.segments.last().map_or(0, |s| s.1)
+    }
+
+    fn at(&self, t: u64) -> f64 {
+        for &(a, b, va, vb) in &self.segments {
+            if t < b || b == self.end() && t == b {
+                if b <= a {
+                    return vb;
+                }
+                let x = (t.saturating_sub(a)) as f64 / (b - a) as f64;
+                return va + (vb - va) * x.clamp(0.0, 1.0);
+            }
+        }
+        0.0
+    }
+
+    fn max(&self) -> f64 {
+        self.segments
+            .iter()
+            .map(|s| s.2.max(s.3))
+            .fold(0.0, f64::max)
+    }
+
+    /// The time at which the integral of the rate (per second) reaches `target`, or `None`
+    /// if it never does before the end.
+    fn inverse_integral(&self, target: f64) -> Option<u64> {
+        let mut acc = 0.0;
+        for &(a, b, va, vb) in &self.segments {
+            let d = (b.saturating_sub(a)) as f64 / 1e6;
+            let area = (va + vb) / 2.0 * d;
+            if acc + area >= target && area > 0.0 {
+                let need = target - acc;
+                // Solve va x + (vb - va) / (2 d) x^2 = need for x in [0, d].
+                let k = if d > 0.0 { (vb - va) / (2.0 * d) } else { 0.0 };
+                let x = if k.abs() < 1e-12 {
+                    need / va
+                } else {
+                    (-va + (va * va + 4.0 * k * need).max(0.0).sqrt()) / (2.0 * k)
+                };
+                return Some(a.saturating_add((x.clamp(0.0, d) * 1e6).round() as u64));
+            }
+            acc += area;
+        }
+        None
+    }
+}
+
+/// The scheduler of one run (or shard). See the module docs.
+///
+/// Protocol: call [`Arrivals::poll`]`(now)` until `None`, start what it returns, sleep until
+/// [`Arrivals::next_wakeup`]; in the closed model, report each finished user with
+/// [`Arrivals::on_user_finished`]. New users stop at [`Arrivals::stop_us`]; at
+/// [`Arrivals::deadline_us`] the runner shuts down whoever is left.
+#[derive(Debug, Clone)]
+pub struct Arrivals {
+    model: LoadModel,
+    law: ArrivalLaw,
+    shard: Shard,
+    ramp: Ramp,
+    stop_us: u64,
+    drain_us: u64,
+    rng: Rng,
+    /// Open / calls: integral of the rate reached by the next arrival, and its index.
+    next_mass: f64,
+    next_index: u64,
+    next_at: Option<u64>,
+    /// Calls model: number of session slots.
+    sessions: u64,
+    /// Closed model: per owned slot, (slot, generation, running).
+    slots: Vec<(u64, u64, bool)>,
+    closed_max: u64,
+    queue: VecDeque<Start>,
+}
+
+impl Arrivals {
+    /// The schedule of `scenario`'s `[load]` for `shard`.
+    #[must_use]
+    pub fn new(scenario: &Scenario, shard: Shard) -> Self {
+        let load = &scenario.load;
+        let flat = match load.model {
+            LoadModel::Open => load.users_per_s,
+            LoadModel::Closed => load.users as f64,
+            LoadModel::Calls => load.calls_per_s,
+        };
+        let ramp = Ramp::new(scenario, flat);
+        let stop_us = ramp.end();
+        let mut rng = Rng::derive(scenario.profile.seed, DOMAIN_ARRIVALS, 0);
+        let mut queue = VecDeque::new();
+        let mut slots = Vec::new();
+        let mut closed_max = 0;
+        match load.model {
+            LoadModel::Open => {
+                if load.prefill && load.stages.is_empty() {
+                    queue.extend(prefill(scenario, shard));
+                }
+            }
+            LoadModel::Closed => {
+                closed_max = ramp.max().ceil().min(10_000_000.0) as u64;
+                slots = (0..closed_max)
+                    .filter(|s| shard.owns(*s))
+                    .map(|s| (s, 0, false))
+                    .collect();
+            }
+            LoadModel::Calls => {
+                queue.extend(
+                    (0..load.sessions)
+                        .filter(|s| shard.owns(*s))
+                        .map(|s| Start {
+                            index: s,
+                            at_us: 0,
+                            kind: StartKind::Session,
+                        }),
+                );
+            }
+        }
+        let first_mass = match load.law_first() {
+            Some(m) => m,
+            None => exp1(&mut rng),
+        };
+        let mut a = Self {
+            model: load.model,
+            law: load.arrival,
+            shard,
+            ramp,
+            stop_us,
+            drain_us: load.drain_us,
+            rng,
+            next_mass: first_mass,
+            next_index: 0,
+            next_at: None,
+            sessions: load.sessions.max(1),
+            slots,
+            closed_max,
+            queue,
+        };
+        if a.model != LoadModel::Closed {
+            a.next_at = a.ramp.inverse_integral(a.next_mass);
+        }
+        a
+    }
+
+    /// When new users stop arriving, µs.
+    #[must_use]
+    pub fn stop_us(&self) -> u64 {
+        self.stop_us
+    }
+
+    /// When the run ends: stop plus drain, µs.
+    #[must_use]
+    pub fn deadline_us(&self) -> u64 {
+        self.stop_us.saturating_add(self.drain_us)
+    }
+
+    /// The next start due at `now_us`.
+    pub fn poll(&mut self, now_us: u64) -> Option<Start> {
+        if let Some(pos) = self.queue.iter().position(|s| s.at_us <= now_us) {
+            return self.queue.remove(pos);
+        }
+        match self.model {
+            LoadModel::Closed => {
+                if now_us >= self.stop_us {
+                    return None;
+                }
+                let target = self.ramp.at(now_us);
+                for (slot, generation, running) in &mut self.slots {
+                    if !*running && (*slot as f64) < target {
+                        *running = true;
+                        let index = *generation * self.closed_max + *slot;
+                        *generation += 1;
+                        return Some(Start {
+                            index,
+                            at_us: now_us,
+                            kind: StartKind::User,
+                        });
+                    }
+                }
+                None
+            }
+            LoadModel::Open | LoadModel::Calls => {
+                for _ in 0..MAX_SKIP_PER_POLL {
+                    let at = self.next_at.filter(|t| *t <= now_us && *t < self.stop_us)?;
+                    let index = self.next_index;
+                    self.next_index += 1;
+                    self.next_mass += match self.law {
+                        ArrivalLaw::Constant => 1.0,
+                        _ => exp1(&mut self.rng),
+                    };
+                    self.next_at = self.ramp.inverse_integral(self.next_mass);
+                    if self.model == LoadModel::Calls {
+                        // Calls are spread over the sessions round-robin by arrival index.
+                        let slot = index % self.sessions;
+                        if self.shard.owns(slot) {
+                            return Some(Start {
+                                index: slot,
+                                at_us: at,
+                                kind: StartKind::Call,
+                            });
+                        }
+                    } else if self.shard.owns(index) {
+                        return Some(Start {
+                            index,
+                            at_us: at,
+                            kind: StartKind::User,
+                        });
+                    }
+                }
+                None
+            }
+        }
+    }
+
+    /// The next time [`Arrivals::poll`] may return something (closed model: only ramp
+    /// activations; finished users are reported with [`Arrivals::on_user_finished`]).
+    #[must_use]
+    pub fn next_wakeup(&self) -> Option<u64> {
+        let queued = self.queue.iter().map(|s| s.at_us).min();
+        let next = match self.model {
+            LoadModel::Closed => {
+                // The earliest time an idle slot becomes active under the ramp.
+                self.slots
+                    .iter()
+                    .filter(|(_, _, running)| !running)
+                    .filter_map(|(slot, _, _)| self.activation(*slot))
+                    .min()
+            }
+            _ => self.next_at.filter(|t| *t < self.stop_us),
+        };
+        match (queued, next) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Closed model: user `index` ended at `now_us`; its slot starts a new one at the next poll.
+    pub fn on_user_finished(&mut self, index: u64, _now_us: u64) {
+        if self.closed_max == 0 {
+            return;
+        }
+        let slot = index % self.closed_max;
+        if let Some(s) = self.slots.iter_mut().find(|s| s.0 == slot) {
+            s.2 = false;
+        }
+    }
+
+    /// First time at which slot `s` is within the ramp's population (closed model).
+    fn activation(&self, s: u64) -> Option<u64> {
+        let need = s as f64 + 1e-9;
+        for &(a, b, va, vb) in &self.ramp.segments {
+            if va > need {
+                return Some(a);
+            }
+            if vb > need && vb > va {
+                let x = (need - va) / (vb - va);
+                return Some(a.saturating_add(((b - a) as f64 * x).ceil() as u64).min(b));
+            }
+        }
+        None
+    }
+}
+
+fn exp1(rng: &mut Rng) -> f64 {
+    -rng.f64_open0().ln()
+}
+
+trait FirstMass {
+    fn law_first(&self) -> Option<f64>;
+}
+
+impl FirstMass for crate::format::Load {
+    /// Constant arrivals start at t = 0; Poisson ones after an exponential gap.
+    fn law_first(&self) -> Option<f64> {
+        match self.arrival {
+            ArrivalLaw::Constant => Some(0.0),
+            _ => None,
+        }
+    }
+}
+
+/// The prefilled population (PROFILE 2.1 "Prefill"): for each family with a `lifetime`,
+/// N₀ = `users_per_s` × weight × E(lifetime) idle users, lifetime length-biased
+/// (median × e^{σ²} for a lognormal), age uniform within it, started evenly over
+/// `prefill_ramp_s`.
+#[must_use]
+pub fn prefill(scenario: &Scenario, shard: Shard) -> Vec<Start> {
+    let load = &scenario.load;
+    let total_w: f64 = scenario.clients.iter().map(|c| c.weight).sum();
+    if total_w <= 0.0 {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let mut j = 0u64;
+    for (fi, f) in scenario.clients.iter().enumerate() {
+        let Some(life) = &f.lifetime else { continue };
+        let mean_s = life.mean() / 1e6;
+        let n0 = load.users_per_s * f.weight / total_w * mean_s;
+        // Deterministic rounding: the fractional user exists with its probability.
+        let mut r = Rng::derive(scenario.profile.seed, DOMAIN_PREFILL, u64::MAX - fi as u64);
+        let n = (n0.floor() as u64 + u64::from(r.bernoulli(n0.fract()))).min(MAX_PREFILL);
+        let biased = match life {
+            crate::dist::Dist::LogNormal {
+                median,
+                sigma,
+                min,
+                max,
+            } => crate::dist::Dist::lognormal(median * (sigma * sigma).exp(), *sigma, *min, *max),
+            other => other.clone(),
+        };
+        for i in 0..n {
+            let index = PREFILL_INDEX_BASE + j;
+            j += 1;
+            if !shard.owns(index) {
+                continue;
+            }
+            let mut rng = Rng::derive(scenario.profile.seed, DOMAIN_PREFILL, index);
+            let lifetime = biased.sample_u64(&mut rng);
+            let age = (rng.f64() * lifetime as f64) as u64;
+            let at_us = load
+                .prefill_ramp_us
+                .saturating_mul(i)
+                .checked_div(n)
+                .unwrap_or(0);
+            out.push(Start {
+                index,
+                at_us,
+                kind: StartKind::Prefilled {
+                    family: fi,
+                    remaining_us: lifetime - age.min(lifetime),
+                },
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenario(load: &str) -> Scenario {
+        let text =
+            format!("format = \"mcpx-scenario/1\"\n[load]\n{load}\n[[clients]]\nname = \"a\"\n");
+        Scenario::parse(&text, "t.toml").unwrap()
+    }
+
+    fn drain(a: &mut Arrivals, until: u64) -> Vec<Start> {
+        let mut out = Vec::new();
+        let mut now = 0;
+        loop {
+            while let Some(s) = a.poll(now) {
+                out.push(s);
+            }
+            match a.next_wakeup() {
+                Some(t) if t <= until => now = t.max(now),
+                _ => return out,
+            }
+        }
+    }
+
+    #[test]
+    fn poisson_rate_and_shards_partition() {
+        let s = scenario("users_per_s = 5\nduration_s = 2000\nprefill = false");
+        let all = drain(&mut Arrivals::new(&s, Shard::all()), u64::MAX);
+        let n = all.len() as f64;
+        assert!((n - 10_000.0).abs() < 300.0, "{n}");
+        let mut merged: Vec<Start> = (0..3)
+            .flat_map(|i| drain(&mut Arrivals::new(&s, Shard::new(i, 3).unwrap()), u64::MAX))
+            .collect();
+        merged.sort_by_key(|s| s.index);
+        assert_eq!(merged, all);
+        // Exponential gaps: about 63 % shorter than the mean.
+        let short = all
+            .windows(2)
+            .filter(|w| w[1].at_us - w[0].at_us < 200_000)
+            .count() as f64;
+        assert!((short / n - 0.632).abs() < 0.02);
+    }
+
+    #[test]
+    fn constant_arrivals_and_ramp() {
+        let s =
+            scenario("arrival = \"constant\"\nusers_per_s = 2\nduration_s = 10\nprefill = false");
+        let all = drain(&mut Arrivals::new(&s, Shard::all()), u64::MAX);
+        assert_eq!(all.len(), 20);
+        assert_eq!(all[1].at_us - all[0].at_us, 500_000);
+        // Ramp 0 -> 10/s over 10 s then 10/s for 10 s: 50 + 100 users.
+        let r = scenario(
+            "arrival = \"constant\"\nprefill = false\nstages = [{ duration_s = 10, target = 10 }, { duration_s = 10, target = 10 }]",
+        );
+        let a = drain(&mut Arrivals::new(&r, Shard::all()), u64::MAX);
+        assert!((a.len() as i64 - 150).abs() <= 1, "{}", a.len());
+        assert!(
+            a.iter()
+                .filter(|s| s.at_us < 10_000_000)
+                .count()
+                .abs_diff(50)
+                <= 1
+        );
+    }
+
+    #[test]
+    fn closed_population_restarts() {
+        let s = scenario("model = \"closed\"\nusers = 3\nduration_s = 100");
+        let mut a = Arrivals::new(&s, Shard::all());
+        let first: Vec<Start> = std::iter::from_fn(|| a.poll(0)).collect();
+        assert_eq!(
+            first.iter().map(|s| s.index).collect::<Vec<_>>(),
+            vec![0, 1, 2]
+        );
+        assert!(a.poll(5).is_none());
+        a.on_user_finished(1, 7);
+        let next = a.poll(7).unwrap();
+        assert_eq!((next.index, next.at_us), (4, 7));
+        assert!(a.poll(200_000_000).is_none());
+    }
+
+    #[test]
+    fn prefill_population() {
+        let s = Scenario::builtin("claude").unwrap();
+        let p = prefill(&s, Shard::all());
+        // 1 user/s x .3 x E[lifetime] (1500 s x e^0.5 = 2473 s) ~ 742.
+        assert!((p.len() as i64 - 742).abs() <= 2, "{}", p.len());
+        let mean_rem = p
+            .iter()
+            .map(|s| match s.kind {
+                StartKind::Prefilled { remaining_us, .. } => remaining_us as f64,
+                _ => 0.0,
+            })
+            .sum::<f64>()
+            / p.len() as f64
+            / 1e6;
+        // Residual life of a length-biased lognormal: E[L^2] / (2 E[L]) = median e^{3σ²/2} / 2 ~ 3361 s.
+        assert!((mean_rem - 3361.0).abs() < 400.0, "{mean_rem}");
+        assert!(p.iter().all(|s| s.at_us < 60_000_000));
+    }
+
+    #[test]
+    fn calls_model_spreads_over_sessions() {
+        let s = scenario("model = \"calls\"\ncalls_per_s = 50\nsessions = 4\nduration_s = 10");
+        let all = drain(&mut Arrivals::new(&s, Shard::all()), u64::MAX);
+        assert_eq!(
+            all.iter().filter(|s| s.kind == StartKind::Session).count(),
+            4
+        );
+        let calls = all.iter().filter(|s| s.kind == StartKind::Call).count();
+        assert!((calls as i64 - 500).abs() < 80, "{calls}");
+    }
+}
