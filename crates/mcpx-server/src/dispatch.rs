@@ -17,6 +17,13 @@ use crate::service::respond;
 
 /// Runs the request to its answer (sent on the request's stream).
 pub(crate) async fn run_request(mut ctx: RequestContext, message: Message) {
+    if let Some(service) = ctx.handlers.service.clone() {
+        match service.call(ctx.clone(), message).await {
+            Ok(raw) => crate::service::respond_raw(&ctx, &raw).await,
+            Err(e) => respond(&ctx, Err(e)).await,
+        }
+        return;
+    }
     let method = message.method().unwrap_or_default();
     let stateless_round = ctx.version.rules().result_type && MRTR_METHODS.contains(&method);
     // The session era's tools/call (the hot path) reads its params once, borrowed, in

@@ -129,6 +129,26 @@ impl HandlerError {
     }
 }
 
+/// The low-level alternative to registering tools, resources and prompts, for gateways and
+/// proxies: it sees every dispatched request as the raw message (method, id, params exactly as
+/// received) and answers with a raw result or an error, while the engine still does everything
+/// else (sessions, versions, `initialize`, `ping`, cancellation, response modes, SSE, limits).
+///
+/// With a service installed ([`Handlers::service`]) the registered tools, resources and prompts
+/// are not used. Declare what the server offers yourself: its capabilities with
+/// [`Config::capabilities`](mcpx_proto::Config::capabilities) and, for methods beyond the
+/// standard ones, [`Config::dispatch_methods`](mcpx_proto::Config::dispatch_methods). Results
+/// go out byte for byte: in the 2026-07-28 era they must carry `resultType` themselves
+/// ([`RequestContext::version`] says which era a request is in).
+pub trait Service: Send + Sync + 'static {
+    /// Answers one request. The context can send progress and notifications, observe
+    /// cancellation and ask the client, as for any handler.
+    fn call(&self, ctx: RequestContext, request: mcpx_wire::Message) -> BoxFuture<ServiceResult>;
+}
+
+/// What a [`Service`] answers: the raw `result` object, or a JSON-RPC error.
+pub type ServiceResult = Result<mcpx_wire::RawJson, HandlerError>;
+
 /// Tools get their `arguments` as raw JSON bytes, read once by the tool's argument type.
 type ToolFn = dyn Fn(RequestContext, bytes::Bytes) -> BoxFuture<Result<ToolResult, HandlerError>>
     + Send
@@ -229,6 +249,8 @@ pub struct Handlers {
     pub(crate) prompts: BTreeMap<String, Prompt>,
     pub(crate) prompt_order: Vec<String>,
     pub(crate) completion: Option<Arc<ValueFn>>,
+    /// A low-level service that answers every dispatched request instead of the above.
+    pub(crate) service: Option<Arc<dyn Service>>,
 }
 
 impl std::fmt::Debug for Handlers {
@@ -245,6 +267,18 @@ impl Handlers {
     /// No handlers.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Installs a low-level [`Service`] that answers every dispatched request (the registered
+    /// tools, resources and prompts are then unused).
+    pub fn service(&mut self, service: impl Service) -> &mut Self {
+        self.service = Some(Arc::new(service));
+        self
+    }
+
+    /// Whether a low-level [`Service`] answers requests.
+    pub(crate) fn has_service(&self) -> bool {
+        self.service.is_some()
     }
 
     /// Registers a tool whose arguments deserialize into `A` (a missing `arguments` is `{}`).

@@ -38,6 +38,7 @@ pub mod limits;
 mod mrtr;
 mod notify;
 mod service;
+mod tower;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -49,8 +50,11 @@ use hyper_util::server::conn::auto;
 use mcpx_proto::{Config, ConfigError, SessionTable};
 
 pub use context::{AskError, RequestContext};
-pub use handler::{BoxFuture, Content, HandlerError, Handlers, ToolDef, ToolResult};
+pub use handler::{
+    BoxFuture, Content, HandlerError, Handlers, Service, ServiceResult, ToolDef, ToolResult,
+};
 pub use notify::{ListKind, MAX_SUBSCRIPTIONS_PER_CLIENT, ServerHandle};
+pub use tower::{McpBody, McpService};
 
 use crate::service::Shared;
 
@@ -168,8 +172,10 @@ impl ServerBuilder {
                 }
             }
         }
-        let caps = caps.to_string();
-        config.capabilities(&caps);
+        // A low-level service declares its own capabilities in the config.
+        if !self.handlers.has_service() {
+            config.capabilities(&caps.to_string());
+        }
         let max_body = self
             .max_body_bytes
             .unwrap_or(mcpx_proto::limits::DEFAULT_MAX_BODY_BYTES);
@@ -215,6 +221,17 @@ impl Server {
     /// A builder with the defaults.
     pub fn builder() -> ServerBuilder {
         ServerBuilder::default()
+    }
+
+    /// The server as a `tower` service, to mount in another app's router instead of
+    /// [`serve`](Self::serve) (see [`McpService`]; build with
+    /// [`Config::any_path`](mcpx_proto::Config::any_path) when the router picks the path). Its
+    /// idle-session timer runs on the current tokio runtime from now on.
+    pub fn into_service(self) -> McpService {
+        tokio::spawn(service::run_timer(self.shared.clone()));
+        McpService {
+            shared: self.shared,
+        }
     }
 
     /// A handle to change what the running server serves and to announce changes (list

@@ -17,7 +17,7 @@ use bytes::{Bytes, BytesMut};
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::{Body, Frame as BodyFrame, Incoming, SizeHint};
+use hyper::body::{Body, Frame as BodyFrame, SizeHint};
 use mcpx_proto::http::MCP_PROTOCOL_VERSION;
 use mcpx_proto::{
     Dispatch, Event, EventId, ProtocolError, ProtocolVersion, Rejection, RequestHead, Routed,
@@ -270,6 +270,7 @@ impl Shared {
                     }
                 }
                 Event::SessionExpired(id) | Event::SessionEvicted(id) => {
+                    tracing::debug!(session = id.as_str(), "session ended (idle or evicted)");
                     lock(&self.registry).session_ended(&id);
                     lock(&self.log_levels).remove(&id);
                     lock(&self.waiting).retain(|(s, _), _| *s != id);
@@ -571,10 +572,14 @@ fn sse_body(
 }
 
 /// Serves one HTTP request. Never fails: every problem is an HTTP response.
-pub(crate) async fn handle(
+pub(crate) async fn handle<B>(
     shared: Arc<Shared>,
-    req: Request<Incoming>,
-) -> Result<Response<ResponseBody>, Infallible> {
+    req: Request<B>,
+) -> Result<Response<ResponseBody>, Infallible>
+where
+    B: Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     if req.uri().path() == "/healthz" && req.method() == Method::GET {
         return Ok(full(
             StatusCode::OK,
@@ -629,7 +634,14 @@ pub(crate) async fn handle(
     let routed = shared.route_request(&parts, bytes);
     Ok(match routed {
         Err(rejection) => rejection_response(&rejection),
-        Ok(routed) => route(&shared, routed).await,
+        Ok(routed) => {
+            let trace = parts
+                .headers
+                .get("traceparent")
+                .and_then(|v| v.to_str().ok())
+                .and_then(TraceParent::parse);
+            route(&shared, routed, trace).await
+        }
     })
 }
 
@@ -646,7 +658,11 @@ fn rejection_response(rejection: &Rejection) -> Response<ResponseBody> {
     resp
 }
 
-async fn route(shared: &Arc<Shared>, routed: Routed) -> Response<ResponseBody> {
+async fn route(
+    shared: &Arc<Shared>,
+    routed: Routed,
+    trace: Option<TraceParent<'_>>,
+) -> Response<ResponseBody> {
     match routed {
         Routed::Answer(answer) => {
             let mut resp = json(answer.body);
@@ -657,7 +673,16 @@ async fn route(shared: &Arc<Shared>, routed: Routed) -> Response<ResponseBody> {
             }
             resp
         }
-        Routed::Dispatch(d) => dispatch(shared.clone(), d).await,
+        Routed::Dispatch(d) => {
+            let span = request_span(
+                d.message.method().unwrap_or_default(),
+                &d.id,
+                d.session.as_ref(),
+                d.version,
+                trace,
+            );
+            dispatch(shared.clone(), d, span).await
+        }
         Routed::Accepted(_) => full(StatusCode::ACCEPTED, None, Bytes::new()),
         Routed::ClientResponse(c) => {
             if let Some(tx) = lock(&shared.waiting).remove(&(c.session, c.id)) {
@@ -676,7 +701,7 @@ async fn route(shared: &Arc<Shared>, routed: Routed) -> Response<ResponseBody> {
         Routed::Batch(batch) => {
             let mut bodies = Vec::new();
             for item in batch.items {
-                let resp = Box::pin(route(shared, item)).await;
+                let resp = Box::pin(route(shared, item, trace)).await;
                 if resp.status() == StatusCode::OK {
                     let Ok(collected) = resp.into_body().collect().await;
                     bodies.push(collected.to_bytes());
@@ -718,7 +743,7 @@ fn open_stream(
 
 /// Runs a dispatched request's handler and answers per the response mode: JSON when the
 /// handler answers before emitting anything else (auto) or always (json), SSE otherwise.
-async fn dispatch(shared: Arc<Shared>, d: Dispatch) -> Response<ResponseBody> {
+async fn dispatch(shared: Arc<Shared>, d: Dispatch, span: tracing::Span) -> Response<ResponseBody> {
     let (tx, mut rx) = mpsc::channel(shared.queue);
     let (cancel_tx, cancel_rx) = watch::channel(false);
     lock(&shared.streams).insert(
@@ -753,7 +778,10 @@ async fn dispatch(shared: Arc<Shared>, d: Dispatch) -> Response<ResponseBody> {
         own: tx,
         handlers: shared.handlers(),
     };
-    let mut handler = Handler::new(supervised(shared.clone(), d.stream, ctx, d.message));
+    let mut handler = Handler::new(tracing::Instrument::instrument(
+        supervised(shared.clone(), d.stream, ctx, d.message),
+        span,
+    ));
     // Encoded only where an SSE response is really sent.
     let priming = d.priming;
     match shared.mode {
@@ -827,6 +855,62 @@ async fn dispatch(shared: Arc<Shared>, d: Dispatch) -> Response<ResponseBody> {
             )
         }
     }
+}
+
+/// A W3C `traceparent` header (`00-{trace-id}-{parent-id}-{flags}`), borrowed.
+#[derive(Clone, Copy, Debug)]
+struct TraceParent<'a> {
+    trace_id: &'a str,
+    parent_id: &'a str,
+}
+
+impl<'a> TraceParent<'a> {
+    /// The ids of a well-formed version-00 header (lowercase hex, not all zero); `None`
+    /// otherwise (the header is then ignored, as W3C Trace Context says).
+    fn parse(header: &'a str) -> Option<Self> {
+        let mut parts = header.trim().split('-');
+        let (version, trace_id, parent_id, flags) =
+            (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        let hex = |s: &str, n: usize| {
+            s.len() == n && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        };
+        let nonzero = |s: &str| s.bytes().any(|b| b != b'0');
+        (version == "00"
+            && parts.next().is_none()
+            && hex(trace_id, 32)
+            && hex(parent_id, 16)
+            && hex(flags, 2)
+            && nonzero(trace_id)
+            && nonzero(parent_id))
+        .then_some(Self {
+            trace_id,
+            parent_id,
+        })
+    }
+}
+
+/// The span of one dispatched request (level DEBUG: free when disabled): method, id, session,
+/// protocol version, and the caller's trace context when it sent a `traceparent`, so the
+/// request's logs join the caller's trace.
+fn request_span(
+    method: &str,
+    id: &RequestId,
+    session: Option<&SessionId>,
+    version: ProtocolVersion,
+    trace: Option<TraceParent<'_>>,
+) -> tracing::Span {
+    if !tracing::enabled!(tracing::Level::DEBUG) {
+        return tracing::Span::none();
+    }
+    tracing::debug_span!(
+        "mcp.request",
+        method,
+        id = %id,
+        session = session.map(SessionId::as_str),
+        version = version.as_str(),
+        trace_id = trace.map(|t| t.trace_id),
+        parent_id = trace.map(|t| t.parent_id),
+    )
 }
 
 /// A request's handler with its panic caught in place: a panicking handler gets -32603 for its
@@ -930,6 +1014,17 @@ pub(crate) async fn respond_typed<R: serde::Serialize + ?Sized>(ctx: &RequestCon
     }
 }
 
+/// Sends a raw result object, byte for byte, as the request's answer.
+pub(crate) async fn respond_raw(ctx: &RequestContext, result: &RawJson) {
+    let stream = ctx.stream;
+    let out = ctx.shared.write(stream, |t, now, buf| {
+        t.respond_raw(now, stream, result, buf)
+    });
+    if let Ok(out) = out {
+        ctx.deliver(out).await;
+    }
+}
+
 /// Encodes `value` as the result of the request on `stream` and sends it.
 pub(crate) async fn respond(ctx: &RequestContext, value: Result<Value, crate::HandlerError>) {
     let stream = ctx.stream;
@@ -986,5 +1081,89 @@ pub(crate) async fn run_timer(shared: Arc<Shared>) {
             at.saturating_duration_since(Instant::now())
         });
         tokio::time::sleep(wait.min(limits::IDLE_TIMER_MAX_SLEEP)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex as StdMutex;
+    use tracing::field::{Field, Visit};
+    use tracing::span::{Attributes, Id, Record};
+    use tracing::{Event as TracingEvent, Metadata, Subscriber};
+
+    #[test]
+    fn traceparent_is_parsed_strictly() {
+        let ok =
+            TraceParent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
+        assert_eq!(ok.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(ok.parent_id, "00f067aa0ba902b7");
+        for bad in [
+            "",
+            "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+        ] {
+            assert!(TraceParent::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    /// Records the fields of every new span.
+    #[derive(Default)]
+    struct Recorder(StdMutex<Vec<(String, String)>>);
+
+    struct Fields<'a>(&'a mut Vec<(String, String)>);
+
+    impl Visit for Fields<'_> {
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            self.0.push((field.name().to_owned(), format!("{value:?}")));
+        }
+        fn record_str(&mut self, field: &Field, value: &str) {
+            self.0.push((field.name().to_owned(), value.to_owned()));
+        }
+    }
+
+    impl Subscriber for &'static Recorder {
+        fn enabled(&self, _: &Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, span: &Attributes<'_>) -> Id {
+            span.record(&mut Fields(&mut self.0.lock().unwrap()));
+            Id::from_u64(1)
+        }
+        fn record(&self, _: &Id, _: &Record<'_>) {}
+        fn record_follows_from(&self, _: &Id, _: &Id) {}
+        fn event(&self, _: &TracingEvent<'_>) {}
+        fn enter(&self, _: &Id) {}
+        fn exit(&self, _: &Id) {}
+    }
+
+    #[test]
+    fn request_span_continues_the_callers_trace() {
+        let recorder: &'static Recorder = Box::leak(Box::default());
+        let trace = TraceParent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+        let session = SessionId::new("abc").unwrap();
+        tracing::subscriber::with_default(recorder, || {
+            let _span = request_span(
+                "tools/call",
+                &RequestId::from_i64(7),
+                Some(&session),
+                ProtocolVersion::V2025_11_25,
+                trace,
+            );
+        });
+        let fields = recorder.0.lock().unwrap().clone();
+        let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        assert_eq!(get("method").as_deref(), Some("tools/call"));
+        assert_eq!(get("id").as_deref(), Some("7"));
+        assert_eq!(get("session").as_deref(), Some("abc"));
+        assert_eq!(
+            get("trace_id").as_deref(),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        );
+        assert_eq!(get("parent_id").as_deref(), Some("00f067aa0ba902b7"));
     }
 }
