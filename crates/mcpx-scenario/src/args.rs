@@ -17,6 +17,10 @@ use crate::rng::Rng;
 pub const MAX_SCHEMA_DEPTH: usize = 8;
 /// Most items generated for one array (above `minItems`, arrays get at most 3).
 pub const MAX_ARRAY_ITEMS: usize = 64;
+/// Most JSON nodes one generated value holds: nested arrays with large `minItems` would
+/// otherwise grow exponentially with depth (a hostile or careless schema). Past it, subschemas
+/// yield `null`.
+pub const MAX_GENERATED_NODES: usize = 10_000;
 /// Largest padded argument size, bytes (the profile's `max_bytes` is 64 KiB; 1 MiB leaves room
 /// for custom scenarios while bounding memory per in-flight call).
 pub const MAX_ARGS_BYTES: usize = 1 << 20;
@@ -51,7 +55,7 @@ pub fn generate_arguments(
     target_bytes: usize,
     rng: &mut Rng,
 ) -> String {
-    let mut value = generate_value(schema, optional_p, rng, 0);
+    let mut value = generate_value(schema, optional_p, rng);
     if !value.is_object() && schema.get("type").is_none_or(|t| t == "object") {
         value = Json::Object(Map::new());
     }
@@ -60,7 +64,22 @@ pub fn generate_arguments(
 }
 
 /// A value valid against `schema` (no padding).
-pub fn generate_value(schema: &Json, optional_p: f64, rng: &mut Rng, depth: usize) -> Json {
+pub fn generate_value(schema: &Json, optional_p: f64, rng: &mut Rng) -> Json {
+    let mut budget = MAX_GENERATED_NODES;
+    generate(schema, optional_p, rng, 0, &mut budget)
+}
+
+fn generate(
+    schema: &Json,
+    optional_p: f64,
+    rng: &mut Rng,
+    depth: usize,
+    budget: &mut usize,
+) -> Json {
+    if *budget == 0 {
+        return Json::Null;
+    }
+    *budget -= 1;
     if depth > MAX_SCHEMA_DEPTH {
         return Json::Null;
     }
@@ -80,7 +99,7 @@ pub fn generate_value(schema: &Json, optional_p: f64, rng: &mut Rng, depth: usiz
         if let Some(Json::Array(branches)) = obj.get(key)
             && let Some(first) = branches.first()
         {
-            return generate_value(first, optional_p, rng, depth + 1);
+            return generate(first, optional_p, rng, depth + 1, budget);
         }
     }
     match schema_type(obj) {
@@ -96,7 +115,7 @@ pub fn generate_value(schema: &Json, optional_p: f64, rng: &mut Rng, depth: usiz
                     if required.contains(&name.as_str()) || rng.bernoulli(optional_p) {
                         out.insert(
                             name.clone(),
-                            generate_value(sub, optional_p, rng, depth + 1),
+                            generate(sub, optional_p, rng, depth + 1, budget),
                         );
                     }
                 }
@@ -119,7 +138,10 @@ pub fn generate_value(schema: &Json, optional_p: f64, rng: &mut Rng, depth: usiz
             let unique = obj.get("uniqueItems") == Some(&Json::Bool(true));
             let mut out: Vec<Json> = Vec::with_capacity(n);
             for i in 0..n {
-                let mut v = generate_value(&items, optional_p, rng, depth + 1);
+                if *budget == 0 {
+                    break;
+                }
+                let mut v = generate(&items, optional_p, rng, depth + 1, budget);
                 if unique && out.contains(&v) {
                     if let Json::String(s) = &mut v {
                         s.push_str(&i.to_string());
@@ -169,7 +191,8 @@ fn word(rng: &mut Rng) -> &'static str {
 }
 
 fn string(obj: &Map<String, Json>, rng: &mut Rng) -> String {
-    let min = uint(obj, "minLength").unwrap_or(0);
+    // A minLength beyond the argument bound is not worth honouring (and would allocate it).
+    let min = uint(obj, "minLength").unwrap_or(0).min(MAX_ARGS_BYTES);
     let max = uint(obj, "maxLength").unwrap_or(usize::MAX).max(min);
     let formatted = match obj.get("format").and_then(Json::as_str) {
         Some("date") => Some(format!(
@@ -250,20 +273,21 @@ fn integer(obj: &Map<String, Json>, rng: &mut Rng) -> i64 {
     if let Some(x) = num("exclusiveMaximum") {
         hi = hi.min(x.ceil() - 1.0);
     }
-    // Keep within the range where i64 and f64 agree exactly.
-    let lo = lo.clamp(-9e15, 9e15) as i64;
-    let hi = (hi.clamp(-9e15, 9e15) as i64).max(lo);
-    let step = obj
-        .get("multipleOf")
-        .and_then(Json::as_i64)
-        .filter(|m| *m > 0)
-        .unwrap_or(1);
+    // Keep within the range where i64 and f64 agree exactly; i128 arithmetic cannot overflow.
+    let lo = lo.clamp(-9e15, 9e15) as i128;
+    let hi = (hi.clamp(-9e15, 9e15) as i128).max(lo);
+    let step = i128::from(
+        obj.get("multipleOf")
+            .and_then(Json::as_i64)
+            .filter(|m| *m > 0)
+            .unwrap_or(1),
+    );
     let first = lo.div_euclid(step) * step + if lo.rem_euclid(step) == 0 { 0 } else { step };
     if first > hi {
-        return lo;
+        return lo as i64;
     }
-    let count = ((hi - first) / step) as u64 + 1;
-    first + (rng.below(count) as i64) * step
+    let count = u64::try_from((hi - first) / step + 1).unwrap_or(u64::MAX);
+    (first + i128::from(rng.below(count)) * step) as i64
 }
 
 /// A path to a string inside the generated value, and its schema's `maxLength`.
@@ -632,6 +656,24 @@ mod tests {
             let v: Json = serde_json::from_str(&args).unwrap();
             prop_assert!(validate(&root, &v).is_ok(), "{:?} for {}", validate(&root, &v), args);
         }
+    }
+
+    #[test]
+    fn hostile_schemas_stay_bounded() {
+        let mut nested = json!({"type": "string", "minLength": 1_000_000_000_000u64});
+        for _ in 0..12 {
+            nested = json!({"type": "array", "items": nested, "minItems": 64});
+        }
+        let schema = json!({"type": "object", "properties": {"x": nested,
+            "n": {"type": "integer", "multipleOf": i64::MAX, "minimum": -9e18, "maximum": 9e18}},
+            "required": ["x", "n"]});
+        let mut rng = Rng::from_seed(1);
+        let args = generate_arguments(&schema, 1.0, 10, &mut rng);
+        assert!(args.len() < 8 * MAX_GENERATED_NODES, "{}", args.len());
+        let weird = json!({"type": "object", "properties": {"s": {"type": "string", "minLength": 5, "maxLength": 2}}});
+        let _ = generate_arguments(&weird, 1.0, 100, &mut rng);
+        let _ = generate_arguments(&json!(true), 1.0, 100, &mut rng);
+        let _ = generate_arguments(&json!({"type": 3}), 1.0, 100, &mut rng);
     }
 
     #[test]

@@ -980,9 +980,10 @@ fn parse_load(node: Option<Node<'_>>) -> R<Load> {
     )?;
     // Bounds: far above what one generator process can drive; they catch typos (1e9 users/s).
     load.users_per_s = n.number("users_per_s", load.users_per_s, 0.0, 1e6)?;
-    load.users = n.uint("users", load.users, 10_000_000)?;
+    // One slot per closed-model user is kept in memory: 1M is ~24 MB.
+    load.users = n.uint("users", load.users, 1_000_000)?;
     load.calls_per_s = n.number("calls_per_s", load.calls_per_s, 0.0, 1e7)?;
-    load.sessions = n.uint("sessions", load.sessions, 10_000_000)?;
+    load.sessions = n.uint("sessions", load.sessions, 1_000_000)?;
     load.duration_us = n.duration(
         "duration_ms",
         "duration_s",
@@ -1008,8 +1009,11 @@ fn parse_load(node: Option<Node<'_>>) -> R<Load> {
         let target = s
             .opt_number("target")?
             .ok_or_else(|| s.err("target", "required: rate or users at the end of the stage"))?;
-        if target < 0.0 {
-            return Err(s.err("target", format!("expected a number >= 0, got {target}")));
+        if !(0.0..=1e6).contains(&target) {
+            return Err(s.err(
+                "target",
+                format!("expected a number in [0, 1000000], got {target}"),
+            ));
         }
         s.finish()?;
         load.stages.push(Stage {

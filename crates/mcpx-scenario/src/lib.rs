@@ -95,7 +95,8 @@ mod target;
 mod user;
 
 pub use args::{
-    MAX_ARGS_BYTES, MAX_ARRAY_ITEMS, MAX_SCHEMA_DEPTH, generate_arguments, generate_value, validate,
+    MAX_ARGS_BYTES, MAX_ARRAY_ITEMS, MAX_GENERATED_NODES, MAX_SCHEMA_DEPTH, generate_arguments,
+    generate_value, validate,
 };
 pub use dist::{Dist, MAX_COUNT, MAX_ZIPF_RANKS, Unit, Zipf};
 pub use error::ScenarioError;

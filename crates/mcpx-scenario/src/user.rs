@@ -40,6 +40,11 @@ pub const LAST_CALL_GRACE_US: u64 = 5_000_000;
 /// reconnect attempts (`[clients.stream] reconnect.attempts` bounds each series, so a server
 /// that closes every stream at once sees at most that many GETs, then none).
 pub const STREAM_HEALTHY_US: u64 = 60_000_000;
+/// Reopen delay under `[scenarios] get_reconnect_storm` (PROFILE 1.2: "~5 GET/s per idle
+/// client").
+pub const STORM_REOPEN_US: u64 = 200_000;
+/// The family the `cc_*` and `accept_json_only_p` quirks of `[scenarios]` apply to.
+pub const CLAUDE_CODE_FAMILY: &str = "claude_code";
 /// Gap between the two `initialize` requests of the Add/Connect sequence (PROFILE 1.1: "two
 /// `initialize` ~2 s apart").
 pub const CONNECT_PROBE_GAP_US: u64 = 2_000_000;
@@ -196,6 +201,9 @@ pub struct Op {
     pub protocol_header: bool,
     /// Send `Mcp-Session-Id` (`echo_session_id = false` families omit it).
     pub echo_session_id: bool,
+    /// Send an `MCP-Protocol-Version` that disagrees with the negotiated version
+    /// (`[scenarios] header_version_mismatch_p`).
+    pub version_mismatch: bool,
     /// Extra headers, generators resolved.
     pub headers: Vec<(String, String)>,
     /// The intended send time, µs: measure latency from here.
@@ -567,6 +575,7 @@ pub struct VirtualUser {
     last_call_end: Option<u64>,
     now: u64,
     record: bool,
+    accept_json_only: bool,
     stats: UserStats,
 }
 
@@ -736,6 +745,8 @@ impl VirtualUser {
             _ => None,
         };
 
+        let accept_json_only = f.name == CLAUDE_CODE_FAMILY
+            && rng.bernoulli(plan.scenario().scenarios.accept_json_only_p);
         let mut program = VecDeque::new();
         if prefill.is_none() {
             if connect_verify {
@@ -808,6 +819,7 @@ impl VirtualUser {
             last_call_end: None,
             now,
             record: false,
+            accept_json_only,
             stats: UserStats {
                 start_us: now,
                 turns,
@@ -862,6 +874,17 @@ impl VirtualUser {
     pub fn capabilities(&self) -> &Json {
         let f = self.family();
         &f.capabilities[self.caps.min(f.capabilities.len().saturating_sub(1))].value
+    }
+
+    /// The `Accept` header of the user's POSTs (`[scenarios] accept_json_only_p` makes some
+    /// Claude Code users send `application/json` only).
+    #[must_use]
+    pub fn accept(&self) -> &str {
+        if self.accept_json_only {
+            "application/json"
+        } else {
+            &self.family().accept
+        }
     }
 
     /// Whether the user speaks the stateless era now.
@@ -1046,6 +1069,12 @@ impl VirtualUser {
         match action {
             OnStreamError::Stop => {}
             OnStreamError::Reinitialize => {
+                // Each re-initialisation spends a reconnect attempt: a server that answers
+                // every GET with 404 must not get an endless handshake loop.
+                if self.stream_attempts >= policy.reconnect.attempts {
+                    return;
+                }
+                self.stream_attempts += 1;
                 // A new handshake without the old id, then the stream again.
                 let items: VecDeque<Item> = [Item::Token(Token::Handshake), Item::Stream]
                     .into_iter()
@@ -1063,6 +1092,11 @@ impl VirtualUser {
                 ch.background = true;
                 ch.force_session = self.era != EraState::Modern;
                 self.add_chain(ch);
+            }
+            OnStreamError::Retry if self.plan.scenario().scenarios.get_reconnect_storm => {
+                // [scenarios] get_reconnect_storm: reopen at once, forever (~5 GET/s per idle
+                // user, PROFILE 1.2); bounded by the user's lifetime.
+                self.stream_reopen_at = Some(self.now.saturating_add(STORM_REOPEN_US));
             }
             OnStreamError::Retry => {
                 if was_open && self.now.saturating_sub(self.stream_opened_at) >= STREAM_HEALTHY_US {
@@ -1113,7 +1147,7 @@ impl VirtualUser {
                 let delay = answers.elicitation_delay.sample_u64(&mut self.rng);
                 let u = self.rng.f64();
                 let a = if u < answers.elicitation_accept_p {
-                    Answer::Accept(generate_value(&requested_schema, 1.0, &mut self.rng, 0))
+                    Answer::Accept(generate_value(&requested_schema, 1.0, &mut self.rng))
                 } else if u < answers.elicitation_accept_p + answers.elicitation_decline_p {
                     Answer::Decline
                 } else {
@@ -1757,9 +1791,15 @@ impl VirtualUser {
         };
         let op = self.make_op(kind, s, era, true);
         let fam = self.family();
+        // [scenarios] cc_request_cap_ms: Claude Code before 2.1.142 capped every call.
+        let cap = plan.scenario().scenarios.cc_request_cap_us;
+        let capped = (cap > 0 && fam.name == CLAUDE_CODE_FAMILY).then_some(cap);
         let deadline = fam
             .timeouts
             .tool_call_us
+            .into_iter()
+            .chain(capped)
+            .min()
             .map(|d| (now.saturating_add(d), Deadline::ToolCall));
         let idle = fam
             .timeouts
@@ -1815,6 +1855,11 @@ impl VirtualUser {
         let protocol_header =
             era == Era::Modern || !handshake && self.rng.bernoulli(f.protocol_header_p);
         let echo_session_id = f.sequence.echo_session_id;
+        let version_mismatch = protocol_header
+            && era == Era::Legacy
+            && self
+                .rng
+                .bernoulli(plan.scenario().scenarios.header_version_mismatch_p);
         let headers = f
             .headers
             .iter()
@@ -1834,6 +1879,7 @@ impl VirtualUser {
             authenticated,
             protocol_header,
             echo_session_id,
+            version_mismatch,
             headers,
             intended_us: self.now,
         }

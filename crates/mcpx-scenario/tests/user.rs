@@ -575,3 +575,48 @@ fn session_driver_runs_injected_calls() {
             >= 3
     );
 }
+
+#[test]
+fn opt_in_quirks() {
+    let quirks = "\n[scenarios]\nget_reconnect_storm = true\ncc_request_cap_ms = 60000\naccept_json_only_p = 1.0\nheader_version_mismatch_p = 1.0\n";
+    let p = plan(
+        1,
+        1,
+        &(CC.replace("value_s = 1 }", "value_s = 10 }") + quirks),
+    );
+    let mut r = Run::new(VirtualUser::new(&p, 1, 0));
+    assert_eq!(r.user.accept(), "application/json");
+    r.run(u64::MAX, &mut |op, _| match op.kind {
+        OpKind::OpenStream { .. } => {
+            vec![(0, Outcome::StreamOpen), (1000, Outcome::Done(Done::ok()))]
+        }
+        OpKind::CallTool { .. } => Vec::new(),
+        _ => vec![(0, ok(op))],
+    });
+    // The old 60 s cap of Claude Code's calls.
+    assert!(r.log.iter().any(|(_, a)| matches!(
+        a,
+        Action::Cancel {
+            reason: CancelReason::Timeout(Deadline::ToolCall),
+            ..
+        }
+    )));
+    // A closed GET is reopened at once, again and again, for the whole lifetime.
+    let gets = r.methods().iter().filter(|m| **m == "GET").count();
+    assert!(gets > 100, "{gets}");
+    assert!(
+        r.starts()
+            .iter()
+            .filter(|(_, o)| o.protocol_header)
+            .all(|(_, o)| o.version_mismatch)
+    );
+}
+
+#[test]
+fn users_are_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<VirtualUser>();
+    assert_send_sync::<Plan>();
+    assert_send_sync::<mcpx_scenario::MockTarget>();
+    assert_send_sync::<mcpx_scenario::Arrivals>();
+}
