@@ -2,6 +2,8 @@
 //! time with zero network time. It is the oracle test's engine and `mcpx load --dry-run`'s
 //! estimator (requests per user, method mix, sessions, streams held at a given arrival rate).
 //!
+//! [`estimate`] turns a simulation into steady-state rates at the plan's arrival rate.
+//!
 //! Users never interact through the mock (its per-call draws come from a per-user stream), so
 //! each user is simulated to completion on its own: memory is one user at a time.
 
@@ -392,4 +394,58 @@ pub fn simulate(
         s.add(&run_user(plan, mock, u));
     }
     s
+}
+
+/// What a run of the plan's `[load]` would ask of the target at steady state (Little's law over
+/// simulated users): the `mcpx load --dry-run` figures.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[non_exhaustive]
+pub struct Estimate {
+    /// New users per second (the plan's `users_per_s`).
+    pub users_per_s: f64,
+    /// HTTP requests per second (probes excluded).
+    pub requests_per_s: f64,
+    /// `tools/call` per second.
+    pub calls_per_s: f64,
+    /// New sessions per second.
+    pub sessions_per_s: f64,
+    /// Streams held open at once.
+    pub streams_held: f64,
+    /// Users alive at once (start to finish).
+    pub concurrent_users: f64,
+}
+
+/// Estimates the steady state of the open model at the plan's `users_per_s`, from `users`
+/// simulated users (families drawn by weight) against `mock`.
+pub fn estimate(plan: &Arc<Plan>, mock: &MockTarget, users: u64) -> Estimate {
+    let s = simulate(plan, mock, None, 0, users, false);
+    let rate = plan.scenario().load.users_per_s;
+    let n = s.users.max(1) as f64;
+    Estimate {
+        users_per_s: rate,
+        requests_per_s: rate * s.methods.total() as f64 / n,
+        calls_per_s: rate * s.methods.get("tools/call") as f64 / n,
+        sessions_per_s: rate * Summary::mean(&s.sessions),
+        streams_held: rate * s.stream_held_us as f64 / 1e6 / n,
+        concurrent_users: rate * s.lifetime_us.iter().map(|x| *x as f64 / 1e6).sum::<f64>() / n,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Scenario;
+
+    #[test]
+    fn estimate_at_one_user_per_second() {
+        let s = Scenario::builtin("claude").unwrap();
+        let mock = MockTarget::new(s.target.as_ref().unwrap()).with_modern(false);
+        let plan = Arc::new(Plan::new(s, &mock.tool_infos()).unwrap());
+        let e = estimate(&plan, &mock, 3000);
+        // PROFILE 2.4 at 1 user/s: ~3.7 sessions/s, ~740 streams; ~17 requests/s on a legacy target.
+        assert!((e.sessions_per_s - 3.7).abs() < 0.3, "{e:?}");
+        assert!((e.streams_held - 740.0).abs() < 80.0, "{e:?}");
+        assert!((e.requests_per_s - 17.0).abs() < 1.5, "{e:?}");
+        assert!(e.concurrent_users > e.streams_held);
+    }
 }

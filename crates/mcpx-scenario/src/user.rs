@@ -407,7 +407,6 @@ enum Seq {
 enum Instr {
     ConnectVerify,
     Seq(Seq),
-    TurnStart,
     Think(ThinkKind),
     Step,
     EndConversation,
@@ -557,9 +556,6 @@ pub struct VirtualUser {
     latest_session: Option<SessionRef>,
     next_op: u64,
     program: VecDeque<Instr>,
-    /// Steps per turn, consumed as turns start.
-    turn_steps: VecDeque<u32>,
-    steps_left_in_turn: u32,
     running: Option<Running>,
     chains: Vec<Option<Chain>>,
     in_flight: Vec<InFlight>,
@@ -754,7 +750,6 @@ impl VirtualUser {
             }
             program.push_back(Instr::Seq(Seq::Start));
             for (t, n) in per_turn.iter().enumerate() {
-                program.push_back(Instr::TurnStart);
                 if t > 0 {
                     program.push_back(Instr::Think(ThinkKind::BetweenTurns));
                 }
@@ -802,8 +797,6 @@ impl VirtualUser {
             latest_session: None,
             next_op: 0,
             program,
-            turn_steps: per_turn.into(),
-            steps_left_in_turn: 0,
             running: None,
             chains: Vec::new(),
             in_flight: Vec::new(),
@@ -1429,9 +1422,6 @@ impl VirtualUser {
                 }
                 let id = self.add_chain(ch);
                 self.running = Some(Running::Chains(vec![id]));
-            }
-            Instr::TurnStart => {
-                self.steps_left_in_turn = self.turn_steps.pop_front().unwrap_or(0);
             }
             Instr::Think(kind) => {
                 let t = &self.family().think;
