@@ -1,6 +1,22 @@
 //! The synthetic target as data (`[target]`, PROFILE 2.3): tool, prompt and resource
 //! definitions, and per-call behaviour draws, so `mcpx serve --mock claude` needs no logic of
 //! its own; plus [`ToolInfo`], the tool facts a [`crate::Plan`] needs from any `tools/list`.
+//!
+//! How a server uses [`MockTarget`]:
+//! - `initialize` / `server/discover`: answer with `spec().server_info`, `spec().capabilities`
+//!   and [`MockTarget::versions`] (2026-07-28 listed only when [`MockTarget::is_modern`]).
+//! - `tools/list`, `prompts/list`, `resources/list`: [`MockTarget::tools_json`],
+//!   [`MockTarget::prompts_json`], [`MockTarget::resources_json`] (one page each).
+//! - `tools/call`: `draw_call(tool_index(name), &mut rng)` with an [`Rng`] from
+//!   `Rng::derive(seed, DOMAIN_TARGET, n)` (n = a per-server call counter, or the session's
+//!   ordinal): wait `latency_us` (+ [`MockTarget::cold_start_us`] on a tool's first call),
+//!   sending `notifications/progress` every `progress_interval_us` over SSE when `sse`, then
+//!   the [`CallReply`] (a text of `text_bytes`, doubled as `structuredContent` when
+//!   `structured`, or a JSON-RPC error).
+//! - GET streams: [`MockTarget::get_stream_policy`]; legacy sessions idle out after
+//!   `spec().session_idle_ttl_us`.
+//!
+//! [`DOMAIN_TARGET`]: crate::DOMAIN_TARGET
 
 use serde_json::{Map, Value as Json, json};
 

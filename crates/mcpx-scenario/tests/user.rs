@@ -620,3 +620,100 @@ fn users_are_send_and_sync() {
     assert_send_sync::<mcpx_scenario::MockTarget>();
     assert_send_sync::<mcpx_scenario::Arrivals>();
 }
+
+#[test]
+fn user_cancels_notify_legacy_only() {
+    let fam = CC.replace(
+        "lifetime = { dist = \"constant\", value_s = 1 }",
+        "lifetime = { dist = \"constant\", value_s = 1 }\nmodern_p = 0.0",
+    );
+    let text = SHAPE.replace("STEPS", "1").replace("FANOUT", "1").replace(
+        "cancel_p = 0.0",
+        "cancel_p = 1.0\ncancel_after = { dist = \"constant\", value_ms = 1500 }",
+    ) + &fam;
+    let p = Arc::new(Plan::new(Scenario::parse(&text, "t.toml").unwrap(), &catalog()).unwrap());
+    let mut r = Run::new(VirtualUser::new(&p, 1, 0));
+    r.run(u64::MAX, &mut |op, _| match op.kind {
+        OpKind::CallTool { .. } => Vec::new(),
+        _ => vec![(0, ok(op))],
+    });
+    let call = r
+        .starts()
+        .into_iter()
+        .find(|(_, o)| o.kind.method() == "tools/call")
+        .unwrap();
+    let (t, _) = r
+        .log
+        .iter()
+        .find(|(_, a)| {
+            matches!(
+                a,
+                Action::Cancel {
+                    reason: CancelReason::User,
+                    ..
+                }
+            )
+        })
+        .unwrap();
+    assert_eq!(*t, call.0 + 1_500_000);
+    assert!(r.methods().contains(&"notifications/cancelled"));
+}
+
+#[test]
+fn handshake_and_connect_deadlines() {
+    // claude_ai: an initialize unanswered for 10 s is abandoned and its call never sent.
+    let p = plan(
+        1,
+        1,
+        &AI.replace("connect_verify_p = 1.0", "connect_verify_p = 0.0")
+            .replace("modern_p = 1.0", "modern_p = 0.0"),
+    );
+    let mut r = Run::new(VirtualUser::new(&p, 1, 0));
+    r.run(u64::MAX, &mut |op, _| match op.kind {
+        OpKind::Initialize { .. } if op.authenticated => Vec::new(),
+        _ => vec![(0, ok(op))],
+    });
+    let handshake_timeouts: Vec<u64> = r
+        .log
+        .iter()
+        .filter(|(_, a)| {
+            matches!(
+                a,
+                Action::Cancel {
+                    reason: CancelReason::Timeout(Deadline::Handshake),
+                    ..
+                }
+            )
+        })
+        .map(|(t, _)| *t)
+        .collect();
+    assert_eq!(handshake_timeouts[0], 10_000_000);
+    assert!(!r.methods().contains(&"tools/call"));
+    assert!(matches!(r.log.last().unwrap().1, Action::Finished));
+    // claude_code: the whole start sequence has connect_ms (30 s).
+    let cc = CC.replace(
+        "on_timeout = \"cancel\"",
+        "on_timeout = \"cancel\"\nconnect_ms = 30000",
+    );
+    let p = plan(1, 1, &cc);
+    let mut r = Run::new(VirtualUser::new(&p, 1, 0));
+    r.run(u64::MAX, &mut |op, _| match op.kind {
+        OpKind::ToolsList => Vec::new(),
+        _ => vec![(0, ok(op))],
+    });
+    let (t, _) = r
+        .log
+        .iter()
+        .find(|(_, a)| {
+            matches!(
+                a,
+                Action::Cancel {
+                    reason: CancelReason::Timeout(Deadline::Connect),
+                    ..
+                }
+            )
+        })
+        .unwrap();
+    assert_eq!(*t, 30_000_000);
+    assert!(!r.methods().contains(&"GET"));
+}
