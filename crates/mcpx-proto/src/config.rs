@@ -60,6 +60,7 @@ pub struct Config {
     pub(crate) capabilities: String,
     pub(crate) discover_ttl: Duration,
     pub(crate) dispatch_methods: Set<String>,
+    pub(crate) stateless_era: bool,
     pub(crate) tool_header_params: Map<String, Vec<HeaderParam>>,
 }
 
@@ -104,6 +105,7 @@ impl Default for Config {
                 .map(|m| (*m).to_owned())
                 .collect(),
             tool_header_params: Map::default(),
+            stateless_era: true,
         }
     }
 }
@@ -279,6 +281,16 @@ impl Config {
     /// `ttlMs` of the `DiscoverResult`. Default [`limits::DEFAULT_DISCOVER_TTL`].
     pub fn discover_ttl(&mut self, ttl: Duration) -> &mut Self {
         self.discover_ttl = ttl;
+        self
+    }
+
+    /// Serve the 2026-07-28 stateless era (default `true`). Off, the server is a session-era
+    /// server only, as every server before it: `MCP-Protocol-Version: 2026-07-28` is an
+    /// unsupported version (400), a request carrying the stateless `_meta` without a session
+    /// is a request without a session (400), and `server/discover` is not answered, so clients
+    /// fall back to `initialize` (the load tester's "legacy target").
+    pub fn stateless_era(&mut self, on: bool) -> &mut Self {
+        self.stateless_era = on;
         self
     }
 

@@ -380,7 +380,13 @@ impl SessionTable {
         let sid = h::single(head.headers, &MCP_SESSION_ID, "mcp-session-id").map_err(reject)?;
         let hv = h::single(head.headers, &MCP_PROTOCOL_VERSION, "mcp-protocol-version")
             .map_err(reject)?
-            .map(|v| v.to_str().ok().and_then(ProtocolVersion::parse));
+            .map(|v| {
+                v.to_str()
+                    .ok()
+                    .and_then(ProtocolVersion::parse)
+                    // Without the stateless era, its version is one this server does not speak.
+                    .filter(|v| self.config.stateless_era || v.is_session_era())
+            });
         let stateless_header = hv == Some(Some(ProtocolVersion::V2026_07_28));
 
         // A stateless request ignores any Mcp-Session-Id (MCP-DIGEST 3.8).
@@ -467,12 +473,14 @@ impl SessionTable {
             // method (404 / -32601 there), not a handshake.
             MessageKind::Request
                 if msg.method() == Some(method::INITIALIZE)
-                    && request_meta(&msg).protocol_version.is_none() =>
+                    && (!self.config.stateless_era
+                        || request_meta(&msg).protocol_version.is_none()) =>
             {
                 self.initialize(now, &msg)
             }
             MessageKind::Request => {
-                let has_meta_version = request_meta(&msg).protocol_version.is_some();
+                let has_meta_version =
+                    self.config.stateless_era && request_meta(&msg).protocol_version.is_some();
                 if stateless_header || has_meta_version {
                     self.stateless_request(head, msg)
                 } else if hv == Some(None) {

@@ -447,3 +447,42 @@ fn legacy_and_modern_clients_share_one_table() {
         .unwrap();
     assert_eq!(pair.server.len(), 1);
 }
+
+#[test]
+fn without_the_stateless_era_the_server_is_a_legacy_one() {
+    let mut pair = Pair::with_config({
+        let mut c = Config::new();
+        c.stateless_era(false);
+        c
+    });
+    // server/discover with the 2026 header: an unsupported version.
+    let body =
+        format!(r#"{{"jsonrpc":"2.0","id":"d","method":"server/discover","params":{{{META}}}}}"#);
+    rejected(
+        send(&mut pair, &modern_headers("server/discover", None), &body),
+        StatusCode::BAD_REQUEST,
+        ErrorCode::INVALID_REQUEST,
+    );
+    // The stateless `_meta` without the header, and without a session: no session.
+    let mut plain = modern_headers("tools/call", Some("t"));
+    plain.remove("mcp-protocol-version");
+    let r = send(&mut pair, &plain, &call_body(2, "t", "{}"));
+    let (rej, _) = rejected(r, StatusCode::BAD_REQUEST, ErrorCode::INVALID_REQUEST);
+    assert!(matches!(rej.error(), ProtocolError::MissingSessionId));
+    // `initialize` carrying the stateless `_meta` is a handshake here, and negotiates a
+    // session-era version.
+    let init = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"initialize","params":{{"protocolVersion":"2026-07-28","capabilities":{{}},"clientInfo":{{"name":"c","version":"1"}},{META}}}}}"#
+    );
+    match send(&mut pair, &plain, &init) {
+        Ok(Routed::Answer(a)) => {
+            assert!(a.new_session.is_some());
+            assert!(a.version.is_session_era());
+        }
+        other => panic!("{other:?}"),
+    }
+    // The session era works as always.
+    pair.connect("2025-11-25");
+    let d = pair.dispatch("tools/call", r#"{"name":"p"}"#);
+    assert!(pair.server.abandon(pair.now, d.stream));
+}
