@@ -102,6 +102,17 @@ pub struct Stage {
     pub target: f64,
 }
 
+impl Stage {
+    /// A stage (for `--stage` on the command line; see [`crate::parse_stages`]).
+    #[must_use]
+    pub fn new(duration_us: u64, target: f64) -> Self {
+        Self {
+            duration_us,
+            target,
+        }
+    }
+}
+
 /// `[load]`.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -696,7 +707,9 @@ pub struct TargetSpec {
     pub latency: Vec<(String, Dist)>,
 }
 
-/// `[scenarios]`: opt-in quirks.
+/// `[scenarios]`: opt-in quirks (PROFILE 2.5), all off by default. The virtual users implement
+/// every one but `no_affinity` (source addresses are the runner's); `cc_*`, `accept_json_only_p`,
+/// `listen_storm` apply to the family named `claude_code`, `oauth_connect` to `claude_ai`.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Quirks {

@@ -102,7 +102,8 @@ pub use dist::{Dist, MAX_COUNT, MAX_ZIPF_RANKS, Unit, Zipf};
 pub use error::ScenarioError;
 pub use format::*;
 pub use load::{
-    Arrivals, MAX_PREFILL, MAX_SKIP_PER_POLL, PREFILL_INDEX_BASE, Shard, Start, StartKind, prefill,
+    Arrivals, MAX_PREFILL, MAX_SKIP_PER_POLL, PREFILL_INDEX_BASE, Shard, Start, StartKind,
+    parse_stages, prefill,
 };
 pub use plan::{CallableTool, Plan};
 pub use rng::{DOMAIN_ARRIVALS, DOMAIN_PREFILL, DOMAIN_RANK, DOMAIN_TARGET, DOMAIN_USER, Rng};

@@ -8,7 +8,7 @@
 
 use std::collections::VecDeque;
 
-use crate::format::{Arrival as ArrivalLaw, LoadModel, Scenario};
+use crate::format::{Arrival as ArrivalLaw, LoadModel, Scenario, Stage};
 use crate::rng::{DOMAIN_ARRIVALS, DOMAIN_PREFILL, Rng};
 
 /// Index of the first prefilled user: prefilled users live in their own index space so they
@@ -35,6 +35,37 @@ impl Shard {
         (index < count).then_some(Self { index, count })
     }
 
+    /// Parses `--shard i/n`.
+    ///
+    /// # Errors
+    /// Not two whole numbers with i < n.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let (i, n) = text
+            .split_once('/')
+            .ok_or_else(|| format!("expected i/n, e.g. 0/4, got {text:?}"))?;
+        let i: u64 = i
+            .trim()
+            .parse()
+            .map_err(|_| format!("shard index {i:?} is not a whole number"))?;
+        let n: u64 = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("shard count {n:?} is not a whole number"))?;
+        Self::new(i, n).ok_or_else(|| format!("expected 0 <= i < n, got {i}/{n}"))
+    }
+
+    /// This shard's index.
+    #[must_use]
+    pub fn index(&self) -> u64 {
+        self.index
+    }
+
+    /// Number of shards.
+    #[must_use]
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
     /// The whole run.
     #[must_use]
     pub fn all() -> Self {
@@ -46,6 +77,63 @@ impl Shard {
     pub fn owns(&self, k: u64) -> bool {
         k % self.count == self.index
     }
+}
+
+/// Parses k6-style `--stage` lists: `30s:10,2m:50,30s:0` (duration with `ms`, `s`, `m` or `h`,
+/// then the rate or user count at the end of the stage).
+///
+/// # Errors
+/// A malformed stage, a duration beyond [`crate::MAX_DURATION_US`], a negative or absurd target.
+pub fn parse_stages(text: &str) -> Result<Vec<Stage>, String> {
+    text.split(',')
+        .filter(|s| !s.trim().is_empty())
+        .take(crate::format::MAX_LIST + 1)
+        .map(|stage| {
+            let (d, t) = stage
+                .trim()
+                .split_once(':')
+                .ok_or_else(|| format!("expected duration:target, e.g. 30s:10, got {stage:?}"))?;
+            let duration_us = parse_duration(d.trim())?;
+            let target: f64 = t
+                .trim()
+                .parse()
+                .map_err(|_| format!("stage target {t:?} is not a number"))?;
+            if !(0.0..=1e6).contains(&target) {
+                return Err(format!("stage target {target} out of [0, 1000000]"));
+            }
+            Ok(Stage::new(duration_us, target))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .and_then(|v| {
+            if v.len() > crate::format::MAX_LIST {
+                Err(format!("at most {} stages", crate::format::MAX_LIST))
+            } else {
+                Ok(v)
+            }
+        })
+}
+
+/// `250ms`, `30s`, `2m`, `1h` (a bare number is seconds) in µs.
+fn parse_duration(d: &str) -> Result<u64, String> {
+    let (num, factor) = if let Some(n) = d.strip_suffix("ms") {
+        (n, 1e3)
+    } else if let Some(n) = d.strip_suffix('s') {
+        (n, 1e6)
+    } else if let Some(n) = d.strip_suffix('m') {
+        (n, 60e6)
+    } else if let Some(n) = d.strip_suffix('h') {
+        (n, 3600e6)
+    } else {
+        (d, 1e6)
+    };
+    let x: f64 = num
+        .parse()
+        .map_err(|_| format!("duration {d:?}: expected e.g. 30s, 2m, 250ms"))?;
+    let us = x * factor;
+    if !(0.0..=crate::format::MAX_DURATION_US as f64).contains(&us) {
+        return Err(format!("duration {d:?} out of range"));
+    }
+    Ok(us.round() as u64)
 }
 
 /// What to start.
@@ -541,6 +629,26 @@ mod tests {
         // Residual life of a length-biased lognormal: E[L^2] / (2 E[L]) = median e^{3σ²/2} / 2 ~ 3361 s.
         assert!((mean_rem - 3361.0).abs() < 400.0, "{mean_rem}");
         assert!(p.iter().all(|s| s.at_us < 60_000_000));
+    }
+
+    #[test]
+    fn cli_parsers() {
+        let st = parse_stages("30s:10, 2m:50,250ms:0").unwrap();
+        assert_eq!(
+            st,
+            vec![
+                Stage::new(30_000_000, 10.0),
+                Stage::new(120_000_000, 50.0),
+                Stage::new(250_000, 0.0)
+            ]
+        );
+        assert!(parse_stages("30x:1").is_err());
+        assert!(parse_stages("30s").is_err());
+        assert!(parse_stages("30s:-1").is_err());
+        assert_eq!(Shard::parse("1/4").unwrap(), Shard::new(1, 4).unwrap());
+        assert!(Shard::parse("4/4").is_err());
+        assert!(Shard::parse("a/4").is_err());
+        assert!(Shard::parse("3").is_err());
     }
 
     #[test]

@@ -43,6 +43,14 @@ pub const STREAM_HEALTHY_US: u64 = 60_000_000;
 /// Reopen delay under `[scenarios] get_reconnect_storm` (PROFILE 1.2: "~5 GET/s per idle
 /// client").
 pub const STORM_REOPEN_US: u64 = 200_000;
+/// The family `[scenarios] oauth_connect` applies to.
+pub const CLAUDE_AI_FAMILY: &str = "claude_ai";
+/// Period of the re-GETs on a dead session under `[scenarios] dead_session_get` (PROFILE 1.2:
+/// "endless GETs on a dead session (~18 req/s)").
+pub const DEAD_SESSION_GET_US: u64 = 55_000;
+/// Pause between the cycles of `[scenarios] listen_storm` (PROFILE 1.2: "an all-day listen +
+/// discover + lists loop", ~5-6 req/s per user: 5 requests per cycle).
+pub const LISTEN_STORM_CYCLE_US: u64 = 1_000_000;
 /// The family the `cc_*` and `accept_json_only_p` quirks of `[scenarios]` apply to.
 pub const CLAUDE_CODE_FAMILY: &str = "claude_code";
 /// Gap between the two `initialize` requests of the Add/Connect sequence (PROFILE 1.1: "two
@@ -152,6 +160,8 @@ pub enum OpKind {
         /// The cancelled request.
         request: OpId,
     },
+    /// One step of the OAuth connect chain (`[scenarios] oauth_connect`), not an MCP request.
+    OAuth(OAuthStep),
     /// The response to a server-to-client request.
     Answer {
         /// Which request.
@@ -177,6 +187,36 @@ impl OpKind {
             Self::CallTool { .. } => "tools/call",
             Self::Cancelled { .. } => "notifications/cancelled",
             Self::Answer { .. } => "response",
+            Self::OAuth(step) => step.name(),
+        }
+    }
+}
+
+/// The OAuth steps claude.ai runs before connecting (PROFILE 1.1, `[scenarios] oauth_connect`):
+/// after an `initialize` without credentials answered 401, it reads the metadata, registers,
+/// and fetches a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OAuthStep {
+    /// `GET /.well-known/oauth-protected-resource` (RFC 9728).
+    ProtectedResourceMetadata,
+    /// `GET /.well-known/oauth-authorization-server` (RFC 8414) of the advertised server.
+    AuthorizationServerMetadata,
+    /// `POST` dynamic client registration (RFC 7591).
+    Register,
+    /// `POST` to the token endpoint.
+    Token,
+}
+
+impl OAuthStep {
+    /// A short name for counting and reports.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ProtectedResourceMetadata => "oauth/protected-resource",
+            Self::AuthorizationServerMetadata => "oauth/authorization-server",
+            Self::Register => "oauth/register",
+            Self::Token => "oauth/token",
         }
     }
 }
@@ -405,6 +445,7 @@ enum Seq {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Instr {
+    OAuthConnect,
     ConnectVerify,
     Seq(Seq),
     Think(ThinkKind),
@@ -423,6 +464,8 @@ enum InitVariant {
     ConnectPlain,
     /// Connect probe 2: `Anthropic/ClaudeAI/1.0.0` + the UI extension.
     ConnectUi,
+    /// The OAuth chain's first `initialize`, without credentials (expects 401).
+    Unauth,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -437,6 +480,7 @@ enum Item {
     Delete { always: bool },
     Call(usize),
     Wait(u64),
+    OAuth(OAuthStep),
 }
 
 #[derive(Debug, Clone)]
@@ -745,6 +789,9 @@ impl VirtualUser {
             && rng.bernoulli(plan.scenario().scenarios.accept_json_only_p);
         let mut program = VecDeque::new();
         if prefill.is_none() {
+            if f.name == CLAUDE_AI_FAMILY && plan.scenario().scenarios.oauth_connect {
+                program.push_back(Instr::OAuthConnect);
+            }
             if connect_verify {
                 program.push_back(Instr::ConnectVerify);
             }
@@ -1054,8 +1101,42 @@ impl VirtualUser {
         if self.stream_closed_by_user || !self.active && self.lifetime_end.is_none() {
             return;
         }
+        let quirks = &self.plan.scenario().scenarios;
+        let (stale, dead_get, listen_storm) = (
+            quirks.stale_session,
+            quirks.dead_session_get,
+            quirks.listen_storm,
+        );
+        let is_cc = self.family().name == CLAUDE_CODE_FAMILY;
+        if result == Err(Failure::Http(404)) && dead_get && self.era != EraState::Modern {
+            // [scenarios] dead_session_get: GET again with the same dead id, until a 405.
+            self.stream_reopen_at = Some(self.now.saturating_add(DEAD_SESSION_GET_US));
+            return;
+        }
+        if listen_storm
+            && is_cc
+            && self.era == EraState::Modern
+            && result != Err(Failure::Http(405))
+        {
+            // [scenarios] listen_storm: the modern client redoes discover + lists + listen.
+            let items = [
+                Item::Wait(LISTEN_STORM_CYCLE_US),
+                Item::Discover,
+                Item::AfterDiscover,
+                Item::List("tools/list"),
+                Item::List("prompts/list"),
+                Item::List("resources/list"),
+                Item::Stream,
+            ];
+            let mut ch = Chain::new(items.into_iter().collect());
+            ch.background = true;
+            self.add_chain(ch);
+            return;
+        }
         let action = match result {
             Err(Failure::Http(405)) => policy.on_405,
+            // [scenarios] stale_session: never re-initialise; the stream is just gone.
+            Err(Failure::Http(404)) if stale => OnStreamError::Stop,
             Err(Failure::Http(404)) => policy.on_404,
             _ => OnStreamError::Retry,
         };
@@ -1375,6 +1456,20 @@ impl VirtualUser {
     fn start_instr(&mut self, instr: Instr) {
         let now = self.now;
         match instr {
+            Instr::OAuthConnect => {
+                let items = [
+                    Item::Initialize {
+                        bind: false,
+                        variant: InitVariant::Unauth,
+                    },
+                    Item::OAuth(OAuthStep::ProtectedResourceMetadata),
+                    Item::OAuth(OAuthStep::AuthorizationServerMetadata),
+                    Item::OAuth(OAuthStep::Register),
+                    Item::OAuth(OAuthStep::Token),
+                ];
+                let id = self.add_chain(Chain::new(items.into_iter().collect()));
+                self.running = Some(Running::Chains(vec![id]));
+            }
             Instr::ConnectVerify => {
                 let items = [
                     Item::Initialize {
@@ -1591,7 +1686,9 @@ impl VirtualUser {
             Item::Initialize { bind, variant } => {
                 self.handshaken = true;
                 let (client_info, capabilities) = match variant {
-                    InitVariant::User => (self.client_info().clone(), self.capabilities().clone()),
+                    InitVariant::User | InitVariant::Unauth => {
+                        (self.client_info().clone(), self.capabilities().clone())
+                    }
                     InitVariant::ConnectPlain => (ClientInfo::new("Anthropic", "1.0.0"), json!({})),
                     InitVariant::ConnectUi => (
                         ClientInfo::new("Anthropic/ClaudeAI", "1.0.0"),
@@ -1608,13 +1705,16 @@ impl VirtualUser {
                 } else {
                     None
                 };
-                self.stats.sessions += 1;
+                let authenticated = variant != InitVariant::Unauth;
+                if authenticated {
+                    self.stats.sessions += 1;
+                }
                 let kind = OpKind::Initialize {
                     client_info,
                     protocol_version: self.protocol_version().to_owned(),
                     capabilities,
                 };
-                let mut op = self.make_op(kind, s, Era::Legacy, true);
+                let mut op = self.make_op(kind, s, Era::Legacy, authenticated);
                 op.protocol_header = false;
                 let deadline = self
                     .family()
@@ -1650,6 +1750,10 @@ impl VirtualUser {
                 }
             }
             Item::Call(tool) => self.start_call(c, tool, session),
+            Item::OAuth(step) => {
+                let op = self.make_op(OpKind::OAuth(step), None, Era::Legacy, false);
+                self.launch(op, owner, Tag::Other, None);
+            }
             Item::Wait(d) => {
                 if let Some(Some(ch)) = self.chains.get_mut(c) {
                     ch.wait_until = now.saturating_add(d);

@@ -717,3 +717,88 @@ fn handshake_and_connect_deadlines() {
     assert_eq!(*t, 30_000_000);
     assert!(!r.methods().contains(&"GET"));
 }
+
+#[test]
+fn opt_in_session_quirks() {
+    // oauth_connect: claude_ai starts with 401 -> metadata -> register -> token.
+    let ai = AI.replace("connect_verify_p = 1.0", "connect_verify_p = 0.0")
+        + "\n[scenarios]\noauth_connect = true\n";
+    let p = plan(0, 1, &ai);
+    let mut r = Run::new(VirtualUser::new(&p, 1, 0));
+    r.run(u64::MAX, &mut |op, _| match op.kind {
+        OpKind::Initialize { .. } if !op.authenticated => {
+            vec![(0, Outcome::Failed(Failure::Http(401)))]
+        }
+        _ => vec![(0, ok(op))],
+    });
+    assert_eq!(
+        &r.methods()[..6],
+        [
+            "initialize",
+            "oauth/protected-resource",
+            "oauth/authorization-server",
+            "oauth/register",
+            "oauth/token",
+            "server/discover"
+        ]
+    );
+    assert!(!r.starts()[0].1.authenticated);
+
+    // dead_session_get: a 404 on the GET is retried with the same id every 55 ms until 405.
+    let cc =
+        CC.replace("value_s = 1 }", "value_s = 100 }") + "\n[scenarios]\ndead_session_get = true\n";
+    let p = plan(0, 1, &cc);
+    let mut r = Run::new(VirtualUser::new(&p, 1, 0));
+    let mut gets = 0;
+    r.run(u64::MAX, &mut |op, _| match op.kind {
+        OpKind::OpenStream { .. } => {
+            gets += 1;
+            let status = if gets < 20 { 404 } else { 405 };
+            vec![(0, Outcome::Failed(Failure::Http(status)))]
+        }
+        _ => vec![(0, ok(op))],
+    });
+    let g: Vec<(u64, Op)> = r
+        .starts()
+        .into_iter()
+        .filter(|(_, o)| o.kind.method() == "GET")
+        .collect();
+    assert_eq!(g.len(), 20);
+    assert!(g.iter().all(|(_, o)| o.session == g[0].1.session));
+    assert_eq!(g[1].0 - g[0].0, 55_000);
+    assert!(!r.methods()[6..].contains(&"initialize"));
+
+    // stale_session: a 404 stops the stream; no re-initialisation.
+    let cc =
+        CC.replace("value_s = 1 }", "value_s = 100 }") + "\n[scenarios]\nstale_session = true\n";
+    let p = plan(0, 1, &cc);
+    let mut r = Run::new(VirtualUser::new(&p, 1, 0));
+    r.run(u64::MAX, &mut |op, _| match op.kind {
+        OpKind::OpenStream { .. } => vec![(0, Outcome::Failed(Failure::Http(404)))],
+        _ => vec![(0, ok(op))],
+    });
+    assert_eq!(
+        r.methods().iter().filter(|m| **m == "initialize").count(),
+        1
+    );
+    assert_eq!(r.methods().iter().filter(|m| **m == "GET").count(), 1);
+
+    // listen_storm: a modern Claude Code whose listen ends redoes discover + lists + listen.
+    let cc = CC.replace("value_s = 1 }", "value_s = 20 }").replace(
+        "parallel = \"read_only\"",
+        "parallel = \"read_only\"\nmodern_p = 1.0",
+    ) + "\n[scenarios]\nlisten_storm = true\n";
+    let p = plan(0, 1, &cc);
+    let mut r = Run::new(VirtualUser::new(&p, 1, 0));
+    r.run(u64::MAX, &mut |op, _| match op.kind {
+        OpKind::Discover => vec![(0, Outcome::Done(Done::discover(true, ServerCaps::all())))],
+        OpKind::OpenStream { .. } => {
+            vec![(0, Outcome::StreamOpen), (10, Outcome::Done(Done::ok()))]
+        }
+        _ => vec![(0, ok(op))],
+    });
+    let n = r.methods().len() as f64;
+    // ~5 requests per second over a 20 s life.
+    assert!((80.0..=110.0).contains(&n), "{n}");
+    assert!(r.starts().iter().all(|(_, o)| o.era == Era::Modern));
+}
