@@ -8,22 +8,10 @@
 //! `anyOf`/`oneOf` (first branch), `allOf` (first branch). `$ref`, `pattern` and
 //! `not` are not followed: such a schema yields a value valid against the rest.
 
+use crate::limits::{MAX_ARGS_BYTES, MAX_ARRAY_ITEMS, MAX_GENERATED_NODES, MAX_SCHEMA_DEPTH};
 use serde_json::{Map, Value as Json};
 
 use crate::rng::Rng;
-
-/// Nesting depth the generator follows; deeper subschemas become `null` / empty. Real tool
-/// schemas are 1-3 levels deep; the bound keeps a recursive or hostile schema finite.
-pub const MAX_SCHEMA_DEPTH: usize = 8;
-/// Most items generated for one array (above `minItems`, arrays get at most 3).
-pub const MAX_ARRAY_ITEMS: usize = 64;
-/// Most JSON nodes one generated value holds: nested arrays with large `minItems` would
-/// otherwise grow exponentially with depth (a hostile or careless schema). Past it, subschemas
-/// yield `null`.
-pub const MAX_GENERATED_NODES: usize = 10_000;
-/// Largest padded argument size, bytes (the profile's `max_bytes` is 64 KiB; 1 MiB leaves room
-/// for custom scenarios while bounding memory per in-flight call).
-pub const MAX_ARGS_BYTES: usize = 1 << 20;
 
 const WORDS: [&str; 16] = [
     "alpha",

@@ -4,14 +4,8 @@
 //! bytes for sizes, plain numbers for counts. Every sampler is an explicit algorithm over
 //! [`Rng`], so a seed gives the same schedule on every platform.
 
+use crate::limits::MAX_ZIPF_RANKS;
 use crate::rng::Rng;
-
-/// Largest value a count distribution (`negbin` without `max`, `categorical`) may produce:
-/// bounds the inversion loop of `negbin` and every per-user loop driven by a count.
-pub const MAX_COUNT: u64 = 100_000;
-
-/// Largest number of ranks a [`Zipf`] table holds (one per tool): bounds its memory.
-pub const MAX_ZIPF_RANKS: usize = 100_000;
 
 /// The quantity a distribution describes, fixed by where it appears in the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,6 +4,7 @@
 //! are checked to lie in `[0, 1]`. Missing sections and keys take the built-in `claude` profile's
 //! values (shared sections) or neutral ones (per-family keys); unknown keys are errors.
 
+use crate::limits::{MAX_DURATION_US, MAX_FAMILIES, MAX_FILE_BYTES, MAX_LIST};
 use serde_json::Value as Json;
 use toml::{Table, Value};
 
@@ -13,16 +14,6 @@ use crate::reader::{Node, R, type_name};
 
 /// The format name and major version this crate reads.
 pub const FORMAT: &str = "mcpx-scenario/1";
-
-/// Largest number of client families in one file (each is a full state machine configuration).
-pub const MAX_FAMILIES: usize = 64;
-/// Largest number of entries in a variant list, a sequence, a tool list or an override list:
-/// keeps a malformed file from allocating without bound.
-pub const MAX_LIST: usize = 4096;
-/// Largest duration any key accepts: one week (a load test longer than that is a mistake).
-pub const MAX_DURATION_US: u64 = 7 * 24 * 3600 * 1_000_000;
-/// Largest scenario file accepted, in bytes (the built-in profile is ~20 KB).
-pub const MAX_FILE_BYTES: usize = 4 << 20;
 
 /// The built-in `claude` profile, vendored from `shared/traffic/claude.toml`.
 pub const CLAUDE_PROFILE_TOML: &str = include_str!("../profiles/claude.toml");

@@ -86,6 +86,7 @@ mod args;
 mod dist;
 mod error;
 mod format;
+mod limits;
 mod load;
 mod plan;
 mod reader;
@@ -94,17 +95,12 @@ pub mod sim;
 mod target;
 mod user;
 
-pub use args::{
-    MAX_ARGS_BYTES, MAX_ARRAY_ITEMS, MAX_GENERATED_NODES, MAX_SCHEMA_DEPTH, generate_arguments,
-    generate_value, validate,
-};
-pub use dist::{Dist, MAX_COUNT, MAX_ZIPF_RANKS, Unit, Zipf};
+pub use args::{generate_arguments, generate_value, validate};
+pub use dist::{Dist, Unit, Zipf};
 pub use error::ScenarioError;
 pub use format::*;
-pub use load::{
-    Arrivals, MAX_PREFILL, MAX_SKIP_PER_POLL, PREFILL_INDEX_BASE, Shard, Start, StartKind,
-    parse_stages, prefill,
-};
+pub use limits::*;
+pub use load::{Arrivals, PREFILL_INDEX_BASE, Shard, Start, StartKind, parse_stages, prefill};
 pub use plan::{CallableTool, Plan};
 pub use rng::{DOMAIN_ARRIVALS, DOMAIN_PREFILL, DOMAIN_RANK, DOMAIN_TARGET, DOMAIN_USER, Rng};
 pub use target::{

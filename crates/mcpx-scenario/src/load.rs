@@ -6,6 +6,7 @@
 //! [`DOMAIN_ARRIVALS`]) and keeps the users it owns (index mod n = i), so the union of the shards
 //! is exactly the unsharded run.
 
+use crate::limits::{MAX_PREFILL, MAX_SKIP_PER_POLL};
 use std::collections::VecDeque;
 
 use crate::format::{Arrival as ArrivalLaw, LoadModel, Scenario, Stage};
@@ -14,12 +15,6 @@ use crate::rng::{DOMAIN_ARRIVALS, DOMAIN_PREFILL, Rng};
 /// Index of the first prefilled user: prefilled users live in their own index space so they
 /// never share an RNG stream with arriving users.
 pub const PREFILL_INDEX_BASE: u64 = 1 << 62;
-/// Most prefilled users one run creates: the steady-state population at 1 user/s is ~740;
-/// this bound allows ~1,000 users/s while keeping a typo from allocating millions.
-pub const MAX_PREFILL: u64 = 1_000_000;
-/// Most arrivals skipped in one poll while looking for this shard's next user (a shard count far
-/// above the rate would otherwise spin); the scan resumes on the next poll.
-pub const MAX_SKIP_PER_POLL: usize = 100_000;
 
 /// `--shard i/n`: this process runs users with index mod n = i.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,7 +82,7 @@ impl Shard {
 pub fn parse_stages(text: &str) -> Result<Vec<Stage>, String> {
     text.split(',')
         .filter(|s| !s.trim().is_empty())
-        .take(crate::format::MAX_LIST + 1)
+        .take(crate::limits::MAX_LIST + 1)
         .map(|stage| {
             let (d, t) = stage
                 .trim()
@@ -105,8 +100,8 @@ pub fn parse_stages(text: &str) -> Result<Vec<Stage>, String> {
         })
         .collect::<Result<Vec<_>, _>>()
         .and_then(|v| {
-            if v.len() > crate::format::MAX_LIST {
-                Err(format!("at most {} stages", crate::format::MAX_LIST))
+            if v.len() > crate::limits::MAX_LIST {
+                Err(format!("at most {} stages", crate::limits::MAX_LIST))
             } else {
                 Ok(v)
             }
@@ -130,7 +125,7 @@ fn parse_duration(d: &str) -> Result<u64, String> {
         .parse()
         .map_err(|_| format!("duration {d:?}: expected e.g. 30s, 2m, 250ms"))?;
     let us = x * factor;
-    if !(0.0..=crate::format::MAX_DURATION_US as f64).contains(&us) {
+    if !(0.0..=crate::limits::MAX_DURATION_US as f64).contains(&us) {
         return Err(format!("duration {d:?} out of range"));
     }
     Ok(us.round() as u64)

@@ -5,8 +5,9 @@
 
 use toml::{Table, Value};
 
-use crate::dist::{Dist, MAX_COUNT, Unit};
+use crate::dist::{Dist, Unit};
 use crate::error::ScenarioError;
+use crate::limits::MAX_COUNT;
 
 pub(crate) type R<T> = Result<T, ScenarioError>;
 

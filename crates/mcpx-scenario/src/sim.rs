@@ -7,6 +7,7 @@
 //! Users never interact through the mock (its per-call draws come from a per-user stream), so
 //! each user is simulated to completion on its own: memory is one user at a time.
 
+use crate::limits::MAX_EVENTS_PER_USER;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::Arc;
@@ -17,10 +18,6 @@ use crate::target::{CallReply, GetStreamPolicy, MockTarget};
 use crate::user::{
     Action, CancelReason, Done, Failure, OpId, OpKind, Outcome, UserStats, VirtualUser,
 };
-
-/// Most events one simulated user may process: a runaway user (a bug, or a scenario with an
-/// endless reconnect loop) stops here instead of hanging the test or the dry run.
-pub const MAX_EVENTS_PER_USER: usize = 1_000_000;
 
 /// Methods counted by the simulator, in [`MethodCounts`] order.
 pub const METHODS: [&str; 11] = [

@@ -9,6 +9,7 @@
 //!   background: stream reconnects, unauthenticated probes, answers, deadlines, cancels
 //! ```
 
+use crate::limits::{MAX_CHAINS, MAX_PENDING_ANSWERS, MAX_RECORDED_THINKS};
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -24,15 +25,6 @@ use crate::plan::Plan;
 use crate::rng::Rng;
 use crate::target::{MODERN_VERSION, ServerCaps};
 
-/// Most chains (concurrent sequences) one user runs at once: a step's batch (fan-out is at most
-/// a few calls) plus background re-initialisations. Beyond it, extra work waits its turn.
-pub const MAX_CHAINS: usize = 256;
-/// Most answers to server-to-client requests one user holds pending: a misbehaving server
-/// sending requests in a loop cannot grow a user without bound (extra requests are dropped).
-pub const MAX_PENDING_ANSWERS: usize = 64;
-/// Most think-time samples a user records when details are on (turns + steps are bounded by
-/// their distributions' `max`, 50 + 100 in the profile).
-pub const MAX_RECORDED_THINKS: usize = 1024;
 /// Grace after the last call before a long-lived user may end (PROFILE 2.1 step 7: "≥ 5 s
 /// after its last call").
 pub const LAST_CALL_GRACE_US: u64 = 5_000_000;
@@ -753,12 +745,12 @@ impl VirtualUser {
             .session
             .user_turns
             .sample_u64(&mut rng)
-            .clamp(1, crate::dist::MAX_COUNT) as u32;
+            .clamp(1, crate::limits::MAX_COUNT) as u32;
         let steps = if calls_tools {
             f.session
                 .steps
                 .sample_u64(&mut rng)
-                .min(crate::dist::MAX_COUNT) as u32
+                .min(crate::limits::MAX_COUNT) as u32
         } else {
             0
         };
