@@ -80,6 +80,28 @@
 //! ```
 //!
 //! [`sim::run_user`] is the same loop with the mock's real latencies, progress and errors.
+//!
+//! # What each operation means on the wire
+//!
+//! | [`OpKind`] | legacy ([`Era::Legacy`]) | modern ([`Era::Modern`]) |
+//! |---|---|---|
+//! | `Discover` | `server/discover`, no session | same |
+//! | `Initialize` | `initialize`; bind the issued `Mcp-Session-Id` to [`Op::session`] (`None`: discard it) | never emitted |
+//! | `Initialized` | `notifications/initialized` on the session | never emitted |
+//! | `ToolsList`, `PromptsList`, `ResourcesList` | all pages via `nextCursor` | same, identity in `_meta` |
+//! | `OpenStream` | GET listening stream | `subscriptions/listen` with the filter |
+//! | `Delete` | HTTP DELETE of the session | never emitted |
+//! | `CallTool` | `tools/call` with the arguments bytes; [`MetaValue::RequestId`] = its JSON-RPC id | same, `Mcp-Name` = tool |
+//! | `Cancelled` | `notifications/cancelled` for that request | never emitted (closing the stream cancels) |
+//! | `Answer` | a JSON-RPC response POST | `inputResponses` on the retried request |
+//! | `OAuth` | the RFC 9728 / 8414 / 7591 / token step | same |
+//!
+//! Every request carries the family's `User-Agent`, [`VirtualUser::accept`], [`Op::headers`],
+//! `Authorization` from `[auth]` when [`Op::authenticated`], `Mcp-Session-Id` when it has a
+//! session and [`Op::echo_session_id`], and `MCP-Protocol-Version` when [`Op::protocol_header`]
+//! (the negotiated version; a wrong one when [`Op::version_mismatch`]). Modern requests also
+//! carry `Mcp-Method` and the identity of [`VirtualUser::client_info`],
+//! [`VirtualUser::capabilities`] and [`MODERN_VERSION`] in `_meta`.
 #![forbid(unsafe_code)]
 
 mod args;
