@@ -6,6 +6,7 @@
 
 mod cmd;
 pub mod fixtures;
+pub mod mock;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -28,7 +29,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 #[non_exhaustive]
 pub enum Command {
-    /// Serve MCP over Streamable HTTP (the conformance fixtures plus `echo`).
+    /// Serve MCP over Streamable HTTP: the conformance fixtures plus `echo`, or a mock target
+    /// (`--mock claude`: the Claude-like target of the load profile; `--mock null`).
     Serve(ServeArgs),
 }
 

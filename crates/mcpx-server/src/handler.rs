@@ -100,7 +100,24 @@ pub struct HandlerError {
     pub data: Option<Value>,
 }
 
+impl std::fmt::Display for HandlerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.message, self.code.code())
+    }
+}
+
+impl std::error::Error for HandlerError {}
+
 impl HandlerError {
+    /// Any JSON-RPC error code with this message.
+    pub fn new(code: mcpx_wire::ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            data: None,
+        }
+    }
+
     /// -32602 with this message.
     pub fn invalid_params(message: impl Into<String>) -> Self {
         Self {

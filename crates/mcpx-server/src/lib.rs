@@ -103,6 +103,11 @@ impl ServerBuilder {
         self
     }
 
+    /// The protocol configuration set so far (to adjust it: clone, change, [`config`](Self::config)).
+    pub fn config_ref(&self) -> &Config {
+        &self.config
+    }
+
     /// What the server serves.
     pub fn handlers(mut self, handlers: Handlers) -> Self {
         self.handlers = handlers;

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
-use mcpx_proto::Config;
 use mcpx_server::{ResponseMode, Server};
 
 /// `mcpx serve` flags.
@@ -45,6 +44,26 @@ pub struct ServeArgs {
     /// by replicas to seal 2026-07-28 request state. Flags win over the file.
     #[arg(long, value_name = "FILE")]
     pub config: Option<std::path::PathBuf>,
+    /// Serve a mock target instead of the conformance fixtures: `claude` (12 Claude-like tools
+    /// with the profile's latencies, result sizes, progress and error rates, 2 prompts, 3
+    /// resources) or `null` (the same lists, every call answered at once).
+    #[arg(long, value_enum)]
+    pub mock: Option<crate::mock::MockKind>,
+    /// With --mock: the `[target]` of this scenario file instead of the built-in profile's.
+    #[arg(long, value_name = "FILE", requires = "mock")]
+    pub scenario: Option<std::path::PathBuf>,
+    /// With --mock: switch the 2026-07-28 stateless era off (the profile's "legacy target").
+    #[arg(long, requires = "mock")]
+    pub legacy: bool,
+    /// With --mock: multiply every server-side wait (latencies, progress period, idle TTL).
+    #[arg(long, value_name = "F", requires = "mock", default_value_t = 1.0)]
+    pub time_scale: f64,
+    /// With --mock: the seed of the per-call draws.
+    #[arg(long, requires = "mock", default_value_t = 1)]
+    pub seed: u64,
+    /// Session-table shards (default: a few per core; 1 = one table with exact global LRU).
+    #[arg(long)]
+    pub shards: Option<usize>,
 }
 
 /// The `--config` file: every key optional, unknown keys refused with their name.
@@ -112,7 +131,25 @@ pub(crate) async fn run(args: ServeArgs, shutdown: impl Future<Output = ()>) -> 
     if !path.starts_with('/') {
         anyhow::bail!("--path must start with `/` (got {path:?})");
     }
-    let mut config = Config::new();
+    let mut builder = match args.mock {
+        Some(kind) => {
+            let scenario = match &args.scenario {
+                Some(file) => Some(crate::cmd::read_scenario(file)?),
+                None => None,
+            };
+            let opts = crate::mock::MockOptions {
+                kind,
+                modern: !args.legacy,
+                time_scale: args.time_scale,
+                seed: args.seed,
+            };
+            crate::mock::mock_builder(scenario.as_ref(), &opts)?
+        }
+        None => Server::builder()
+            .handlers(crate::fixtures::conformance_handlers())
+            .server_info("mcpx", env!("CARGO_PKG_VERSION")),
+    };
+    let mut config = builder.config_ref().clone();
     config.path(&path);
     if let Some(n) = args.max_sessions.or(file.max_sessions) {
         config.max_sessions(n);
@@ -126,20 +163,26 @@ pub(crate) async fn run(args: ServeArgs, shutdown: impl Future<Output = ()>) -> 
     for host in file.allow_host.iter().chain(&args.allow_host) {
         config.allow_host(host);
     }
-    let mode = match (args.response_mode, file.response_mode) {
-        (Some(Mode::Json), _) | (None, Some(FileMode::Json)) => ResponseMode::Json,
-        (Some(Mode::Sse), _) | (None, Some(FileMode::Sse)) => ResponseMode::Sse,
-        _ => ResponseMode::Auto,
-    };
-    let mut builder = Server::builder();
+    match (args.response_mode, file.response_mode) {
+        (Some(Mode::Json), _) | (None, Some(FileMode::Json)) => {
+            builder = builder.response_mode(ResponseMode::Json);
+        }
+        (Some(Mode::Sse), _) | (None, Some(FileMode::Sse)) => {
+            builder = builder.response_mode(ResponseMode::Sse);
+        }
+        (Some(Mode::Auto), _) | (None, Some(FileMode::Auto)) => {
+            builder = builder.response_mode(ResponseMode::Auto);
+        }
+        (None, None) => {}
+    }
     if let Some(key) = &file.request_state_key {
         builder = builder.request_state_key(key.as_bytes());
     }
+    if let Some(n) = args.shards {
+        builder = builder.shards(n);
+    }
     let server = builder
         .config(config)
-        .handlers(crate::fixtures::conformance_handlers())
-        .response_mode(mode)
-        .server_info("mcpx", env!("CARGO_PKG_VERSION"))
         .build()
         .context("invalid server configuration")?;
     let addr = SocketAddr::new(bind, port);
@@ -150,7 +193,17 @@ pub(crate) async fn run(args: ServeArgs, shutdown: impl Future<Output = ()>) -> 
     if !bind.is_loopback() {
         eprintln!("mcpx: warning: serving on {bind} exposes the server beyond this machine");
     }
-    println!("mcpx serve: http://{local}{path}");
+    match args.mock {
+        Some(kind) => println!(
+            "mcpx serve: http://{local}{path} (mock {}{})",
+            match kind {
+                crate::mock::MockKind::Claude => "claude",
+                crate::mock::MockKind::Null => "null",
+            },
+            if args.legacy { ", legacy target" } else { "" }
+        ),
+        None => println!("mcpx serve: http://{local}{path}"),
+    }
     server
         .serve(listener, shutdown)
         .await
