@@ -126,7 +126,11 @@ pub struct Load {
     pub duration_us: u64,
     /// Then let in-flight users finish for at most this long.
     pub drain_us: u64,
-    /// Start with the steady-state population of long-lived users (families with `lifetime`).
+    /// Stop after this many users (or conversations, or calls) in all (0 = no count bound; the
+    /// run is then bounded by its duration only).
+    pub max_users: u64,
+    /// Start with the steady-state population of long-lived users (families with `lifetime`;
+    /// open model without stages).
     pub prefill: bool,
     /// Spread the prefilled users' start sequences over this long.
     pub prefill_ramp_us: u64,
@@ -961,6 +965,7 @@ fn parse_load(node: Option<Node<'_>>) -> R<Load> {
         stages: Vec::new(),
         duration_us: 600_000_000,
         drain_us: 120_000_000,
+        max_users: 0,
         prefill: true,
         prefill_ramp_us: 60_000_000,
     };
@@ -995,6 +1000,7 @@ fn parse_load(node: Option<Node<'_>>) -> R<Load> {
         MAX_DURATION_US,
     )?;
     load.drain_us = n.duration("drain_ms", "drain_s", load.drain_us, MAX_DURATION_US)?;
+    load.max_users = n.uint("max_users", 0, u64::MAX >> 2)?;
     load.prefill = n.boolean("prefill", load.prefill)?;
     load.prefill_ramp_us = n.duration(
         "prefill_ramp_ms",

@@ -262,6 +262,10 @@ pub struct Arrivals {
     /// Closed model: per owned slot, (slot, generation, running).
     slots: Vec<(u64, u64, bool)>,
     closed_max: u64,
+    /// Count bound on indices (0 = none).
+    max_users: u64,
+    /// The latest `now` given to `poll`.
+    now: u64,
     queue: VecDeque<Start>,
 }
 
@@ -324,6 +328,8 @@ impl Arrivals {
             sessions: load.sessions.max(1),
             slots,
             closed_max,
+            max_users: load.max_users,
+            now: 0,
             queue,
         };
         if a.model != LoadModel::Closed {
@@ -346,6 +352,7 @@ impl Arrivals {
 
     /// The next start due at `now_us`.
     pub fn poll(&mut self, now_us: u64) -> Option<Start> {
+        self.now = self.now.max(now_us);
         if let Some(pos) = self.queue.iter().position(|s| s.at_us <= now_us) {
             return self.queue.remove(pos);
         }
@@ -357,8 +364,11 @@ impl Arrivals {
                 let target = self.ramp.at(now_us);
                 for (slot, generation, running) in &mut self.slots {
                     if !*running && (*slot as f64) < target {
-                        *running = true;
                         let index = *generation * self.closed_max + *slot;
+                        if self.max_users > 0 && index >= self.max_users {
+                            continue;
+                        }
+                        *running = true;
                         *generation += 1;
                         return Some(Start {
                             index,
@@ -373,6 +383,10 @@ impl Arrivals {
                 for _ in 0..MAX_SKIP_PER_POLL {
                     let at = self.next_at.filter(|t| *t <= now_us && *t < self.stop_us)?;
                     let index = self.next_index;
+                    if self.max_users > 0 && index >= self.max_users {
+                        self.next_at = None;
+                        return None;
+                    }
                     self.next_index += 1;
                     self.next_mass += match self.law {
                         ArrivalLaw::Constant => 1.0,
@@ -413,7 +427,13 @@ impl Arrivals {
                 self.slots
                     .iter()
                     .filter(|(_, _, running)| !running)
+                    .filter(|(slot, generation, _)| {
+                        self.max_users == 0 || generation * self.closed_max + slot < self.max_users
+                    })
                     .filter_map(|(slot, _, _)| self.activation(*slot))
+                    .filter(|_| self.now < self.stop_us)
+                    .map(|t| t.max(self.now))
+                    .filter(|t| *t < self.stop_us)
                     .min()
             }
             _ => self.next_at.filter(|t| *t < self.stop_us),
@@ -604,6 +624,8 @@ mod tests {
         let next = a.poll(7).unwrap();
         assert_eq!((next.index, next.at_us), (4, 7));
         assert!(a.poll(200_000_000).is_none());
+        a.on_user_finished(0, 200_000_000);
+        assert_eq!(a.next_wakeup(), None, "nothing starts after the duration");
     }
 
     #[test]
@@ -624,6 +646,26 @@ mod tests {
         // Residual life of a length-biased lognormal: E[L^2] / (2 E[L]) = median e^{3σ²/2} / 2 ~ 3361 s.
         assert!((mean_rem - 3361.0).abs() < 400.0, "{mean_rem}");
         assert!(p.iter().all(|s| s.at_us < 60_000_000));
+    }
+
+    #[test]
+    fn count_bound() {
+        let s = scenario("users_per_s = 100\nduration_s = 100\nmax_users = 40\nprefill = false");
+        assert_eq!(
+            drain(&mut Arrivals::new(&s, Shard::all()), u64::MAX).len(),
+            40
+        );
+        let c = scenario("model = \"closed\"\nusers = 3\nmax_users = 4");
+        let mut a = Arrivals::new(&c, Shard::all());
+        assert_eq!(std::iter::from_fn(|| a.poll(0)).count(), 3);
+        a.on_user_finished(0, 1);
+        a.on_user_finished(1, 1);
+        assert_eq!(
+            std::iter::from_fn(|| a.poll(1))
+                .map(|s| s.index)
+                .collect::<Vec<_>>(),
+            vec![3]
+        );
     }
 
     #[test]
