@@ -213,6 +213,63 @@ impl Plan {
 mod tests {
     use super::*;
 
+    use serde_json::json;
+
+    fn catalog(ranked: bool) -> Vec<ToolInfo> {
+        ["a_read", "b_write", "c_read", "delete_all"]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let mut t =
+                    json!({"name": n, "annotations": {"readOnlyHint": n.ends_with("read")}});
+                if ranked {
+                    t["_meta"] = json!({"dev.mcpx/rank": 4 - i});
+                }
+                ToolInfo::from_json(&t).unwrap()
+            })
+            .collect()
+    }
+
+    fn scenario(tools: &str) -> Scenario {
+        let text =
+            format!("format = \"mcpx-scenario/1\"\n[tools]\n{tools}\n[[clients]]\nname = \"a\"\n");
+        Scenario::parse(&text, "t.toml").unwrap()
+    }
+
+    #[test]
+    fn ranks_exclusions_and_overrides() {
+        // Ranked: by _meta rank; excluded by glob; Zipf weights by position.
+        let p = Plan::new(scenario("exclude = [\"delete_*\"]"), &catalog(true)).unwrap();
+        let names: Vec<&str> = p.tools().iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["c_read", "b_write", "a_read"]);
+        assert!(p.tool_probability(0) > p.tool_probability(1));
+        assert!(p.tools()[0].read_only && !p.tools()[1].read_only);
+        // Unranked: a seeded shuffle, stable for a seed.
+        let a = Plan::new(scenario(""), &catalog(false)).unwrap();
+        let b = Plan::new(scenario(""), &catalog(false)).unwrap();
+        assert_eq!(a.tools(), b.tools());
+        // Listed: only overrides, with their weights and fixed arguments.
+        let p = Plan::new(
+            scenario("source = \"listed\"\n[[tools.override]]\nname = \"b_write\"\nweight = 3.0\narguments = { q = \"x\" }\n[[tools.override]]\nname = \"a_read\"\nweight = 1.0"),
+            &catalog(true),
+        )
+        .unwrap();
+        assert_eq!(p.tools().len(), 2);
+        let b = p.tools().iter().position(|t| t.name == "b_write").unwrap();
+        assert!((p.tool_probability(b) - 0.75).abs() < 1e-9);
+        assert_eq!(
+            p.tools()[b].fixed_arguments.as_deref(),
+            Some("{\"q\":\"x\"}")
+        );
+        // An override naming a tool the target lacks.
+        let e = Plan::new(
+            scenario("[[tools.override]]\nname = \"nope\""),
+            &catalog(true),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("tools.override[0].name"), "{e}");
+    }
+
     #[test]
     fn globs() {
         assert!(glob("delete_*", "delete_record"));
