@@ -105,7 +105,8 @@ impl Dist {
                 max,
             } => {
                 let x = median * (sigma * rng.normal()).exp();
-                x.clamp(*min, *max)
+                // max/min, not clamp: never panics, even on a hand-built Dist with min > max.
+                x.max(*min).min(*max)
             }
             Self::NegBin {
                 offset,

@@ -78,9 +78,32 @@ impl Plan {
     /// is allowed: users then make no calls.
     ///
     /// # Errors
-    /// An override naming a tool the catalog does not have, or fixed arguments that are not an
-    /// object.
+    /// An override naming a tool the catalog does not have; no client family, or a family with an
+    /// empty variant list (possible only if the scenario's public fields were edited).
     pub fn new(scenario: Scenario, catalog: &[ToolInfo]) -> Result<Self, ScenarioError> {
+        // The parser guarantees these; a caller may have edited the public fields since.
+        if scenario.clients.is_empty() {
+            return Err(ScenarioError::new(
+                "<plan>",
+                "clients",
+                "at least one client family is required",
+            ));
+        }
+        for (i, f) in scenario.clients.iter().enumerate() {
+            for (key, empty) in [
+                ("client_info", f.client_info.is_empty()),
+                ("protocol_versions", f.protocol_versions.is_empty()),
+                ("capabilities", f.capabilities.is_empty()),
+            ] {
+                if empty {
+                    return Err(ScenarioError::new(
+                        "<plan>",
+                        &format!("clients[{i}].{key}"),
+                        "expected at least one entry",
+                    ));
+                }
+            }
+        }
         let mut order: Vec<usize> = (0..catalog.len()).collect();
         let all_ranked = catalog.iter().all(|t| t.rank.is_some());
         match scenario.tools.rank {
