@@ -67,7 +67,13 @@ if [ -n "$PY" ]; then CONFIGS+=(
 # mcpx from this checkout (built in release by the script unless MCPX_BIN points elsewhere).
 MCPX_BIN=${MCPX_BIN:-$HERE/../../target/release/mcpx}
 [ -x "$MCPX_BIN" ] || (cd "$HERE/../.." && cargo build --release -p mcpx-cli)
+# The same server with the system allocator instead of mimalloc (session-memory comparison).
+MCPX_SYSTEM_BIN=${MCPX_SYSTEM_BIN:-$HERE/../../target/system-alloc/release/mcpx}
+if [[ "mcpx-system-alloc" =~ $ONLY ]] && [ ! -x "$MCPX_SYSTEM_BIN" ]; then
+  (cd "$HERE/../.." && cargo build --release -p mcpx-cli --no-default-features --target-dir target/system-alloc)
+fi
 CONFIGS+=(
+  "mcpx-system-alloc-json|$MCPX_SYSTEM_BIN serve --port {PORT} --response-mode json"
   "mcpx-stateful-auto|$MCPX_BIN serve --port {PORT}"
   "mcpx-stateful-json|$MCPX_BIN serve --port {PORT} --response-mode json"
   "mcpx-stateful-sse|$MCPX_BIN serve --port {PORT} --response-mode sse"
