@@ -1068,7 +1068,30 @@ impl VirtualUser {
             }
             Tag::Initialize { bound: false } | Tag::Other => {}
         }
+        if result == Err(Failure::Http(404)) {
+            self.on_session_gone(&f);
+        }
         self.release_owner(f.owner);
+    }
+
+    /// A legacy request answered 404: the server dropped the session (idle expiry, restart).
+    /// Families whose `[clients.stream] on_404` is `reinitialize` open a new session in the
+    /// background for their later requests (the spec's rule); `stale_session` keeps the old id.
+    fn on_session_gone(&mut self, f: &InFlight) {
+        let Some(s) = f.session else { return };
+        if f.era != Era::Legacy
+            || self.latest_session != Some(s)
+            || self.family().stream.on_404 != OnStreamError::Reinitialize
+            || self.plan.scenario().scenarios.stale_session
+            || !self.active
+        {
+            return;
+        }
+        self.latest_session = None;
+        let mut ch = Chain::new([Item::Token(Token::Handshake)].into_iter().collect());
+        ch.background = true;
+        ch.force_session = true;
+        self.add_chain(ch);
     }
 
     fn release_owner(&mut self, owner: Owner) {

@@ -802,3 +802,29 @@ fn opt_in_session_quirks() {
     assert!((80.0..=110.0).contains(&n), "{n}");
     assert!(r.starts().iter().all(|(_, o)| o.era == Era::Modern));
 }
+
+#[test]
+fn expired_session_is_reinitialised() {
+    // The server forgets session 0 after the start: the first call gets 404, a new session is
+    // opened in the background, and later calls use it.
+    let p = plan(3, 1, &CC.replace("value_s = 1 }", "value_s = 100 }"));
+    let mut r = Run::new(VirtualUser::new(&p, 1, 0));
+    r.run(
+        u64::MAX,
+        &mut |op, _| match (&op.kind, op.session.map(|s| s.0)) {
+            (OpKind::CallTool { .. }, Some(0)) => vec![(0, Outcome::Failed(Failure::Http(404)))],
+            _ => vec![(0, ok(op))],
+        },
+    );
+    let calls: Vec<Option<u32>> = r
+        .starts()
+        .into_iter()
+        .filter(|(_, o)| o.kind.method() == "tools/call")
+        .map(|(_, o)| o.session.map(|s| s.0))
+        .collect();
+    assert_eq!(calls, [Some(0), Some(1), Some(1)]);
+    assert_eq!(
+        r.methods().iter().filter(|m| **m == "initialize").count(),
+        2
+    );
+}
