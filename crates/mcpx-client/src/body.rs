@@ -151,8 +151,7 @@ pub(crate) fn json_string(s: &str) -> Bytes {
 /// The `Mcp-Name` / `Mcp-Param-*` value encoding (MCP-DIGEST 3.8): plain when it is safe as a
 /// header value, else `=?base64?...?=`.
 pub(crate) fn header_value(value: &str) -> Result<HeaderValue, Error> {
-    let safe = !value.is_empty()
-        && value.bytes().all(|b| (0x20..0x7f).contains(&b))
+    let safe = value.bytes().all(|b| (0x20..0x7f).contains(&b))
         && !value.starts_with(' ')
         && !value.ends_with(' ')
         && !value.starts_with("=?base64?");

@@ -241,22 +241,23 @@ impl Exchange {
                             .await;
                         return Err(Error::HttpStatus { status, body });
                     }
+                    if self.id.is_none() {
+                        // A notification or response: nothing comes back but the status (some
+                        // servers answer 200 with a body anyway; it is read and ignored).
+                        let _ = body
+                            .collect_truncated(limits::DEFAULT_MAX_ERROR_BODY_BYTES)
+                            .await;
+                        self.finished = true;
+                        return Ok(None);
+                    }
                     if content_type_is(&self.headers, "text/event-stream") {
                         self.state = State::Sse(body);
                     } else if content_type_is(&self.headers, "application/json") {
                         self.state = State::Json(body);
-                    } else if status == StatusCode::ACCEPTED || self.id.is_none() {
-                        // 202 (or any success to a notification): nothing more to read.
-                        let _ = body
-                            .collect_truncated(limits::DEFAULT_MAX_ERROR_BODY_BYTES)
-                            .await;
-                        if self.id.is_some() {
-                            return Err(Error::protocol(
-                                "202 Accepted to a request: no response will come",
-                            ));
-                        }
-                        self.finished = true;
-                        return Ok(None);
+                    } else if status == StatusCode::ACCEPTED {
+                        return Err(Error::protocol(
+                            "202 Accepted to a request: no response will come",
+                        ));
                     } else {
                         return Err(Error::protocol(format!(
                             "unexpected content type {:?}",
@@ -268,10 +269,6 @@ impl Exchange {
                     let bytes = body
                         .collect_bounded(self.core.opts.max_response_body_bytes)
                         .await?;
-                    if bytes.trim_ascii().is_empty() && self.id.is_none() {
-                        self.finished = true;
-                        return Ok(None);
-                    }
                     let msg = mcpx_wire::decode(bytes, &decode_options())?;
                     let ev = self.classify(msg, Instant::now());
                     if ev.kind != EventKind::Response && self.id.is_some() {
@@ -335,6 +332,14 @@ impl Exchange {
                 },
             }
         }
+    }
+
+    /// The GET stream: the caller checked the status, the body is SSE.
+    pub(crate) fn into_stream(mut self) -> EventStream {
+        if let State::Head(body) = std::mem::replace(&mut self.state, State::Done) {
+            self.state = State::Sse(body);
+        }
+        EventStream { inner: self }
     }
 
     fn sse_event(&mut self, ev: SseEvent) -> Result<Event, Error> {

@@ -72,6 +72,7 @@ mod exchange;
 mod handler;
 pub mod limits;
 mod options;
+mod params;
 mod pool;
 mod session;
 

@@ -49,6 +49,7 @@ pub struct ClientOptions {
     pub(crate) max_reconnects: u32,
     pub(crate) headers: HeaderMap,
     pub(crate) legacy_fallback: bool,
+    pub(crate) background_stream: bool,
 }
 
 impl std::fmt::Debug for ClientOptions {
@@ -81,6 +82,7 @@ impl Default for ClientOptions {
             max_reconnects: limits::DEFAULT_MAX_RECONNECTS,
             headers: HeaderMap::new(),
             legacy_fallback: true,
+            background_stream: false,
         }
     }
 }
@@ -214,6 +216,17 @@ impl ClientOptions {
     /// transport (default true).
     pub fn legacy_fallback(&mut self, on: bool) -> &mut Self {
         self.legacy_fallback = on;
+        self
+    }
+
+    /// Whether a session-era Streamable HTTP session opens the standalone GET stream in the
+    /// background right after `initialize` and answers the server requests that arrive on it
+    /// with the [`handler`](Self::handler) (what the official SDK clients do; servers send
+    /// requests unrelated to a call there). Notifications on it are dropped; use
+    /// [`Session::open_stream`](crate::Session::open_stream) to see them. Default false: the load
+    /// tester opens streams explicitly. [`Session::close`](crate::Session::close) stops it.
+    pub fn background_stream(&mut self, on: bool) -> &mut Self {
+        self.background_stream = on;
         self
     }
 

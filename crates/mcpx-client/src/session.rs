@@ -2,6 +2,7 @@
 //! state every request reads (version, session id, `_meta`, id counter), and the high-level API.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::{Duration, Instant};
@@ -24,6 +25,7 @@ use crate::exchange::{
 use crate::handler;
 use crate::limits;
 use crate::options::{ClientOptions, EraChoice};
+use crate::params::{ParamHeader, headers_for, param_headers};
 use crate::pool::{HttpClient, Origin, PoolMode};
 
 const ACCEPT_BOTH: HeaderValue = HeaderValue::from_static("application/json, text/event-stream");
@@ -136,6 +138,55 @@ impl Client {
         }
     }
 
+    /// A client with other options that shares this one's connection pool (the HTTP settings
+    /// of `opts` are ignored: they belong to the pool). For many users with different client
+    /// info or capabilities over one set of connections (the load tester's proxy families).
+    pub fn with_options(&self, opts: ClientOptions) -> Client {
+        Client {
+            opts: Arc::new(opts),
+            http: self.http.clone(),
+        }
+    }
+
+    /// A session handle for `url` under `version`, with `session_id` if one was issued: sends
+    /// nothing. For callers that run the protocol steps themselves and time each one (the load
+    /// tester sends `initialize` with [`Session::request`], reads `Mcp-Session-Id` from
+    /// [`Exchange::headers`](crate::Exchange::headers), then takes a handle with that id for
+    /// `notifications/initialized` and what follows). Under 2026-07-28 the handle adds the
+    /// stateless `_meta` and headers to every request, as a discovered session does.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for a URL that is not `http(s)://host[:port]/path` or a
+    /// session id that is not visible ASCII.
+    pub fn handle(
+        &self,
+        url: &str,
+        version: ProtocolVersion,
+        session_id: Option<&str>,
+    ) -> Result<Session, Error> {
+        let uri: Uri = url
+            .parse()
+            .map_err(|e| Error::InvalidArgument(format!("{url}: {e}")))?;
+        let origin = Origin::of(&uri)?;
+        let session_id = session_id
+            .map(|s| {
+                HeaderValue::from_str(s)
+                    .ok()
+                    .filter(|v| !v.is_empty())
+                    .ok_or_else(|| Error::InvalidArgument("session id is not visible ASCII".into()))
+            })
+            .transpose()?;
+        let base = Base {
+            client: self.clone(),
+            url: uri,
+            origin: Some(origin),
+        };
+        Ok(Session {
+            core: base.core(Transport::Http, version, session_id, None, 0),
+        })
+    }
+
     /// The options.
     pub fn options(&self) -> &ClientOptions {
         &self.opts
@@ -180,6 +231,8 @@ impl Base {
             server,
             transport,
             closed: AtomicBool::new(false),
+            background: std::sync::Mutex::new(None),
+            tool_headers: std::sync::Mutex::new(HashMap::new()),
         })
     }
 }
@@ -217,6 +270,10 @@ pub(crate) struct SessionCore {
     server: Option<RawJson>,
     transport: Transport,
     closed: AtomicBool,
+    /// The background GET stream task ([`ClientOptions::background_stream`]).
+    background: std::sync::Mutex<Option<tokio::task::AbortHandle>>,
+    /// `x-mcp-header` annotations by tool name, learnt from `tools/list`.
+    tool_headers: std::sync::Mutex<HashMap<String, Arc<[ParamHeader]>>>,
 }
 
 impl SessionCore {
@@ -545,10 +602,25 @@ enum Discovered {
 
 /// `server/discover` (MCP-DIGEST 2.4, 3.9).
 async fn discover(base: &Base, transport: Transport) -> Result<Discovered, Error> {
-    let opts = &base.client.opts;
     let probe = Session {
         core: base.core(transport.clone(), ProtocolVersion::LATEST, None, None, 0),
     };
+    // A -32022 that names 2026-07-28 among the supported versions asks for one retry.
+    match discover_once(base, &probe, transport.clone()).await? {
+        Some(d) => Ok(d),
+        None => Ok(discover_once(base, &probe, transport)
+            .await?
+            .unwrap_or(Discovered::Legacy(None))),
+    }
+}
+
+/// One `server/discover`; `None`: retry (a -32022 that lists 2026-07-28 as supported).
+async fn discover_once(
+    base: &Base,
+    probe: &Session,
+    transport: Transport,
+) -> Result<Option<Discovered>, Error> {
+    let opts = &base.client.opts;
     let attempt = tokio::time::timeout(opts.discovery_timeout, async {
         probe
             .request(method::SERVER_DISCOVER)
@@ -561,7 +633,7 @@ async fn discover(base: &Base, transport: Transport) -> Result<Discovered, Error
     })
     .await;
     let msg = match attempt {
-        Err(_) | Ok(Err(Error::Timeout(_))) => return Ok(Discovered::Legacy(None)),
+        Err(_) | Ok(Err(Error::Timeout(_))) => return Ok(Some(Discovered::Legacy(None))),
         Ok(Err(e @ (Error::Connect(_) | Error::Tls(_) | Error::InvalidArgument(_)))) => {
             return Err(e);
         }
@@ -569,12 +641,12 @@ async fn discover(base: &Base, transport: Transport) -> Result<Discovered, Error
             // A modern server explains a 400 with a JSON-RPC error; anything else is legacy.
             match mcpx_wire::decode(body, &mcpx_wire::DecodeOptions::default()) {
                 Ok(m) if m.is_error_response() => m,
-                _ => return Ok(Discovered::Legacy(None)),
+                _ => return Ok(Some(Discovered::Legacy(None))),
             }
         }
         Ok(Err(e)) => {
             tracing::debug!(error = %e, "server/discover failed; falling back to initialize");
-            return Ok(Discovered::Legacy(None));
+            return Ok(Some(Discovered::Legacy(None)));
         }
         Ok(Ok(m)) => m,
     };
@@ -586,19 +658,28 @@ async fn discover(base: &Base, transport: Transport) -> Result<Discovered, Error
                     #[serde(borrow, default)]
                     supported: Vec<Cow<'a, str>>,
                 }
-                let supported = msg
-                    .error_data()
-                    .and_then(|d| d.deserialize::<Data<'_>>().ok().map(|d| pick(&d.supported)));
-                Ok(Discovered::Legacy(supported.flatten()))
+                let data = msg.error_data();
+                let supported = data
+                    .as_ref()
+                    .and_then(|d| d.deserialize::<Data<'_>>().ok())
+                    .map(|d| d.supported)
+                    .unwrap_or_default();
+                if supported
+                    .iter()
+                    .any(|v| v == ProtocolVersion::LATEST.as_str())
+                {
+                    return Ok(None);
+                }
+                Ok(Some(Discovered::Legacy(pick(&supported))))
             }
             ErrorCode::HEADER_MISMATCH | ErrorCode::MISSING_REQUIRED_CLIENT_CAPABILITY => {
                 Err(json_rpc_error(&msg))
             }
-            _ => Ok(Discovered::Legacy(None)),
+            _ => Ok(Some(Discovered::Legacy(None))),
         };
     }
     let Some(result) = msg.result() else {
-        return Ok(Discovered::Legacy(None));
+        return Ok(Some(Discovered::Legacy(None)));
     };
     let versions = result.deserialize::<mcp::DiscoverResult<'_>>().map(|d| {
         d.supported_versions
@@ -607,17 +688,25 @@ async fn discover(base: &Base, transport: Transport) -> Result<Discovered, Error
             .collect::<Vec<_>>()
     });
     let Ok(versions) = versions else {
-        return Ok(Discovered::Legacy(None));
+        return Ok(Some(Discovered::Legacy(None)));
     };
     if versions
         .iter()
         .any(|v| v == ProtocolVersion::LATEST.as_str())
     {
-        let core = base.core(transport, ProtocolVersion::LATEST, None, Some(result), 1);
-        return Ok(Discovered::Modern(Session { core }));
+        // Ids go on from the probe's: unique across the whole conversation.
+        let first = probe.core.next_id();
+        let core = base.core(
+            transport,
+            ProtocolVersion::LATEST,
+            None,
+            Some(result),
+            first,
+        );
+        return Ok(Some(Discovered::Modern(Session { core })));
     }
     let named: Vec<Cow<'_, str>> = versions.iter().map(|v| Cow::Borrowed(v.as_str())).collect();
-    Ok(Discovered::Legacy(pick(&named)))
+    Ok(Some(Discovered::Legacy(pick(&named))))
 }
 
 /// The newest session-era version in a server's list.
@@ -715,6 +804,21 @@ async fn initialize(
     session
         .notify(method::NOTIFICATIONS_INITIALIZED, None)
         .await?;
+    if opts.background_stream && session.core.is_http() {
+        let s = session.clone();
+        let task = tokio::spawn(async move {
+            match s.open_stream().await {
+                Ok(mut stream) => {
+                    // Requests are answered inside `next`; notifications are dropped.
+                    while let Ok(Some(_)) = stream.next().await {}
+                }
+                Err(e) => tracing::debug!(error = %e, "no standalone GET stream"),
+            }
+        });
+        if let Ok(mut b) = session.core.background.lock() {
+            *b = Some(task.abort_handle());
+        }
+    }
     Ok(session)
 }
 
@@ -821,9 +925,22 @@ impl Session {
     ///
     /// [`Error::JsonRpc`] for an error response, and everything [`Exchange::next`] returns.
     pub async fn call(&self, method_name: &str, params: Option<RawJson>) -> Result<RawJson, Error> {
+        self.call_with_headers(method_name, params, &HeaderMap::new())
+            .await
+    }
+
+    async fn call_with_headers(
+        &self,
+        method_name: &str,
+        params: Option<RawJson>,
+        headers: &HeaderMap,
+    ) -> Result<RawJson, Error> {
         let mut retry: Option<(Bytes, Option<Bytes>)> = None;
         for _ in 0..=limits::MAX_INPUT_ROUNDS {
             let mut rb = self.request(method_name);
+            for (k, v) in headers {
+                rb = rb.header(k.clone(), v.clone());
+            }
             if let Some(p) = &params {
                 rb = rb.params(p.clone());
             }
@@ -935,22 +1052,66 @@ impl Session {
     /// # Errors
     ///
     /// As [`Session::list_all`].
+    ///
+    /// A tool whose input schema carries an invalid `x-mcp-header` annotation is left out (with
+    /// a `tracing` warning), as 2026-07-28 requires; the valid annotations are remembered so
+    /// [`Session::call_tool`] sends the `Mcp-Param-*` headers.
     pub async fn list_tools(&self) -> Result<Vec<ToolInfo>, Error> {
         let raw = self.list_all(method::TOOLS_LIST, "tools").await?;
-        raw.into_iter()
-            .map(|r| {
-                let t: mcp::Tool<'_> = r
-                    .deserialize()
-                    .map_err(|e| Error::protocol(format!("tool: {e}")))?;
-                let schema = Bytes::copy_from_slice(t.input_schema.get().as_bytes());
-                Ok(ToolInfo {
-                    name: t.name.into_owned(),
-                    description: t.description.map(Cow::into_owned),
-                    input_schema: RawJson::from_bytes(schema)?,
-                    raw: r.clone(),
-                })
-            })
-            .collect()
+        let mut tools = Vec::with_capacity(raw.len());
+        for r in raw {
+            let t: mcp::Tool<'_> = r
+                .deserialize()
+                .map_err(|e| Error::protocol(format!("tool: {e}")))?;
+            let schema_value: serde_json::Value =
+                serde_json::from_str(t.input_schema.get()).unwrap_or_default();
+            match param_headers(&schema_value) {
+                Ok(headers) => {
+                    if let Ok(mut cache) = self.core.tool_headers.lock() {
+                        if headers.is_empty() {
+                            cache.remove(t.name.as_ref());
+                        } else {
+                            cache.insert(t.name.to_string(), headers.into());
+                        }
+                    }
+                }
+                Err(why) => {
+                    tracing::warn!(tool = %t.name, %why, "tool dropped: invalid x-mcp-header");
+                    continue;
+                }
+            }
+            let input_schema = RawJson::from_bytes(
+                r.clone()
+                    .into_bytes()
+                    .slice_ref(t.input_schema.get().as_bytes()),
+            )?;
+            tools.push(ToolInfo {
+                name: t.name.into_owned(),
+                description: t.description.map(Cow::into_owned),
+                input_schema,
+                raw: r.clone(),
+            });
+        }
+        Ok(tools)
+    }
+
+    /// The `Mcp-Param-*` headers `tools/call` of `tool` with these arguments carries (from the
+    /// `x-mcp-header` annotations seen by [`Session::list_tools`]); empty when there are none.
+    /// For the low-level API: add them to a [`RequestBuilder`].
+    pub fn param_headers(&self, tool: &str, args: &RawJson) -> HeaderMap {
+        let params = self
+            .core
+            .tool_headers
+            .lock()
+            .ok()
+            .and_then(|c| c.get(tool).cloned());
+        match params {
+            Some(p) => match args.deserialize::<serde_json::Value>() {
+                Ok(v) => headers_for(&p, &v),
+                Err(_) => HeaderMap::new(),
+            },
+            None => HeaderMap::new(),
+        }
     }
 
     /// `tools/call` with arguments serialized from `args` (an object, or `()` for none).
@@ -994,8 +1155,16 @@ impl Session {
             p.put_slice(a.as_bytes());
         }
         p.put_u8(b'}');
+        let headers = args
+            .as_ref()
+            .map(|a| self.param_headers(name, a))
+            .unwrap_or_default();
         let raw = self
-            .call(method::TOOLS_CALL, Some(RawJson::from_bytes(p.freeze())?))
+            .call_with_headers(
+                method::TOOLS_CALL,
+                Some(RawJson::from_bytes(p.freeze())?),
+                &headers,
+            )
             .await?;
         let r: mcp::CallToolResult<'_> = raw
             .deserialize()
@@ -1140,7 +1309,10 @@ impl Session {
                     false,
                     core.session_id.is_some(),
                 );
-                Ok(EventStream { inner: ex })
+                if !crate::exchange::content_type_is(ex.headers(), "text/event-stream") {
+                    return Err(Error::protocol("the GET stream is not text/event-stream"));
+                }
+                Ok(ex.into_stream())
             }
         }
     }
@@ -1157,6 +1329,11 @@ impl Session {
         let core = &self.core;
         if core.closed.swap(true, Ordering::Relaxed) {
             return Ok(());
+        }
+        if let Ok(mut b) = core.background.lock()
+            && let Some(task) = b.take()
+        {
+            task.abort();
         }
         match &core.transport {
             Transport::Chan(chan) => {

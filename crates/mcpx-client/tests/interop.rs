@@ -272,3 +272,90 @@ async fn python_sdk_legacy_sse() {
 async fn python_sdk_stdio() {
     stdio(Sdk::Py, "Python SDK").await;
 }
+
+/// The example client `examples/conformance_client.rs`, built by `cargo test` next to this test.
+fn conformance_client_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let debug = exe.parent().and_then(Path::parent).unwrap();
+    let bin = debug.join("examples").join("conformance_client");
+    assert!(
+        bin.exists(),
+        "{} missing (cargo test builds examples)",
+        bin.display()
+    );
+    bin
+}
+
+/// The official conformance suite's client scenarios drive mcpx-client (through the example
+/// client): the session-era ones with the stable suite, all of them (2026-07-28 included:
+/// `_meta`, headers, `x-mcp-header`, MRTR `requestState`, schema preservation) with the
+/// prerelease line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_suite_client_scenarios() {
+    let Some(peers) = peers() else { return };
+    let node = peers.join("node_modules/.bin/node");
+    let bin = conformance_client_bin();
+    let stable = [
+        "initialize",
+        "tools_call",
+        "elicitation-sep1034-client-defaults",
+        "sse-retry",
+    ];
+    let prerelease = [
+        "initialize",
+        "tools_call",
+        "elicitation-sep1034-client-defaults",
+        "sse-retry",
+        "request-metadata",
+        "sep-2322-client-request-state",
+        "http-standard-headers",
+        "http-custom-headers",
+        "http-invalid-tool-headers",
+        "json-schema-ref-no-deref",
+        "json-schema-2020-12-preservation",
+    ];
+    let mut failed = Vec::new();
+    for (package, scenarios) in [
+        ("@modelcontextprotocol/conformance", &stable[..]),
+        ("conformance-2026", &prerelease[..]),
+    ] {
+        let suite = peers
+            .join("node_modules")
+            .join(package)
+            .join("dist/index.js");
+        assert!(
+            node.exists() && suite.exists(),
+            "missing peer {}",
+            suite.display()
+        );
+        for scenario in scenarios {
+            let out = tokio::time::timeout(
+                BOUND,
+                Command::new(&node)
+                    .arg(&suite)
+                    .args(["client", "--command"])
+                    .arg(&bin)
+                    .args(["--scenario", scenario, "--timeout", "30000"])
+                    .kill_on_drop(true)
+                    .output(),
+            )
+            .await
+            .unwrap_or_else(|_| panic!("{package} {scenario} timed out"))
+            .unwrap();
+            let text = String::from_utf8_lossy(&out.stderr).into_owned()
+                + &String::from_utf8_lossy(&out.stdout);
+            let summary = text
+                .lines()
+                .filter(|l| l.contains("Passed:"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            if out.status.success() {
+                eprintln!("conformance ok: {package} {scenario}: {summary}");
+            } else {
+                eprintln!("conformance FAILED: {package} {scenario}:\n{text}");
+                failed.push(format!("{package} {scenario}"));
+            }
+        }
+    }
+    assert!(failed.is_empty(), "failed scenarios: {failed:?}");
+}
