@@ -32,6 +32,8 @@ pub(crate) struct Meta<'a> {
     pub(crate) progress_token: Option<i64>,
     /// The 2026-07-28 members, pre-encoded once per session (`"key":value,...`, no braces).
     pub(crate) era: Option<&'a [u8]>,
+    /// The caller's own members (`RequestBuilder::meta_entry`): key, raw JSON value.
+    pub(crate) entries: &'a [(String, Bytes)],
 }
 
 /// The inside of a JSON object's braces, or an error if `params` is not an object.
@@ -66,21 +68,33 @@ pub(crate) fn write_message(
     }
     buf.put_slice(br#""method":"#);
     put_str(buf, method);
-    let has_meta = meta.progress_token.is_some() || meta.era.is_some();
+    let has_meta = meta.progress_token.is_some() || meta.era.is_some() || !meta.entries.is_empty();
     if inner.is_some() || has_meta || !extra.is_empty() {
         buf.put_slice(br#","params":{"#);
         let mut first = true;
         if has_meta {
             buf.put_slice(br#""_meta":{"#);
+            let mut first_member = true;
             if let Some(token) = meta.progress_token {
                 buf.put_slice(br#""progressToken":"#);
                 put_i64(buf, token);
-                if meta.era.is_some() {
-                    buf.put_u8(b',');
-                }
+                first_member = false;
             }
             if let Some(era) = meta.era {
+                if !first_member {
+                    buf.put_u8(b',');
+                }
                 buf.put_slice(era);
+                first_member = false;
+            }
+            for (key, value) in meta.entries {
+                if !first_member {
+                    buf.put_u8(b',');
+                }
+                put_str(buf, key);
+                buf.put_u8(b':');
+                buf.put_slice(value);
+                first_member = false;
             }
             buf.put_u8(b'}');
             first = false;
@@ -220,7 +234,8 @@ mod tests {
                 Some(br#" {"name":"x"} "#),
                 Meta {
                     progress_token: Some(-42),
-                    era: None
+                    era: None,
+                    entries: &[],
                 },
                 &[]
             ),
@@ -244,7 +259,8 @@ mod tests {
                 Some(br#"{"name":"x"}"#),
                 Meta {
                     progress_token: Some(0),
-                    era: Some(era)
+                    era: Some(era),
+                    entries: &[],
                 },
                 &[Extra {
                     name: "requestState",
@@ -255,6 +271,30 @@ mod tests {
         );
         let mut buf = BytesMut::new();
         assert!(write_message(&mut buf, Some(1), "x", Some(b"[1]"), Meta::default(), &[]).is_err());
+        // The caller's own `_meta` members join the client's in one object.
+        let entries = [(
+            "claudecode/toolUseId".to_owned(),
+            Bytes::from_static(br#""toolu_01""#),
+        )];
+        for (token, era) in [(None, None), (Some(3), None), (Some(3), Some(&era[..]))] {
+            let out = enc(
+                Some(3),
+                "tools/call",
+                Some(br#"{"name":"x"}"#),
+                Meta {
+                    progress_token: token,
+                    era,
+                    entries: &entries,
+                },
+                &[],
+            );
+            let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+            assert_eq!(
+                v["params"]["_meta"]["claudecode/toolUseId"], "toolu_01",
+                "{out}"
+            );
+            assert_eq!(v["params"]["name"], "x");
+        }
     }
 
     #[test]

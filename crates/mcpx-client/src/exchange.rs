@@ -481,6 +481,7 @@ pub struct RequestBuilder<'a> {
     pub(crate) timeout: Option<Duration>,
     pub(crate) cancel_on_drop: bool,
     pub(crate) extra: Vec<(&'static str, Bytes)>,
+    pub(crate) meta: Vec<(String, Bytes)>,
 }
 
 impl std::fmt::Debug for RequestBuilder<'_> {
@@ -506,6 +507,7 @@ impl<'a> RequestBuilder<'a> {
             timeout: None,
             cancel_on_drop: true,
             extra: Vec::new(),
+            meta: Vec::new(),
         }
     }
 
@@ -579,6 +581,14 @@ impl<'a> RequestBuilder<'a> {
         self
     }
 
+    /// One more `params._meta` member (e.g. `claudecode/toolUseId`), merged with the members
+    /// the client writes itself (`progressToken`, the 2026-07-28 identity); the params must not
+    /// carry their own `_meta`. A key the client also writes would repeat: do not pass those.
+    pub fn meta_entry(mut self, key: &str, value: RawJson) -> Self {
+        self.meta.push((key.to_owned(), value.into_bytes()));
+        self
+    }
+
     pub(crate) fn extra(mut self, name: &'static str, value: Bytes) -> Self {
         self.extra.push((name, value));
         self
@@ -602,6 +612,7 @@ impl<'a> RequestBuilder<'a> {
         let meta = Meta {
             progress_token: self.progress.then_some(id),
             era: core.era_meta(),
+            entries: &self.meta,
         };
         write_message(
             &mut buf,

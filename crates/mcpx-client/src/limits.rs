@@ -65,3 +65,7 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(1);
 /// stdio shutdown: how long the child gets to exit after its stdin is closed before it is
 /// killed (MCP-DIGEST 5: close stdin, wait, then terminate).
 pub const STDIO_EXIT_GRACE: Duration = Duration::from_secs(2);
+
+/// URLs whose discovered era one [`Client`](crate::Client) remembers. A load test targets a
+/// handful; past the bound new URLs are simply discovered every time.
+pub const MAX_CACHED_ERAS: usize = 1024;

@@ -32,12 +32,46 @@ const ACCEPT_BOTH: HeaderValue = HeaderValue::from_static("application/json, tex
 const ACCEPT_SSE: HeaderValue = HeaderValue::from_static("text/event-stream");
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
+/// The first id of a [`Client::handle`]: distinct id ranges of 2^20 per handle, wrapping below
+/// 2^53 (the integers a JavaScript peer holds exactly).
+fn handle_first_id() -> i64 {
+    static HANDLES: AtomicI64 = AtomicI64::new(0);
+    let n = HANDLES.fetch_add(1, Ordering::Relaxed) & ((1 << 33) - 1);
+    n << 20
+}
+
+/// `Mcp-Method`: the spec's method names need no copy.
+fn method_header(m: &str) -> Result<HeaderValue, Error> {
+    let known = method::REQUESTS
+        .iter()
+        .chain(method::NOTIFICATIONS)
+        .find(|k| **k == m);
+    match known {
+        Some(k) => Ok(HeaderValue::from_static(k)),
+        None => HeaderValue::from_str(m).map_err(|e| Error::InvalidArgument(e.to_string())),
+    }
+}
+
+/// What era discovery found for one URL (cached per client, MCP-DIGEST 2.4).
+#[derive(Clone, Debug)]
+enum CachedEra {
+    /// 2026-07-28, with the `DiscoverResult`.
+    Stateless(RawJson),
+    /// The session era, with the version to ask for.
+    Session(ProtocolVersion),
+}
+
 /// An MCP client: options plus a connection pool, shared by the sessions it opens (cheap to
 /// clone).
+///
+/// With [`EraChoice::Auto`] the era discovered for a URL is cached here, so later sessions to
+/// the same URL skip `server/discover` (a stateless session then costs no request at all);
+/// [`Client::forget_eras`] clears the cache.
 #[derive(Clone, Debug)]
 pub struct Client {
     pub(crate) opts: Arc<ClientOptions>,
     pub(crate) http: HttpClient,
+    eras: Arc<std::sync::Mutex<HashMap<String, CachedEra>>>,
 }
 
 impl Client {
@@ -51,7 +85,28 @@ impl Client {
         Ok(Self {
             opts: Arc::new(opts),
             http,
+            eras: Arc::new(std::sync::Mutex::new(HashMap::new())),
         })
+    }
+
+    /// Forgets the eras discovered so far (the next session to each URL discovers again).
+    pub fn forget_eras(&self) {
+        if let Ok(mut e) = self.eras.lock() {
+            e.clear();
+        }
+    }
+
+    fn cached_era(&self, url: &str) -> Option<CachedEra> {
+        self.eras.lock().ok()?.get(url).cloned()
+    }
+
+    fn remember_era(&self, url: &str, era: CachedEra) {
+        if let Ok(mut e) = self.eras.lock() {
+            // Bounded: one entry per URL the client talks to; a runaway caller is cut off.
+            if e.len() < limits::MAX_CACHED_ERAS || e.contains_key(url) {
+                e.insert(url.to_owned(), era);
+            }
+        }
     }
 
     /// One-shot: a client with `opts` and a session to `url`.
@@ -88,11 +143,33 @@ impl Client {
                     "the server does not offer 2026-07-28 (server/discover failed)",
                 )),
             },
-            EraChoice::Auto => match discover(&base, Transport::Http).await? {
-                Discovered::Modern(session) => Ok(session),
-                Discovered::Legacy(v) => {
-                    initialize_http(&base, v.unwrap_or(self.opts.session_version)).await
-                }
+            EraChoice::Auto => match self.cached_era(url) {
+                Some(CachedEra::Stateless(result)) => Ok(Session {
+                    core: base.core(
+                        Transport::Http,
+                        ProtocolVersion::LATEST,
+                        None,
+                        Some(result),
+                        0,
+                    ),
+                }),
+                Some(CachedEra::Session(v)) => initialize_http(&base, v).await,
+                None => match discover(&base, Transport::Http).await? {
+                    Discovered::Modern(session) => {
+                        if let Some(r) = session.server_result() {
+                            self.remember_era(url, CachedEra::Stateless(r.clone()));
+                        }
+                        Ok(session)
+                    }
+                    Discovered::Legacy(v) => {
+                        let v = v.unwrap_or(self.opts.session_version);
+                        let session = initialize_http(&base, v).await?;
+                        if !session.is_channel() {
+                            self.remember_era(url, CachedEra::Session(session.protocol_version()));
+                        }
+                        Ok(session)
+                    }
+                },
             },
             EraChoice::Session(v) => initialize_http(&base, v).await,
             EraChoice::LegacySse => {
@@ -145,6 +222,7 @@ impl Client {
         Client {
             opts: Arc::new(opts),
             http: self.http.clone(),
+            eras: self.eras.clone(),
         }
     }
 
@@ -154,6 +232,10 @@ impl Client {
     /// [`Exchange::headers`](crate::Exchange::headers), then takes a handle with that id for
     /// `notifications/initialized` and what follows). Under 2026-07-28 the handle adds the
     /// stateless `_meta` and headers to every request, as a discovered session does.
+    ///
+    /// Ids: every handle starts at its own base (a process-wide counter times 2^20, below
+    /// 2^53 so JavaScript servers read them exactly), so the handle that sent `initialize` and
+    /// the one that carries on never reuse each other's ids within the session.
     ///
     /// # Errors
     ///
@@ -183,7 +265,13 @@ impl Client {
             origin: Some(origin),
         };
         Ok(Session {
-            core: base.core(Transport::Http, version, session_id, None, 0),
+            core: base.core(
+                Transport::Http,
+                version,
+                session_id,
+                None,
+                handle_first_id(),
+            ),
         })
     }
 
@@ -492,10 +580,7 @@ impl SessionCore {
         }
         if self.is_stateless() {
             if let Some(m) = method_name {
-                h.insert(
-                    MCP_METHOD,
-                    HeaderValue::from_str(m).map_err(|e| Error::InvalidArgument(e.to_string()))?,
-                );
+                h.insert(MCP_METHOD, method_header(m)?);
             }
             if let Some(n) = name {
                 h.insert(MCP_NAME, body::header_value(n)?);

@@ -641,3 +641,139 @@ async fn falls_back_to_legacy_http_sse() {
     })
     .await;
 }
+
+/// The era found by discovery is cached per URL: the second stateless session sends nothing
+/// before its first request, and a session-era server is initialized without a second probe.
+#[tokio::test]
+async fn discovered_era_is_cached_per_client() {
+    bounded(async {
+        let modern = serve("/mcp", |req| match req.rpc() {
+            "server/discover" => json_reply(
+                "",
+                &json!({"jsonrpc":"2.0","id":req.id(),"result":{
+                "resultType":"complete","supportedVersions":["2026-07-28"],"capabilities":{},
+                "ttlMs":0,"cacheScope":"public"}}),
+            ),
+            _ => json_reply("", &result(&req.id(), "ok")),
+        })
+        .await;
+        let legacy = serve(
+            "/mcp",
+            session_server(|req| json_reply("", &result(&req.id(), "ok"))),
+        )
+        .await;
+        let client = Client::new(opts()).unwrap();
+        for srv in [&modern, &legacy] {
+            for _ in 0..3 {
+                let s = client.session(&srv.url).await.unwrap();
+                assert_eq!(s.call_tool("t", &json!({})).await.unwrap().text, "ok");
+            }
+            let probes = srv
+                .log
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|r| r.rpc() == "server/discover")
+                .count();
+            assert_eq!(probes, 1, "{}", srv.url);
+        }
+        client.forget_eras();
+        client.session(&modern.url).await.unwrap();
+        let probes = modern
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.rpc() == "server/discover")
+            .count();
+        assert_eq!(probes, 2);
+    })
+    .await;
+}
+
+/// Handles to one session (the load tester's initialize-then-carry-on pattern) never reuse ids.
+#[tokio::test]
+async fn handles_to_one_session_use_distinct_ids() {
+    bounded(async {
+        let srv = serve(
+            "/mcp",
+            session_server(|req| json_reply("", &result(&req.id(), "ok"))),
+        )
+        .await;
+        let client = Client::new(opts()).unwrap();
+        let pre = client
+            .handle(&srv.url, ProtocolVersion::V2025_11_25, None)
+            .unwrap();
+        let mut ex = pre.request("ping").send().await.unwrap();
+        while ex.next().await.unwrap().is_some() {}
+        let s = client
+            .handle(&srv.url, ProtocolVersion::V2025_11_25, Some("s-1"))
+            .unwrap();
+        let mut ex = s.request("ping").send().await.unwrap();
+        while ex.next().await.unwrap().is_some() {}
+        let ids: Vec<i64> = srv
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r.body["id"].as_i64())
+            .collect();
+        assert_eq!(ids.len(), 2);
+        assert_ne!(ids[0], ids[1]);
+        assert!(ids.iter().all(|i| *i < (1 << 53)));
+    })
+    .await;
+}
+
+/// The standalone GET stream reconnects with `Last-Event-ID` after the server drops it.
+#[tokio::test]
+async fn get_stream_resumes_after_a_drop() {
+    bounded(async {
+        let gets = Arc::new(Mutex::new(0));
+        let g = gets.clone();
+        let srv = serve(
+            "/mcp",
+            session_server(move |req| {
+                if req.method != "GET" {
+                    return Reply::Stall;
+                }
+                let n = {
+                    let mut g = g.lock().unwrap();
+                    *g += 1;
+                    *g
+                };
+                let note = json!({"jsonrpc":"2.0","method":"notifications/tools/list_changed"});
+                if n == 1 {
+                    assert_eq!(req.header("last-event-id"), None);
+                    Reply::Chunks(vec![
+                        (0, sse_head("")),
+                        (
+                            0,
+                            format!("id: g1\nretry: 20\ndata: {note}\n\n").into_bytes(),
+                        ),
+                    ])
+                } else {
+                    assert_eq!(req.header("last-event-id"), Some("g1"));
+                    Reply::Chunks(vec![
+                        (0, sse_head("")),
+                        (0, format!("id: g2\ndata: {note}\n\n").into_bytes()),
+                        (10_000, Vec::new()),
+                    ])
+                }
+            }),
+        )
+        .await;
+        let s = Client::connect(&srv.url, opts()).await.unwrap();
+        let mut stream = s.open_stream().await.unwrap();
+        for _ in 0..2 {
+            let ev = stream.next().await.unwrap().unwrap();
+            assert_eq!(
+                ev.message().unwrap().method(),
+                Some("notifications/tools/list_changed")
+            );
+        }
+        assert_eq!(stream.reconnects(), 1);
+        assert_eq!(stream.last_event_id(), Some("g2"));
+    })
+    .await;
+}
