@@ -226,6 +226,27 @@ impl Exchange {
         Err(Error::StreamClosed)
     }
 
+    /// Cancels the request now and waits until the cancellation is on the wire: the response
+    /// stream is closed (the 2026-07-28 cancellation over HTTP) and, in the session era and on
+    /// stdio, `notifications/cancelled` is sent. Nothing happens after the final response.
+    ///
+    /// # Errors
+    ///
+    /// As [`Session::notify`] for the notification.
+    pub async fn cancel(mut self) -> Result<(), Error> {
+        let Some(id) = self.id.filter(|_| !self.finished) else {
+            return Ok(());
+        };
+        // Done here, awaited, instead of from `Drop`.
+        self.cancel_on_drop = false;
+        let core = self.core.clone();
+        drop(self);
+        if core.cancels_by_notification() {
+            core.send_cancelled(id).await?;
+        }
+        Ok(())
+    }
+
     async fn step(&mut self) -> Result<Option<Event>, Error> {
         loop {
             match std::mem::replace(&mut self.state, State::Done) {

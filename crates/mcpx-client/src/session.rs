@@ -408,14 +408,18 @@ impl SessionCore {
         };
         let core = self.clone();
         rt.spawn(async move {
-            let mut params = BytesMut::with_capacity(64);
-            params.put_slice(br#"{"requestId":"#);
-            params.put_slice(id.to_string().as_bytes());
-            params.put_slice(br#","reason":"cancelled by the client"}"#);
-            let _ = core
-                .notify_raw(method::NOTIFICATIONS_CANCELLED, Some(&params))
-                .await;
+            let _ = core.send_cancelled(id).await;
         });
+    }
+
+    /// `notifications/cancelled` for request `id`.
+    pub(crate) async fn send_cancelled(self: &Arc<Self>, id: i64) -> Result<(), Error> {
+        let mut params = BytesMut::with_capacity(64);
+        params.put_slice(br#"{"requestId":"#);
+        params.put_slice(id.to_string().as_bytes());
+        params.put_slice(br#","reason":"cancelled by the client"}"#);
+        self.notify_raw(method::NOTIFICATIONS_CANCELLED, Some(&params))
+            .await
     }
 
     /// Answers a server-to-client request with the handler (errors are logged: the request

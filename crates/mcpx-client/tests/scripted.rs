@@ -551,6 +551,15 @@ async fn session_era_drop_sends_notifications_cancelled_and_session_header_can_b
             assert!(Instant::now() < deadline, "no notifications/cancelled");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        // An explicit cancel has sent the notification when it returns.
+        let p = RawJson::from_bytes(Bytes::from_static(br#"{"name":"t"}"#)).unwrap();
+        let mut ex = s2.request("tools/call").params(p).send().await.unwrap();
+        let id = ex.id().unwrap();
+        assert_eq!(ex.next().await.unwrap().unwrap().kind(), EventKind::Priming);
+        ex.cancel().await.unwrap();
+        assert!(srv2.log.lock().unwrap().iter().any(|r| {
+            r.rpc() == "notifications/cancelled" && r.body["params"]["requestId"] == id
+        }));
         // Per-request omission of the session header.
         let mut ex = s
             .request("ping")
