@@ -30,7 +30,22 @@
 //! ```
 //!
 //! [`ClientOptions::era`] picks the era: by default the client discovers it (MCP-DIGEST 3.9):
-//! `server/discover` first, then `initialize`, then the legacy HTTP+SSE transport.
+//! `server/discover` first, then `initialize`, then the legacy HTTP+SSE transport. The era found
+//! for a URL is cached in the [`Client`], so later sessions skip the probe. In the stateless era
+//! every request carries the `_meta` identity and the `MCP-Protocol-Version`, `Mcp-Method`,
+//! `Mcp-Name` and (from `x-mcp-header` annotations seen by [`Session::list_tools`])
+//! `Mcp-Param-*` headers; `input_required` results are answered by the [`ClientHandler`] and
+//! retried. In the session era, server requests on a response stream are answered by the
+//! handler and POSTed back; [`ClientOptions::background_stream`] also keeps the GET stream open
+//! for the ones that arrive there.
+//!
+//! # Connections
+//!
+//! One [`Client`] is one connection pool: HTTP/1.1 connections are reused once a response has
+//! been read to its end, HTTP/2 multiplexes every request to an origin over one connection
+//! ([`HttpVersion`]), and [`PoolMode::PerRequest`] opens a connection per request. Share one
+//! client among virtual users for a shared pool, give each its own for per-user pools;
+//! [`Client::with_options`] shares a pool across different identities.
 //!
 //! # The timed hot path
 //!
@@ -38,7 +53,8 @@
 //! # async fn run(session: mcpx_client::Session, params: mcpx_wire::RawJson) -> Result<(), mcpx_client::Error> {
 //! use mcpx_client::EventKind;
 //!
-//! let mut ex = session.request("tools/call").params(params).progress(true).send().await?;
+//! // `name` spares the client reading `Mcp-Name` out of the params (2026-07-28).
+//! let mut ex = session.request("tools/call").params(params).name("echo").progress(true).send().await?;
 //! let ttfb = ex.ttfb();
 //! while let Some(ev) = ex.next().await? {
 //!     match ev.kind() {
@@ -53,7 +69,8 @@
 //!
 //! # Cancel safety
 //!
-//! Dropping an [`Exchange`] before its final response cancels the request: the HTTP/2 stream is
+//! [`Exchange::cancel`] cancels and waits until the cancellation is sent. Dropping an
+//! [`Exchange`] before its final response also cancels the request: the HTTP/2 stream is
 //! reset or the HTTP/1.1 connection closed (2026-07-28 cancellation), and in the session era (and
 //! on stdio) `notifications/cancelled` is sent from a spawned task. Dropping a [`Session`] does not
 //! send `DELETE`; call [`Session::close`]. A stdio child is killed when its last session handle
