@@ -19,7 +19,7 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMIUM_TIMEOUT: Duration = Duration::from_secs(60);
 
 fn latency(i: u64) -> u64 {
-    500 + (i * 7919) % 40_000 + if i % 211 == 0 { 1_500_000 } else { 0 }
+    500 + (i * 7919) % 40_000 + if i.is_multiple_of(211) { 1_500_000 } else { 0 }
 }
 
 fn report() -> Report {

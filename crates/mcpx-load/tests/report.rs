@@ -53,18 +53,24 @@ fn synthetic(part: u64, parts: u64, lag_us: u64) -> Metrics {
             8 => Outcome::Cancelled,
             _ => Outcome::Ok,
         };
-        let latency = 200 + (x >> 32) % 50_000 + if (x >> 40) % 100 == 0 { 2_000_000 } else { 0 };
+        let latency = 200
+            + (x >> 32) % 50_000
+            + if (x >> 40).is_multiple_of(100) {
+                2_000_000
+            } else {
+                0
+            };
         let sent = t0 + lag_us * ((x >> 12) % 2);
         requests.push((t0 + latency, method, tool, fam, t0, sent, outcome, x));
         if tool.is_some() {
             m.record_args_size(100 + x % 5_000);
             m.record_result_size(1_000 + x % 100_000);
         }
-        if method == "tools/call" && x % 7 == 0 {
+        if method == "tools/call" && x.is_multiple_of(7) {
             m.record_sse_event("tools/call", latency / 2);
             m.record_progress_gap(1_000_000 + x % 10_000);
         }
-        if i % 100 == 0 {
+        if i.is_multiple_of(100) {
             m.user_started(fam);
             m.session_opened(fam);
             m.stream_opened();
