@@ -95,6 +95,56 @@ impl Dist {
         (values.len() == cumulative.len()).then_some(Self::Categorical { values, cumulative })
     }
 
+    /// This distribution of a quantity measured in a unit `factor` times larger: every draw
+    /// is multiplied by `factor` (for durations: [`crate::Scenario::scale_time`]).
+    ///
+    /// Exact, parameter by parameter: a lognormal's `median`, `min` and `max` (an infinite `max`
+    /// stays infinite; `sigma` is a ratio and does not change), a uniform's `min` and `max`, a
+    /// constant's value and a categorical's `values` (its weights do not change) are multiplied,
+    /// so with the same [`Rng`] state the scaled draw is `factor` × the unscaled one (up to the
+    /// rounding of one `f64` product, a relative 1e-16). `negbin` describes counts only (the parser rejects it for
+    /// durations and sizes) and is returned unchanged. `factor` is meant to be finite and > 0.
+    #[must_use]
+    pub fn scaled(&self, factor: f64) -> Self {
+        match self {
+            Self::LogNormal {
+                median,
+                sigma,
+                min,
+                max,
+            } => Self::LogNormal {
+                median: median * factor,
+                sigma: *sigma,
+                min: min * factor,
+                max: max * factor,
+            },
+            Self::NegBin { .. } => self.clone(),
+            Self::Categorical { values, cumulative } => Self::Categorical {
+                values: values.iter().map(|v| v * factor).collect(),
+                cumulative: cumulative.clone(),
+            },
+            Self::Uniform { min, max } => Self::Uniform {
+                min: min * factor,
+                max: max * factor,
+            },
+            Self::Constant(v) => Self::Constant(v * factor),
+        }
+    }
+
+    /// Whether every parameter is a finite number (a lognormal's `max` may be infinite: no
+    /// upper clamp).
+    pub(crate) fn is_finite(&self) -> bool {
+        match self {
+            Self::LogNormal {
+                median, sigma, min, ..
+            } => median.is_finite() && sigma.is_finite() && min.is_finite(),
+            Self::NegBin { mean, r, .. } => mean.is_finite() && r.is_finite(),
+            Self::Categorical { values, .. } => values.iter().all(|v| v.is_finite()),
+            Self::Uniform { min, max } => min.is_finite() && max.is_finite(),
+            Self::Constant(v) => v.is_finite(),
+        }
+    }
+
     /// One draw, in the internal unit.
     pub fn sample(&self, rng: &mut Rng) -> f64 {
         match self {
@@ -402,6 +452,53 @@ mod tests {
         close(q(&v, 0.25), 1e6 + 0.25 * 2.9e7, 0.02);
         assert!(v[0] >= 1e6 && v[v.len() - 1] < 3e7);
         assert_eq!(Dist::Constant(5.0).sample(&mut Rng::from_seed(0)), 5.0);
+    }
+
+    #[test]
+    fn scaled_time_distributions() {
+        let f = 0.01;
+        let ln = Dist::lognormal(4e6, 0.75, 3e5, 1.8e8);
+        assert_eq!(
+            ln.scaled(f),
+            Dist::lognormal(4e6 * f, 0.75, 3e5 * f, 1.8e8 * f)
+        );
+        let open = Dist::lognormal(4e6, 0.75, 0.0, f64::INFINITY);
+        assert_eq!(
+            open.scaled(f),
+            Dist::lognormal(4e6 * f, 0.75, 0.0, f64::INFINITY)
+        );
+        let un = Dist::Uniform { min: 1e6, max: 3e7 };
+        assert_eq!(
+            un.scaled(f),
+            Dist::Uniform {
+                min: 1e6 * f,
+                max: 3e7 * f
+            }
+        );
+        assert_eq!(Dist::Constant(5e6).scaled(f), Dist::Constant(5e6 * f));
+        let cat = Dist::categorical(vec![1e5, 2e5], &[1.0, 3.0]).unwrap();
+        assert_eq!(
+            cat.scaled(f),
+            Dist::categorical(vec![1e5 * f, 2e5 * f], &[1.0, 3.0]).unwrap()
+        );
+        let nb = Dist::NegBin {
+            offset: 1,
+            mean: 4.0,
+            r: 1.2,
+            max: 100,
+        };
+        assert_eq!(nb.scaled(f), nb);
+        // Same RNG state: the scaled draw is f times the unscaled one, clamps included.
+        for d in [ln, open, un, cat] {
+            let s = d.scaled(f);
+            let (mut a, mut b) = (Rng::from_seed(11), Rng::from_seed(11));
+            for _ in 0..10_000 {
+                let (x, y) = (d.sample(&mut a), s.sample(&mut b));
+                assert!((y - x * f).abs() <= 1e-12 * x, "{d:?}: {x} -> {y}");
+            }
+            assert!((s.mean() - d.mean() * f).abs() <= 1e-9 * d.mean());
+        }
+        assert!(!Dist::Constant(1e300).scaled(1e10).is_finite());
     }
 
     #[test]

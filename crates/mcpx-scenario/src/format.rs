@@ -46,6 +46,8 @@ pub struct Scenario {
     pub scenarios: Quirks,
     /// `[report]`.
     pub report: Report,
+    /// Product of the factors given to [`Scenario::scale_time`] (1 for a parsed file).
+    pub(crate) time_scale: f64,
 }
 
 /// `[profile]`.
@@ -847,6 +849,14 @@ impl Scenario {
         }
     }
 
+    /// The product of the factors given to [`Scenario::scale_time`] (1 unless scaled): the
+    /// factor applied to the client-side constants of [`crate::VirtualUser`] that have no key
+    /// ([`crate::LAST_CALL_GRACE_US`] and the others listed at [`Scenario::scale_time`]).
+    #[must_use]
+    pub fn time_scale(&self) -> f64 {
+        self.time_scale
+    }
+
     /// The family named `name`.
     #[must_use]
     pub fn family(&self, name: &str) -> Option<&ClientFamily> {
@@ -936,6 +946,7 @@ impl Scenario {
             target,
             scenarios,
             report,
+            time_scale: 1.0,
         })
     }
 }

@@ -113,6 +113,7 @@ mod load;
 mod plan;
 mod reader;
 mod rng;
+mod scale;
 pub mod sim;
 mod target;
 mod user;

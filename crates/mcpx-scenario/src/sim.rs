@@ -4,6 +4,12 @@
 //!
 //! [`estimate`] turns a simulation into steady-state rates at the plan's arrival rate.
 //!
+//! `--time-scale F`: simulate a [`crate::Plan`] of a scenario scaled with
+//! [`crate::Scenario::scale_time`] against a mock scaled with
+//! [`MockTarget::with_time_scale`] by the same factor: every user sends the same requests as
+//! unscaled, in `F` times the time. With an unscaled mock, calls that race a client deadline
+//! (long calls against claude.ai's 60 s) end differently.
+//!
 //! Users never interact through the mock (its per-call draws come from a per-user stream), so
 //! each user is simulated to completion on its own: memory is one user at a time.
 

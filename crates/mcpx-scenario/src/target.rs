@@ -340,6 +340,25 @@ impl MockTarget {
         self
     }
 
+    /// The same mock `factor` times faster (< 1) or slower (> 1): the server side of
+    /// `--time-scale F`, for [`crate::sim`] (`mcpx serve --mock --time-scale F` scales at serve
+    /// time instead; use one or the other, not both).
+    ///
+    /// Multiplies every server-side duration of the spec: the `[target.latency]` distributions
+    /// (exactly, see [`Dist::scaled`]), `progress_interval`, `cold_start` and
+    /// `session_idle_ttl` (rounded to the microsecond; a non-zero one stays at least 1 µs), so
+    /// [`MockTarget::draw_call`] draws the same behaviours with `factor` times the latency and
+    /// progress period, and the same number of progress notifications.
+    ///
+    /// # Errors
+    /// `factor` not a finite number > 0, a scaled duration above one week, or a latency
+    /// distribution that overflows; the error names the key.
+    pub fn with_time_scale(mut self, factor: f64) -> Result<Self, crate::ScenarioError> {
+        crate::scale::scale_target(&mut self.spec, factor)?;
+        self.latency = self.spec.latency.iter().map(|(_, d)| d.clone()).collect();
+        Ok(self)
+    }
+
     /// Whether `server/discover` lists 2026-07-28.
     #[must_use]
     pub fn is_modern(&self) -> bool {

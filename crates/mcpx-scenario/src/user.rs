@@ -26,7 +26,8 @@ use crate::rng::Rng;
 use crate::target::{MODERN_VERSION, ServerCaps};
 
 /// Grace after the last call before a long-lived user may end (PROFILE 2.1 step 7: "≥ 5 s
-/// after its last call").
+/// after its last call"). This and the other client-side `*_US` constants below are
+/// multiplied by [`crate::Scenario::time_scale`].
 pub const LAST_CALL_GRACE_US: u64 = 5_000_000;
 /// A stream open at least this long counts as healthy: its end starts a fresh series of
 /// reconnect attempts (`[clients.stream] reconnect.attempts` bounds each series, so a server
@@ -884,6 +885,11 @@ impl VirtualUser {
         family_of(&self.plan, self.family)
     }
 
+    /// A built-in client-side duration (`*_US` constants) under `--time-scale`.
+    fn scaled(&self, us: u64) -> u64 {
+        crate::scale::scale_us(us, self.plan.scenario().time_scale())
+    }
+
     /// The drawn clientInfo (used in `initialize` and in modern `_meta`).
     #[must_use]
     pub fn client_info(&self) -> &ClientInfo {
@@ -1125,7 +1131,7 @@ impl VirtualUser {
         let is_cc = self.family().name == CLAUDE_CODE_FAMILY;
         if result == Err(Failure::Http(404)) && dead_get && self.era != EraState::Modern {
             // [scenarios] dead_session_get: GET again with the same dead id, until a 405.
-            self.stream_reopen_at = Some(self.now.saturating_add(DEAD_SESSION_GET_US));
+            self.stream_reopen_at = Some(self.now.saturating_add(self.scaled(DEAD_SESSION_GET_US)));
             return;
         }
         if listen_storm
@@ -1135,7 +1141,7 @@ impl VirtualUser {
         {
             // [scenarios] listen_storm: the modern client redoes discover + lists + listen.
             let items = [
-                Item::Wait(LISTEN_STORM_CYCLE_US),
+                Item::Wait(self.scaled(LISTEN_STORM_CYCLE_US)),
                 Item::Discover,
                 Item::AfterDiscover,
                 Item::List("tools/list"),
@@ -1185,10 +1191,13 @@ impl VirtualUser {
             OnStreamError::Retry if self.plan.scenario().scenarios.get_reconnect_storm => {
                 // [scenarios] get_reconnect_storm: reopen at once, forever (~5 GET/s per idle
                 // user, PROFILE 1.2); bounded by the user's lifetime.
-                self.stream_reopen_at = Some(self.now.saturating_add(STORM_REOPEN_US));
+                self.stream_reopen_at = Some(self.now.saturating_add(self.scaled(STORM_REOPEN_US)));
             }
             OnStreamError::Retry => {
-                if was_open && self.now.saturating_sub(self.stream_opened_at) >= STREAM_HEALTHY_US {
+                if was_open
+                    && self.now.saturating_sub(self.stream_opened_at)
+                        >= self.scaled(STREAM_HEALTHY_US)
+                {
                     // A stream that lived a while ended normally (proxy idle timeout, server
                     // restart): a fresh series of attempts, not the tail of the last one.
                     self.stream_attempts = 0;
@@ -1491,7 +1500,7 @@ impl VirtualUser {
                         bind: false,
                         variant: InitVariant::ConnectPlain,
                     },
-                    Item::Wait(CONNECT_PROBE_GAP_US),
+                    Item::Wait(self.scaled(CONNECT_PROBE_GAP_US)),
                     Item::Initialize {
                         bind: false,
                         variant: InitVariant::ConnectUi,
@@ -1559,9 +1568,8 @@ impl VirtualUser {
             }
             Instr::Hold => {
                 if let Some(end) = self.lifetime_end {
-                    let grace = self
-                        .last_call_end
-                        .map_or(0, |t| t.saturating_add(LAST_CALL_GRACE_US));
+                    let grace_us = self.scaled(LAST_CALL_GRACE_US);
+                    let grace = self.last_call_end.map_or(0, |t| t.saturating_add(grace_us));
                     let until = end.max(grace);
                     if until > now {
                         self.running = Some(Running::Until(until));
