@@ -786,3 +786,99 @@ async fn get_stream_resumes_after_a_drop() {
     })
     .await;
 }
+
+/// Seeded garbage (mutated replies, random statuses, content types and bytes) never panics the
+/// client and never hangs it: every call ends in a result or a typed error.
+#[tokio::test]
+async fn random_garbage_never_panics() {
+    bounded(async {
+        struct Rng(u64);
+        impl Rng {
+            fn next(&mut self) -> u64 {
+                // xorshift64*: deterministic, no dependency.
+                self.0 ^= self.0 >> 12;
+                self.0 ^= self.0 << 25;
+                self.0 ^= self.0 >> 27;
+                self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+            }
+            fn below(&mut self, n: u64) -> usize {
+                (self.next() % n) as usize
+            }
+        }
+        let rng = Arc::new(Mutex::new(Rng(0x9E37_79B9_7F4A_7C15)));
+        let r2 = rng.clone();
+        let srv = serve(
+            "/mcp",
+            session_server(move |req| {
+                let mut rng = r2.lock().unwrap();
+                let good = result(&req.id(), "ok").to_string().into_bytes();
+                let mut body = good.clone();
+                // Mutate: flip, drop or insert a few bytes.
+                for _ in 0..rng.below(4) {
+                    if body.is_empty() {
+                        break;
+                    }
+                    let at = rng.below(body.len() as u64);
+                    match rng.below(3) {
+                        0 => body[at] = rng.next() as u8,
+                        1 => {
+                            body.remove(at);
+                        }
+                        _ => body.insert(at, b"{}[],:\"\\\n\r\x00"[rng.below(11)]),
+                    }
+                }
+                let status = [
+                    "200 OK",
+                    "200 OK",
+                    "200 OK",
+                    "202 Accepted",
+                    "404 Not Found",
+                    "500 Oops",
+                ][rng.below(6)];
+                let reply = match rng.below(4) {
+                    0 => raw(status, Some("application/json"), "", &body),
+                    1 => {
+                        let mut sse = sse_head("");
+                        for _ in 0..rng.below(3) {
+                            sse.extend_from_slice(b"id: x\nretry: 1\ndata:\n\n");
+                        }
+                        sse.extend_from_slice(b"data: ");
+                        sse.extend_from_slice(&body);
+                        sse.extend_from_slice([&b"\n\n"[..], b"\r\n", b"", b"\n"][rng.below(4)]);
+                        sse
+                    }
+                    2 => raw(
+                        status,
+                        [
+                            Some("text/plain"),
+                            None,
+                            Some("application/json; charset=utf-8"),
+                        ][rng.below(3)],
+                        "",
+                        &body,
+                    ),
+                    _ => {
+                        let mut r = raw(status, Some("application/json"), "", &good);
+                        let cut = rng.below(r.len() as u64);
+                        r.truncate(cut);
+                        r
+                    }
+                };
+                Reply::Chunks(vec![(0, reply)])
+            }),
+        )
+        .await;
+        let mut o = opts();
+        o.request_timeout(Duration::from_secs(2)).max_reconnects(1);
+        let s = Client::connect(&srv.url, o).await.unwrap();
+        let (mut ok, mut err) = (0, 0);
+        for _ in 0..150 {
+            match s.call_tool("t", &json!({})).await {
+                Ok(_) => ok += 1,
+                Err(_) => err += 1,
+            }
+        }
+        assert!(ok > 0 && err > 0, "ok {ok}, err {err}");
+    })
+    .await;
+}
