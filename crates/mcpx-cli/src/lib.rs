@@ -13,6 +13,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub use cmd::load::LoadArgs;
 pub use cmd::serve::ServeArgs;
 
 /// mcpx: a fast MCP engine and load tester.
@@ -32,12 +33,16 @@ pub enum Command {
     /// Serve MCP over Streamable HTTP: the conformance fixtures plus `echo`, or a mock target
     /// (`--mock claude`: the Claude-like target of the load profile; `--mock null`).
     Serve(ServeArgs),
+    /// Load-test an MCP server with realistic Claude traffic (no URL: the embedded mock, a
+    /// 30-second demo). Exit codes: 0 ok, 1 run failed, 2 usage, 3 thresholds failed.
+    Load(Box<LoadArgs>),
 }
 
 /// Runs a parsed command to completion.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => cmd::serve::run(args, shutdown_signal()).await,
+        Command::Load(args) => cmd::load::run(*args, shutdown_signal()).await,
     }
 }
 
@@ -94,11 +99,25 @@ pub fn main_with_args(args: impl IntoIterator<Item = impl Into<OsString> + Clone
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    let result = runtime.block_on(run(cli));
+    // Users still holding streams must not keep the process alive after the report.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<cmd::load::ThresholdsFailed>().is_some() => {
+            ExitCode::from(exit_code(mcpx_load::exit::THRESHOLDS_FAILED))
+        }
+        Err(e) if e.downcast_ref::<cmd::load::Usage>().is_some() => {
+            eprintln!("mcpx: {e:#}");
+            ExitCode::from(exit_code(mcpx_load::exit::USAGE))
+        }
         Err(e) => {
             eprintln!("mcpx: {e:#}");
-            ExitCode::FAILURE
+            ExitCode::from(exit_code(mcpx_load::exit::RUN_FAILED))
         }
     }
+}
+
+fn exit_code(code: i32) -> u8 {
+    u8::try_from(code).unwrap_or(1)
 }

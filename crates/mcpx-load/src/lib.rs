@@ -18,3 +18,13 @@ pub use metrics::{Metrics, Outcome, RequestRecord, Snapshot};
 pub use progress::Live;
 pub use report::{Model, Report, ReportError, RunInfo};
 pub use thresholds::{Thresholds, Violation, exit};
+
+// The runner (virtual users over mcpx-client) and its sink into `Metrics`.
+pub mod runner;
+pub mod sink;
+
+pub use runner::{
+    LiveCounts, RequestSample, RunError, RunEvent, RunOptions, RunSummary, SampleOutcome, Sink,
+    discover_tools, run,
+};
+pub use sink::MetricsSink;

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub(crate) mod load;
 pub(crate) mod serve;
 
 use anyhow::Context as _;

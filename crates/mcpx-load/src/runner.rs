@@ -1,0 +1,1503 @@
+//! The runner: virtual users from `mcpx-scenario` driven over `mcpx-client`, in real time.
+//!
+//! One task schedules arrivals ([`Arrivals`]) and starts a task per virtual user. A user task
+//! owns its [`VirtualUser`] state machine: it starts each operation the user asks for in a
+//! task of its own (so a user's parallel calls overlap, as Claude's do), feeds every outcome
+//! back, and sleeps until the user's next wake-up or the next outcome. Every request is
+//! reported to a [`Sink`] with its *intended* send time (the moment the user's schedule said
+//! to send it), so latency includes any time the generator or the server made it wait: no
+//! coordinated omission (the wrk2 rule). The sink also learns how late each request left
+//! (generator lag), so a generator that falls behind says so.
+//!
+//! What each operation is on the wire is the table in the `mcpx-scenario` crate docs; the
+//! runner binds sessions issued by `initialize` to the user's session slots, pages lists,
+//! sends `_meta` from the profile, and answers server-to-client requests as the user decides.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::{BufMut, BytesMut};
+use mcpx_client::{
+    Client, ClientOptions, Error as ClientError, EventKind, Exchange, HttpVersion, PoolMode,
+    ProtocolVersion, Session,
+};
+use mcpx_scenario::{
+    Action, Answer, Arrivals, CancelReason, Connections, Done, Era, Failure, MetaValue, Op, OpId,
+    OpKind, Outcome, Plan, Scenario, ServerCaps, ServerRequest, ServerRequestId, SessionRef, Shard,
+    StartKind, ToolInfo, UserStats, VirtualUser,
+};
+use mcpx_wire::{Message, RawJson};
+use serde_json::Value as Json;
+use tokio::sync::{mpsc, watch};
+use tokio::task::AbortHandle;
+
+/// Virtual users alive at once, at most: each holds a task, a few sessions and buffers. An
+/// arrival beyond it is not started and is counted ([`RunSummary::users_refused`]): the report
+/// then says the generator could not keep up instead of silently running fewer.
+pub const MAX_LIVE_USERS: usize = 200_000;
+
+/// Outcomes queued per user before its operations wait: a user has a handful of requests in
+/// flight, each with a few events.
+const USER_EVENT_QUEUE: usize = 256;
+
+/// Pages of one list followed at most (a server whose cursor never ends must not hold a user
+/// forever).
+const MAX_LIST_PAGES: usize = 100;
+
+/// How long the scheduler sleeps at most between checks of the stop signal.
+const SCHEDULER_TICK: Duration = Duration::from_millis(100);
+
+/// How long users get after the deadline to close what they hold before the run ends anyway.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// What the runner reports a request ended as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SampleOutcome {
+    /// A result (or a 2xx for notifications and DELETE).
+    Ok,
+    /// A `tools/call` result with `isError: true`.
+    IsError,
+    /// A JSON-RPC error response with this code.
+    JsonRpc(i32),
+    /// A non-success HTTP status.
+    Http(u16),
+    /// A client deadline fired.
+    Timeout,
+    /// The connection could not be opened.
+    Connect,
+    /// TLS failed.
+    Tls,
+    /// The server broke the protocol (or the body could not be decoded).
+    Protocol,
+    /// The user cancelled it (not a timeout).
+    Cancelled,
+}
+
+/// One measured request. Times are microseconds since the run started.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct RequestSample<'a> {
+    /// JSON-RPC method or HTTP verb (`GET` stream, `DELETE`).
+    pub method: &'a str,
+    /// The tool of a `tools/call`.
+    pub tool: Option<&'a str>,
+    /// The client family of the user.
+    pub family: &'a str,
+    /// When the user's schedule said to send it.
+    pub intended_us: u64,
+    /// When it left.
+    pub sent_us: u64,
+    /// When the response head arrived.
+    pub first_byte_us: Option<u64>,
+    /// When it ended (final response, error, or cancellation).
+    pub done_us: u64,
+    /// How it ended.
+    pub outcome: SampleOutcome,
+    /// Body bytes sent.
+    pub request_bytes: u64,
+    /// Body bytes received (JSON body or SSE data).
+    pub response_bytes: u64,
+}
+
+/// Everything else the runner reports.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub enum RunEvent<'a> {
+    /// A user started.
+    UserStarted {
+        /// Its family.
+        family: &'a str,
+    },
+    /// A user finished.
+    UserFinished {
+        /// Its family.
+        family: &'a str,
+        /// Its counters.
+        stats: &'a UserStats,
+        /// Requests it sent.
+        requests: u64,
+        /// When it finished, µs.
+        at_us: u64,
+    },
+    /// A session was created (`initialize` answered with a result).
+    SessionOpened {
+        /// The family.
+        family: &'a str,
+    },
+    /// A GET or listen stream was accepted.
+    StreamOpened,
+    /// A stream ended.
+    StreamClosed,
+    /// An SSE event (progress, notification or the final response) arrived `latency_us`
+    /// after its request was sent.
+    SseEvent {
+        /// The request's method.
+        method: &'a str,
+        /// Send to event, µs.
+        latency_us: u64,
+    },
+    /// Time between two progress notifications of one call.
+    ProgressGap {
+        /// µs.
+        gap_us: u64,
+    },
+    /// Serialized `arguments` of a `tools/call`.
+    ArgsSize {
+        /// Bytes.
+        bytes: u64,
+    },
+    /// A `tools/call` result.
+    ResultSize {
+        /// Bytes.
+        bytes: u64,
+    },
+}
+
+/// Where measurements go (the metrics recorder; tests use their own).
+pub trait Sink: Send + Sync + 'static {
+    /// One request.
+    fn request(&self, sample: &RequestSample<'_>);
+    /// Anything else.
+    fn event(&self, event: RunEvent<'_>);
+}
+
+/// How to run.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct RunOptions {
+    /// The MCP endpoint, e.g. `http://127.0.0.1:8080/mcp`.
+    pub url: String,
+    /// The scenario (already given its seed, rates, duration and time scale).
+    pub scenario: Scenario,
+    /// Which users this process runs.
+    pub shard: Shard,
+    /// Force HTTP/2 for every family (otherwise each family's `http_version`).
+    pub http2: bool,
+    /// Extra headers on every request.
+    pub headers: Vec<(String, String)>,
+    /// `Authorization: Bearer` on authenticated requests (overrides `[auth]`).
+    pub bearer: Option<String>,
+    /// Deadline of every request (client side); the profile's own deadlines still apply.
+    pub request_timeout: Option<Duration>,
+    /// Stop after this many requests.
+    pub max_requests: Option<u64>,
+    /// Accept any TLS certificate.
+    pub insecure: bool,
+    /// An extra CA (PEM) for TLS targets.
+    pub cacert: Option<Vec<u8>>,
+}
+
+impl RunOptions {
+    /// Options for `url` and `scenario`, every other knob at its default.
+    pub fn new(url: impl Into<String>, scenario: Scenario) -> Self {
+        Self {
+            url: url.into(),
+            scenario,
+            shard: Shard::all(),
+            http2: false,
+            headers: Vec::new(),
+            bearer: None,
+            request_timeout: None,
+            max_requests: None,
+            insecure: false,
+            cacert: None,
+        }
+    }
+}
+
+/// What a run did, beyond the measurements.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct RunSummary {
+    /// Users started.
+    pub users_started: u64,
+    /// Users that ran to their end.
+    pub users_finished: u64,
+    /// Arrivals not started because [`MAX_LIVE_USERS`] were alive.
+    pub users_refused: u64,
+    /// Requests sent.
+    pub requests: u64,
+    /// Wall-clock length of the run.
+    pub elapsed: Duration,
+    /// The tools the users called from.
+    pub tools: Vec<String>,
+    /// Why the run stopped early, if it did (Ctrl-C, request limit).
+    pub stopped_early: Option<String>,
+}
+
+/// LiveCounts counters for the progress view.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct LiveCounts {
+    /// Users alive.
+    pub users: AtomicUsize,
+    /// Legacy sessions bound and not yet deleted or dropped.
+    pub sessions: AtomicUsize,
+    /// Streams held open.
+    pub streams: AtomicUsize,
+    /// Requests sent.
+    pub requests: AtomicU64,
+}
+
+/// A run failed before it could measure anything.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum RunError {
+    /// The options are wrong (what to fix is in the message).
+    Invalid(String),
+    /// The target could not be reached or listed (the message says which step failed).
+    Target(String),
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Invalid(m) => write!(f, "invalid run options: {m}"),
+            Self::Target(m) => write!(f, "target: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
+/// Connects to the target and lists its tools (every page): the catalog virtual users call
+/// from.
+///
+/// # Errors
+///
+/// [`RunError::Target`] naming the step that failed (connect, handshake, `tools/list`).
+pub async fn discover_tools(opts: &RunOptions) -> Result<Vec<ToolInfo>, RunError> {
+    let client = Client::new(client_options(opts, opts.http2, PoolMode::Shared)?)
+        .map_err(|e| RunError::Invalid(e.to_string()))?;
+    let session = client
+        .session(&opts.url)
+        .await
+        .map_err(|e| RunError::Target(format!("cannot open a session with {}: {e}", opts.url)))?;
+    let tools = session
+        .list_all("tools/list", "tools")
+        .await
+        .map_err(|e| RunError::Target(format!("tools/list failed: {e}")))?;
+    let _ = session.close().await;
+    Ok(tools
+        .iter()
+        .filter_map(|raw| serde_json::from_slice::<Json>(raw.as_bytes()).ok())
+        .filter_map(|t| ToolInfo::from_json(&t))
+        .collect())
+}
+
+fn client_options(
+    opts: &RunOptions,
+    http2: bool,
+    pool: PoolMode,
+) -> Result<ClientOptions, RunError> {
+    let mut o = ClientOptions::new();
+    o.http_version(if http2 {
+        HttpVersion::Http2
+    } else {
+        HttpVersion::Http1
+    })
+    .pool(pool)
+    .legacy_fallback(false)
+    .background_stream(false);
+    if let Some(d) = opts.request_timeout {
+        o.request_timeout(d);
+    }
+    if opts.insecure {
+        o.dangerous_accept_invalid_certs(true);
+    }
+    if let Some(pem) = &opts.cacert {
+        o.ca_pem(pem.clone());
+    }
+    Ok(o)
+}
+
+/// Runs the scenario against the target until its deadline (or `stop`), reporting to `sink`.
+///
+/// # Errors
+///
+/// [`RunError`] when the plan cannot be built from `catalog` (e.g. no callable tool).
+pub async fn run(
+    opts: RunOptions,
+    catalog: &[ToolInfo],
+    sink: Arc<dyn Sink>,
+    live: Arc<LiveCounts>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<RunSummary, RunError> {
+    if opts.scenario.scenarios.oauth_connect {
+        return Err(RunError::Invalid(
+            "[scenarios] oauth_connect is not supported by this runner yet; switch it off".into(),
+        ));
+    }
+    let plan = Arc::new(
+        Plan::new(opts.scenario.clone(), catalog).map_err(|e| RunError::Invalid(e.to_string()))?,
+    );
+    let tools = plan.tools().iter().map(|t| t.name.clone()).collect();
+    let ctx = Arc::new(RunCtx::new(opts, &plan, sink, live)?);
+    let mut arrivals = Arrivals::new(&ctx.opts.scenario, ctx.opts.shard);
+    let mut pending: Vec<mcpx_scenario::Start> =
+        mcpx_scenario::prefill(&ctx.opts.scenario, ctx.opts.shard);
+    pending.reverse();
+    let (finished_tx, mut finished_rx) = mpsc::unbounded_channel::<u64>();
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let mut drivers: HashMap<u64, mpsc::Sender<u64>> = HashMap::new();
+    let mut summary = RunSummary {
+        tools,
+        ..RunSummary::default()
+    };
+    let mut tasks = tokio::task::JoinSet::new();
+    let deadline = arrivals.deadline_us();
+    loop {
+        let now = ctx.now_us();
+        if now >= deadline || *stop.borrow() || ctx.over_request_limit() {
+            if *stop.borrow() {
+                summary.stopped_early = Some("interrupted".into());
+            } else if ctx.over_request_limit() {
+                summary.stopped_early = Some("request limit reached".into());
+            }
+            break;
+        }
+        while let Some(start) = pending
+            .pop_if(|s| s.at_us <= now)
+            .or_else(|| arrivals.poll(now))
+        {
+            if start.kind == StartKind::Call {
+                if let Some(tx) = drivers.get(&start.index) {
+                    let _ = tx.try_send(start.at_us);
+                }
+                continue;
+            }
+            if ctx.live.users.load(Ordering::Relaxed) >= MAX_LIVE_USERS {
+                summary.users_refused += 1;
+                continue;
+            }
+            let user = match start.kind {
+                StartKind::Prefilled {
+                    family,
+                    remaining_us,
+                } => VirtualUser::prefilled(&plan, start.index, family, start.at_us, remaining_us),
+                StartKind::Session => {
+                    VirtualUser::session_driver(&plan, start.index, 0, start.at_us)
+                }
+                _ => VirtualUser::new(&plan, start.index, start.at_us),
+            };
+            let inject = if matches!(start.kind, StartKind::Session) {
+                let (tx, rx) = mpsc::channel(USER_EVENT_QUEUE);
+                drivers.insert(start.index, tx);
+                Some(rx)
+            } else {
+                None
+            };
+            summary.users_started += 1;
+            let ctx = ctx.clone();
+            let done = finished_tx.clone();
+            let shutdown = shutdown_rx.clone();
+            tasks.spawn(async move {
+                let index = start.index;
+                drive_user(ctx, user, shutdown, inject).await;
+                let _ = done.send(index);
+            });
+        }
+        while let Ok(index) = finished_rx.try_recv() {
+            summary.users_finished += 1;
+            arrivals.on_user_finished(index, ctx.now_us());
+            drivers.remove(&index);
+        }
+        while tasks.try_join_next().is_some() {}
+        let next = [
+            arrivals.next_wakeup(),
+            pending.last().map(|s| s.at_us),
+            Some(deadline),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(deadline);
+        let wait = Duration::from_micros(next.saturating_sub(ctx.now_us())).min(SCHEDULER_TICK);
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            Some(index) = finished_rx.recv() => {
+                summary.users_finished += 1;
+                arrivals.on_user_finished(index, ctx.now_us());
+                drivers.remove(&index);
+            }
+            _ = stop.changed() => {}
+        }
+    }
+    // The deadline: every user closes what it holds, briefly.
+    let _ = shutdown_tx.send(true);
+    let grace = tokio::time::sleep(SHUTDOWN_GRACE);
+    tokio::pin!(grace);
+    loop {
+        tokio::select! {
+            joined = tasks.join_next() => {
+                if joined.is_none() {
+                    break;
+                }
+            }
+            () = &mut grace => {
+                tasks.abort_all();
+                break;
+            }
+        }
+    }
+    while finished_rx.try_recv().is_ok() {
+        summary.users_finished += 1;
+    }
+    summary.requests = ctx.live.requests.load(Ordering::Relaxed);
+    summary.elapsed = ctx.start.elapsed();
+    Ok(summary)
+}
+
+/// What every user task shares.
+struct RunCtx {
+    opts: RunOptions,
+    sink: Arc<dyn Sink>,
+    live: Arc<LiveCounts>,
+    start: Instant,
+    /// One client (pool) per family with `connections = "shared"` or `"per_request"`.
+    family_clients: Vec<Option<Client>>,
+    bearer: Option<String>,
+}
+
+impl RunCtx {
+    fn new(
+        opts: RunOptions,
+        plan: &Plan,
+        sink: Arc<dyn Sink>,
+        live: Arc<LiveCounts>,
+    ) -> Result<Self, RunError> {
+        let mut family_clients = Vec::new();
+        for family in &plan.scenario().clients {
+            let http2 = opts.http2 || family.http_version == mcpx_scenario::HttpVersion::Http2;
+            let client = match family.connections {
+                Connections::PerUser => None,
+                Connections::PerRequest => Some(
+                    Client::new(client_options(&opts, http2, PoolMode::PerRequest)?)
+                        .map_err(|e| RunError::Invalid(e.to_string()))?,
+                ),
+                _ => Some(
+                    Client::new(client_options(&opts, http2, PoolMode::Shared)?)
+                        .map_err(|e| RunError::Invalid(e.to_string()))?,
+                ),
+            };
+            family_clients.push(client);
+        }
+        let bearer = opts.bearer.clone().or_else(|| {
+            let token = plan.scenario().auth.bearer_token.clone();
+            (!token.is_empty()).then_some(token)
+        });
+        Ok(Self {
+            opts,
+            sink,
+            live,
+            start: Instant::now(),
+            family_clients,
+            bearer,
+        })
+    }
+
+    fn now_us(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_micros()).unwrap_or(u64::MAX)
+    }
+
+    fn us(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.start).as_micros()).unwrap_or(u64::MAX)
+    }
+
+    fn over_request_limit(&self) -> bool {
+        self.opts
+            .max_requests
+            .is_some_and(|n| self.live.requests.load(Ordering::Relaxed) >= n)
+    }
+}
+
+/// A user's connection to the target: its client (shared pool or its own), its sessions.
+struct UserWire {
+    ctx: Arc<RunCtx>,
+    family: String,
+    client: Client,
+    /// Session slots bound by `initialize` (legacy).
+    sessions: Mutex<HashMap<SessionRef, Session>>,
+    /// The stateless handle (modern).
+    stateless: Session,
+    /// JSON-RPC ids: unique per user, so unique in every session it opens.
+    next_id: AtomicI64,
+    /// The JSON-RPC id each started request got (for legacy `notifications/cancelled`).
+    ids: Mutex<HashMap<OpId, (Option<SessionRef>, i64)>>,
+    /// Server-to-client requests waiting for the user's answer.
+    asked: Mutex<HashMap<ServerRequestId, (Session, Message)>>,
+    next_asked: AtomicU64,
+    requests: AtomicU64,
+    /// A bound session was counted in `LiveCounts::sessions` and not yet released.
+    closed: AtomicBool,
+    /// The family's `User-Agent` and `Accept`.
+    user_agent: Option<http::HeaderValue>,
+    accept: Option<http::HeaderValue>,
+}
+
+impl UserWire {
+    fn session(&self, slot: Option<SessionRef>, era: Era) -> Option<Session> {
+        match era {
+            Era::Modern => Some(self.stateless.clone()),
+            _ => {
+                let slot = slot?;
+                self.sessions.lock().ok()?.get(&slot).cloned()
+            }
+        }
+    }
+
+    fn id(&self) -> i64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn headers(&self, op: &Op) -> Vec<(http::HeaderName, http::HeaderValue)> {
+        let mut out = Vec::with_capacity(op.headers.len() + 4);
+        if let Some(ua) = &self.user_agent {
+            out.push((http::header::USER_AGENT, ua.clone()));
+        }
+        if let Some(accept) = &self.accept {
+            out.push((http::header::ACCEPT, accept.clone()));
+        }
+        if op.version_mismatch {
+            // A header that disagrees with the negotiated version (a reported client bug).
+            out.push((
+                http::HeaderName::from_static("mcp-protocol-version"),
+                http::HeaderValue::from_static("2025-03-26"),
+            ));
+        }
+        let all = self.ctx.opts.headers.iter().chain(op.headers.iter());
+        for (k, v) in all {
+            if let (Ok(k), Ok(v)) = (
+                http::HeaderName::from_bytes(k.as_bytes()),
+                http::HeaderValue::from_str(v),
+            ) {
+                out.push((k, v));
+            }
+        }
+        if op.authenticated
+            && let Some(token) = &self.ctx.bearer
+            && let Ok(v) = http::HeaderValue::from_str(&format!("Bearer {token}"))
+        {
+            out.push((http::header::AUTHORIZATION, v));
+        }
+        out
+    }
+}
+
+/// An outcome of one operation, sent from its task to the user task.
+struct OpEvent {
+    op: OpId,
+    outcome: Outcome,
+    /// The operation is over (its task ends).
+    last: bool,
+}
+
+async fn drive_user(
+    ctx: Arc<RunCtx>,
+    mut user: VirtualUser,
+    mut shutdown: watch::Receiver<bool>,
+    mut inject: Option<mpsc::Receiver<u64>>,
+) {
+    let family_index = user.family_index();
+    let family = user.family().name.clone();
+    let mut opts = match client_options(
+        &ctx.opts,
+        ctx.opts.http2 || user.family().http_version == mcpx_scenario::HttpVersion::Http2,
+        PoolMode::Shared,
+    ) {
+        Ok(o) => o,
+        Err(_) => return,
+    };
+    opts.client_info(&user.client_info().name, &user.client_info().version);
+    if let Ok(caps) = RawJson::from_serialize(user.capabilities()) {
+        let _ = opts.capabilities(caps);
+    }
+    let client = match ctx.family_clients.get(family_index).cloned().flatten() {
+        Some(shared) => shared.with_options(opts),
+        None => match Client::new(opts) {
+            Ok(c) => c,
+            Err(_) => return,
+        },
+    };
+    let Ok(stateless) = client.handle(&ctx.opts.url, ProtocolVersion::LATEST, None) else {
+        return;
+    };
+    let wire = Arc::new(UserWire {
+        ctx: ctx.clone(),
+        family: family.clone(),
+        client,
+        sessions: Mutex::new(HashMap::new()),
+        stateless,
+        next_id: AtomicI64::new(0),
+        ids: Mutex::new(HashMap::new()),
+        asked: Mutex::new(HashMap::new()),
+        next_asked: AtomicU64::new(0),
+        requests: AtomicU64::new(0),
+        closed: AtomicBool::new(false),
+        user_agent: http::HeaderValue::from_str(&user.family().user_agent)
+            .ok()
+            .filter(|v| !v.is_empty()),
+        accept: http::HeaderValue::from_str(user.accept())
+            .ok()
+            .filter(|v| !v.is_empty()),
+    });
+    ctx.live.users.fetch_add(1, Ordering::Relaxed);
+    ctx.sink.event(RunEvent::UserStarted { family: &family });
+    let (tx, mut rx) = mpsc::channel::<OpEvent>(USER_EVENT_QUEUE);
+    let mut running: HashMap<OpId, Running> = HashMap::new();
+    let mut shut = false;
+    'user: loop {
+        let now = ctx.now_us();
+        while let Some(action) = user.poll(now) {
+            match action {
+                Action::Start(op) => {
+                    let id = op.id;
+                    let method = op.kind.method();
+                    let tool = match &op.kind {
+                        OpKind::CallTool { name, .. } => Some(name.clone()),
+                        _ => None,
+                    };
+                    let intended_us = op.intended_us;
+                    let task = tokio::spawn(run_op(wire.clone(), op, tx.clone()));
+                    running.insert(
+                        id,
+                        Running {
+                            abort: task.abort_handle(),
+                            method,
+                            tool,
+                            intended_us,
+                        },
+                    );
+                }
+                Action::Cancel { op, reason } => {
+                    if let Some(task) = running.remove(&op) {
+                        task.abort.abort();
+                        cancelled(&wire, &task, reason);
+                    }
+                }
+                Action::Finished => break 'user,
+                _ => {}
+            }
+        }
+        let wake = user.next_wakeup();
+        let sleep = match wake {
+            Some(at) => Duration::from_micros(at.saturating_sub(ctx.now_us())),
+            None => SCHEDULER_TICK * 10,
+        };
+        tokio::select! {
+            ev = rx.recv() => {
+                if let Some(ev) = ev {
+                    if ev.last {
+                        running.remove(&ev.op);
+                    }
+                    user.on_outcome(ev.op, ev.outcome, ctx.now_us());
+                }
+            }
+            () = tokio::time::sleep(sleep) => {}
+            Some(at) = async {
+                match inject.as_mut() {
+                    Some(rx) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                user.inject_call(at);
+            }
+            changed = shutdown.changed(), if !shut => {
+                if changed.is_err() || *shutdown.borrow() {
+                    shut = true;
+                    user.shutdown(ctx.now_us());
+                }
+            }
+        }
+    }
+    for (_, task) in running.drain() {
+        task.abort.abort();
+    }
+    let sessions = wire.sessions.lock().map(|s| s.len()).unwrap_or_default();
+    if !wire.closed.swap(true, Ordering::Relaxed) {
+        ctx.live.sessions.fetch_sub(
+            sessions.min(ctx.live.sessions.load(Ordering::Relaxed)),
+            Ordering::Relaxed,
+        );
+    }
+    ctx.live.users.fetch_sub(1, Ordering::Relaxed);
+    ctx.sink.event(RunEvent::UserFinished {
+        family: &family,
+        stats: user.stats(),
+        requests: wire.requests.load(Ordering::Relaxed),
+        at_us: ctx.now_us(),
+    });
+}
+
+/// An operation in flight, as the user task knows it.
+struct Running {
+    abort: AbortHandle,
+    method: &'static str,
+    tool: Option<String>,
+    intended_us: u64,
+}
+
+/// A cancelled operation's measurement: a client deadline is a `timeout` error of its method
+/// (never a latency), a user's cancellation is counted as such, closing a held stream is the
+/// normal end of a stream.
+fn cancelled(wire: &UserWire, op: &Running, reason: CancelReason) {
+    let outcome = match reason {
+        CancelReason::Timeout(_) => SampleOutcome::Timeout,
+        CancelReason::User => SampleOutcome::Cancelled,
+        _ => return,
+    };
+    let t = Timing {
+        intended_us: op.intended_us,
+        sent_us: op.intended_us,
+        first_byte_us: None,
+        request_bytes: 0,
+        response_bytes: 0,
+    };
+    // Requests are reported when they end; this one ends here.
+    wire.report(op.method, op.tool.as_deref(), &t, outcome);
+}
+
+/// The request part of an operation that every kind shares: timing and counting.
+struct Timing {
+    intended_us: u64,
+    sent_us: u64,
+    first_byte_us: Option<u64>,
+    request_bytes: u64,
+    response_bytes: u64,
+}
+
+impl UserWire {
+    fn report(&self, method: &str, tool: Option<&str>, t: &Timing, outcome: SampleOutcome) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.ctx.live.requests.fetch_add(1, Ordering::Relaxed);
+        self.ctx.sink.request(&RequestSample {
+            method,
+            tool,
+            family: &self.family,
+            intended_us: t.intended_us,
+            sent_us: t.sent_us,
+            first_byte_us: t.first_byte_us,
+            done_us: self.ctx.now_us(),
+            outcome,
+            request_bytes: t.request_bytes,
+            response_bytes: t.response_bytes,
+        });
+    }
+}
+
+fn classify(e: &ClientError) -> (SampleOutcome, Failure) {
+    match e {
+        ClientError::Timeout(_) => (SampleOutcome::Timeout, Failure::Timeout),
+        ClientError::HttpStatus { status, .. } => (
+            SampleOutcome::Http(status.as_u16()),
+            Failure::Http(status.as_u16()),
+        ),
+        ClientError::JsonRpc { code, .. } => (
+            SampleOutcome::JsonRpc(code.code()),
+            Failure::JsonRpc(code.code()),
+        ),
+        ClientError::SessionExpired => (SampleOutcome::Http(404), Failure::Http(404)),
+        ClientError::Connect(_) => (SampleOutcome::Connect, Failure::Transport),
+        ClientError::Tls(_) => (SampleOutcome::Tls, Failure::Transport),
+        _ => (SampleOutcome::Protocol, Failure::Transport),
+    }
+}
+
+/// Runs one operation to its end, sending its outcomes to the user.
+async fn run_op(wire: Arc<UserWire>, op: Op, tx: mpsc::Sender<OpEvent>) {
+    let id = op.id;
+    let outcome = match op_outcome(&wire, &op, &tx).await {
+        Ok(o) => o,
+        Err(f) => Outcome::Failed(f),
+    };
+    let _ = tx
+        .send(OpEvent {
+            op: id,
+            outcome,
+            last: true,
+        })
+        .await;
+}
+
+async fn op_outcome(
+    wire: &Arc<UserWire>,
+    op: &Op,
+    tx: &mpsc::Sender<OpEvent>,
+) -> Result<Outcome, Failure> {
+    let ctx = &wire.ctx;
+    let mut t = Timing {
+        intended_us: op.intended_us,
+        sent_us: ctx.now_us(),
+        first_byte_us: None,
+        request_bytes: 0,
+        response_bytes: 0,
+    };
+    match &op.kind {
+        OpKind::Discover => {
+            let (outcome, msg) =
+                call(wire, op, &wire.stateless, "server/discover", None, &mut t).await;
+            let Some(msg) = msg else {
+                // Anything but a result makes the user fall back (PROFILE 2.1 step 2).
+                let _ = outcome;
+                return Ok(Outcome::Done(Done::discover(false, ServerCaps::default())));
+            };
+            let result: Json = msg
+                .result()
+                .and_then(|r| serde_json::from_slice(r.as_bytes()).ok())
+                .unwrap_or(Json::Null);
+            let modern = result["supportedVersions"]
+                .as_array()
+                .is_some_and(|v| v.iter().any(|v| v == ProtocolVersion::LATEST.as_str()));
+            let caps = ServerCaps::from_json(&result["capabilities"]);
+            Ok(Outcome::Done(Done::discover(modern, caps)))
+        }
+        OpKind::Initialize {
+            client_info,
+            protocol_version,
+            capabilities,
+        } => {
+            let version = ProtocolVersion::parse(protocol_version)
+                .filter(|v| v.is_session_era())
+                .unwrap_or(ProtocolVersion::LATEST_SESSION_ERA);
+            let pre = wire
+                .client
+                .handle(&ctx.opts.url, version, None)
+                .map_err(|_| Failure::Transport)?;
+            let params = serde_json::json!({
+                "protocolVersion": protocol_version,
+                "capabilities": capabilities,
+                "clientInfo": {"name": client_info.name, "version": client_info.version},
+            });
+            let params = RawJson::from_serialize(&params).map_err(|_| Failure::Transport)?;
+            let mut builder = pre
+                .request("initialize")
+                .id(wire.id())
+                .params(params.clone())
+                .protocol_version_header(false)
+                .session_id_header(false)
+                .cancel_on_drop(false);
+            for (k, v) in wire.headers(op) {
+                builder = builder.header(k, v);
+            }
+            t.request_bytes = params.as_bytes().len() as u64 + 64;
+            t.sent_us = ctx.now_us();
+            let ex = builder.send().await;
+            let ex = match ex {
+                Ok(ex) => ex,
+                Err(e) => {
+                    let (s, f) = classify(&e);
+                    wire.report("initialize", None, &t, s);
+                    return Err(f);
+                }
+            };
+            t.first_byte_us = Some(ctx.us(ex.head_at()));
+            let sid = ex
+                .headers()
+                .get("mcp-session-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let msg = finish(wire, ex, "initialize", &mut t).await;
+            let msg = match msg {
+                Ok(m) => m,
+                Err(e) => {
+                    let (s, f) = classify(&e);
+                    wire.report("initialize", None, &t, s);
+                    return Err(f);
+                }
+            };
+            if let Some(code) = msg.error_code() {
+                wire.report("initialize", None, &t, SampleOutcome::JsonRpc(code.code()));
+                return Err(Failure::JsonRpc(code.code()));
+            }
+            let result: Json = msg
+                .result()
+                .and_then(|r| serde_json::from_slice(r.as_bytes()).ok())
+                .unwrap_or(Json::Null);
+            wire.report("initialize", None, &t, SampleOutcome::Ok);
+            let negotiated = result["protocolVersion"]
+                .as_str()
+                .and_then(ProtocolVersion::parse)
+                .filter(|v| v.is_session_era())
+                .unwrap_or(version);
+            if let Some(slot) = op.session
+                && let Ok(session) = wire
+                    .client
+                    .handle(&ctx.opts.url, negotiated, sid.as_deref())
+                && let Ok(mut sessions) = wire.sessions.lock()
+                && sessions.insert(slot, session).is_none()
+            {
+                ctx.live.sessions.fetch_add(1, Ordering::Relaxed);
+            }
+            if op.authenticated {
+                ctx.sink.event(RunEvent::SessionOpened {
+                    family: &wire.family,
+                });
+            }
+            Ok(Outcome::Done(Done::initialize(ServerCaps::from_json(
+                &result["capabilities"],
+            ))))
+        }
+        OpKind::Initialized => {
+            let session = wire.session(op.session, op.era).ok_or(Failure::Transport)?;
+            notify(
+                wire,
+                op,
+                &session,
+                "notifications/initialized",
+                None,
+                &mut t,
+            )
+            .await?;
+            Ok(Outcome::Done(Done::ok()))
+        }
+        OpKind::ToolsList | OpKind::PromptsList | OpKind::ResourcesList => {
+            let (method, key) = match &op.kind {
+                OpKind::ToolsList => ("tools/list", "tools"),
+                OpKind::PromptsList => ("prompts/list", "prompts"),
+                _ => ("resources/list", "resources"),
+            };
+            let session = wire.session(op.session, op.era).ok_or(Failure::Transport)?;
+            let mut cursor: Option<String> = None;
+            for _ in 0..MAX_LIST_PAGES {
+                let params = cursor
+                    .as_ref()
+                    .and_then(|c| RawJson::from_serialize(&serde_json::json!({"cursor": c})).ok());
+                let (outcome, msg) = call(wire, op, &session, method, params, &mut t).await;
+                let Some(msg) = msg else {
+                    return Err(failure_of(outcome));
+                };
+                cursor = msg
+                    .result()
+                    .and_then(|r| r.member("nextCursor"))
+                    .and_then(|c| c.as_string().map(|s| s.into_owned()));
+                let _ = key;
+                if cursor.is_none() {
+                    break;
+                }
+                // The next page is intended now: it follows this answer at once.
+                t.intended_us = ctx.now_us();
+            }
+            Ok(Outcome::Done(Done::ok()))
+        }
+        OpKind::OpenStream { listen } => open_stream(wire, op, listen, &mut t, tx).await,
+        OpKind::Delete => {
+            let session = wire.session(op.session, op.era).ok_or(Failure::Transport)?;
+            t.sent_us = ctx.now_us();
+            let r = session.close().await;
+            if let Some(slot) = op.session
+                && let Ok(mut sessions) = wire.sessions.lock()
+                && sessions.remove(&slot).is_some()
+            {
+                ctx.live.sessions.fetch_sub(1, Ordering::Relaxed);
+            }
+            match r {
+                Ok(()) => {
+                    wire.report("DELETE", None, &t, SampleOutcome::Ok);
+                    Ok(Outcome::Done(Done::ok()))
+                }
+                Err(e) => {
+                    let (s, f) = classify(&e);
+                    wire.report("DELETE", None, &t, s);
+                    Err(f)
+                }
+            }
+        }
+        OpKind::CallTool {
+            name,
+            arguments,
+            meta,
+            ..
+        } => call_tool(wire, op, name, arguments, meta, &mut t, tx).await,
+        OpKind::Cancelled { request } => {
+            let session = wire.session(op.session, op.era).ok_or(Failure::Transport)?;
+            let id = wire
+                .ids
+                .lock()
+                .ok()
+                .and_then(|ids| ids.get(request).map(|(_, id)| *id));
+            let Some(id) = id else {
+                return Ok(Outcome::Done(Done::ok()));
+            };
+            let params = RawJson::from_serialize(&serde_json::json!({
+                "requestId": id, "reason": "cancelled by the user"
+            }))
+            .ok();
+            notify(
+                wire,
+                op,
+                &session,
+                "notifications/cancelled",
+                params,
+                &mut t,
+            )
+            .await?;
+            Ok(Outcome::Done(Done::ok()))
+        }
+        OpKind::Answer { request, answer } => {
+            let asked = wire.asked.lock().ok().and_then(|mut a| a.remove(request));
+            let Some((session, msg)) = asked else {
+                return Ok(Outcome::Done(Done::ok()));
+            };
+            t.sent_us = ctx.now_us();
+            reply(wire, &session, &msg, answer).await;
+            wire.report("(response)", None, &t, SampleOutcome::Ok);
+            Ok(Outcome::Done(Done::ok()))
+        }
+        _ => Err(Failure::Transport),
+    }
+}
+
+fn failure_of(outcome: SampleOutcome) -> Failure {
+    match outcome {
+        SampleOutcome::Http(s) => Failure::Http(s),
+        SampleOutcome::JsonRpc(c) => Failure::JsonRpc(c),
+        SampleOutcome::Timeout => Failure::Timeout,
+        _ => Failure::Transport,
+    }
+}
+
+/// Sends a request and waits for its final message; reports it. `None`: it failed (or
+/// answered with a JSON-RPC error), and the outcome says how.
+async fn call(
+    wire: &UserWire,
+    op: &Op,
+    session: &Session,
+    method: &str,
+    params: Option<RawJson>,
+    t: &mut Timing,
+) -> (SampleOutcome, Option<Message>) {
+    let ctx = &wire.ctx;
+    let mut builder = session
+        .request(method)
+        .id(wire.id())
+        .protocol_version_header(op.protocol_header)
+        .session_id_header(op.echo_session_id)
+        .cancel_on_drop(false);
+    if let Some(p) = params {
+        t.request_bytes = p.as_bytes().len() as u64 + 64;
+        builder = builder.params(p);
+    } else {
+        t.request_bytes = 64;
+    }
+    for (k, v) in wire.headers(op) {
+        builder = builder.header(k, v);
+    }
+    t.sent_us = ctx.now_us();
+    let ex = match builder.send().await {
+        Ok(ex) => ex,
+        Err(e) => {
+            let (s, _) = classify(&e);
+            wire.report(method, None, t, s);
+            return (s, None);
+        }
+    };
+    t.first_byte_us = Some(ctx.us(ex.head_at()));
+    match finish(wire, ex, method, t).await {
+        Ok(msg) => match msg.error_code() {
+            Some(code) => {
+                let s = SampleOutcome::JsonRpc(code.code());
+                wire.report(method, None, t, s);
+                (s, None)
+            }
+            None => {
+                wire.report(method, None, t, SampleOutcome::Ok);
+                (SampleOutcome::Ok, Some(msg))
+            }
+        },
+        Err(e) => {
+            let (s, _) = classify(&e);
+            wire.report(method, None, t, s);
+            (s, None)
+        }
+    }
+}
+
+/// Reads an exchange to its final message, counting bytes and SSE event latencies.
+async fn finish(
+    wire: &UserWire,
+    mut ex: Exchange,
+    method: &str,
+    t: &mut Timing,
+) -> Result<Message, ClientError> {
+    let sse = ex.is_sse();
+    while let Some(ev) = ex.next().await? {
+        if let Some(m) = ev.message() {
+            t.response_bytes += m.as_bytes().len() as u64;
+        }
+        if sse {
+            wire.ctx.sink.event(RunEvent::SseEvent {
+                method,
+                latency_us: wire.ctx.us(ev.at()).saturating_sub(t.sent_us),
+            });
+        }
+        if ev.kind() == EventKind::Response {
+            return ev
+                .into_message()
+                .ok_or_else(|| ClientError::Protocol("a response event without a message".into()));
+        }
+    }
+    Err(ClientError::Protocol(
+        "the response ended without an answer".into(),
+    ))
+}
+
+async fn notify(
+    wire: &UserWire,
+    op: &Op,
+    session: &Session,
+    method: &str,
+    params: Option<RawJson>,
+    t: &mut Timing,
+) -> Result<(), Failure> {
+    t.sent_us = wire.ctx.now_us();
+    t.request_bytes = params.as_ref().map_or(0, |p| p.as_bytes().len() as u64) + 48;
+    let _ = op;
+    match session.notify(method, params).await {
+        Ok(()) => {
+            wire.report(method, None, t, SampleOutcome::Ok);
+            Ok(())
+        }
+        Err(e) => {
+            let (s, f) = classify(&e);
+            wire.report(method, None, t, s);
+            Err(f)
+        }
+    }
+}
+
+/// `tools/call`: the arguments and `_meta` from the profile; progress and server requests go
+/// to the user as they arrive.
+async fn call_tool(
+    wire: &Arc<UserWire>,
+    op: &Op,
+    name: &str,
+    arguments: &str,
+    meta: &[(String, MetaValue)],
+    t: &mut Timing,
+    tx: &mpsc::Sender<OpEvent>,
+) -> Result<Outcome, Failure> {
+    let ctx = &wire.ctx;
+    let session = wire.session(op.session, op.era).ok_or(Failure::Transport)?;
+    let id = wire.id();
+    if let Ok(mut ids) = wire.ids.lock() {
+        ids.insert(op.id, (op.session, id));
+    }
+    let mut params = BytesMut::with_capacity(arguments.len() + 128);
+    params.put_slice(br#"{"name":"#);
+    params.put_slice(serde_json::to_string(name).unwrap_or_default().as_bytes());
+    params.put_slice(br#","arguments":"#);
+    params.put_slice(if arguments.is_empty() {
+        b"{}"
+    } else {
+        arguments.as_bytes()
+    });
+    let progress = meta
+        .iter()
+        .any(|(k, v)| k == "progressToken" && matches!(v, MetaValue::RequestId));
+    let extra: Vec<(&str, String)> = meta
+        .iter()
+        .filter(|(k, _)| k != "progressToken")
+        .map(|(k, v)| {
+            let value = match v {
+                MetaValue::RequestId => id.to_string(),
+                MetaValue::Text(s) => serde_json::to_string(s).unwrap_or_default(),
+                _ => "null".to_owned(),
+            };
+            (k.as_str(), value)
+        })
+        .collect();
+    params.put_u8(b'}');
+    let params = RawJson::from_bytes(params.freeze()).map_err(|_| Failure::Transport)?;
+    ctx.sink.event(RunEvent::ArgsSize {
+        bytes: arguments.len() as u64,
+    });
+    let mut builder = session
+        .request("tools/call")
+        .id(id)
+        .params(params)
+        .name(name)
+        .progress(progress)
+        .protocol_version_header(op.protocol_header)
+        .session_id_header(op.echo_session_id)
+        .cancel_on_drop(false);
+    for (k, v) in &extra {
+        if let Ok(value) = RawJson::from_bytes(bytes::Bytes::from(v.clone())) {
+            builder = builder.meta_entry(k, value);
+        }
+    }
+    for (k, v) in wire.headers(op) {
+        builder = builder.header(k, v);
+    }
+    t.request_bytes = arguments.len() as u64 + 96;
+    t.sent_us = ctx.now_us();
+    let mut ex = match builder.send().await {
+        Ok(ex) => ex,
+        Err(e) => {
+            let (s, f) = classify(&e);
+            wire.report("tools/call", Some(name), t, s);
+            return Err(f);
+        }
+    };
+    t.first_byte_us = Some(ctx.us(ex.head_at()));
+    let sse = ex.is_sse();
+    let mut last_progress: Option<u64> = None;
+    loop {
+        let ev = match ex.next().await {
+            Ok(Some(ev)) => ev,
+            Ok(None) => {
+                wire.report("tools/call", Some(name), t, SampleOutcome::Protocol);
+                return Err(Failure::Transport);
+            }
+            Err(e) => {
+                let (s, f) = classify(&e);
+                wire.report("tools/call", Some(name), t, s);
+                return Err(f);
+            }
+        };
+        let at = ctx.us(ev.at());
+        if let Some(m) = ev.message() {
+            t.response_bytes += m.as_bytes().len() as u64;
+        }
+        if sse {
+            ctx.sink.event(RunEvent::SseEvent {
+                method: "tools/call",
+                latency_us: at.saturating_sub(t.sent_us),
+            });
+        }
+        match ev.kind() {
+            EventKind::Progress => {
+                if let Some(prev) = last_progress {
+                    ctx.sink.event(RunEvent::ProgressGap {
+                        gap_us: at.saturating_sub(prev),
+                    });
+                }
+                last_progress = Some(at);
+                let _ = tx
+                    .send(OpEvent {
+                        op: op.id,
+                        outcome: Outcome::Progress,
+                        last: false,
+                    })
+                    .await;
+            }
+            EventKind::Request => {
+                if let Some(msg) = ev.into_message() {
+                    let kind = server_request(&msg);
+                    let rid = ServerRequestId(wire.next_asked.fetch_add(1, Ordering::Relaxed));
+                    if let Ok(mut asked) = wire.asked.lock() {
+                        asked.insert(rid, (session.clone(), msg));
+                    }
+                    let _ = tx
+                        .send(OpEvent {
+                            op: op.id,
+                            outcome: Outcome::ServerRequest(rid, kind),
+                            last: false,
+                        })
+                        .await;
+                }
+            }
+            EventKind::Response => {
+                let Some(msg) = ev.into_message() else {
+                    wire.report("tools/call", Some(name), t, SampleOutcome::Protocol);
+                    return Err(Failure::Transport);
+                };
+                if let Some(code) = msg.error_code() {
+                    wire.report(
+                        "tools/call",
+                        Some(name),
+                        t,
+                        SampleOutcome::JsonRpc(code.code()),
+                    );
+                    return Err(Failure::JsonRpc(code.code()));
+                }
+                let result = msg.result();
+                let is_error = result
+                    .as_ref()
+                    .and_then(|r| r.member("isError"))
+                    .is_some_and(|v| v.as_bytes() == b"true");
+                ctx.sink.event(RunEvent::ResultSize {
+                    bytes: result.map_or(0, |r| r.as_bytes().len() as u64),
+                });
+                let s = if is_error {
+                    SampleOutcome::IsError
+                } else {
+                    SampleOutcome::Ok
+                };
+                wire.report("tools/call", Some(name), t, s);
+                return Ok(Outcome::Done(Done::tool(is_error)));
+            }
+            _ => {}
+        }
+    }
+}
+
+fn server_request(msg: &Message) -> ServerRequest {
+    match msg.method().unwrap_or_default() {
+        "elicitation/create" => {
+            let schema = msg
+                .params()
+                .and_then(|p| p.member("requestedSchema"))
+                .and_then(|s| serde_json::from_slice(s.as_bytes()).ok())
+                .unwrap_or(Json::Null);
+            ServerRequest::Elicitation {
+                requested_schema: schema,
+            }
+        }
+        "roots/list" => ServerRequest::RootsList,
+        "sampling/createMessage" => ServerRequest::Sampling,
+        "ping" => ServerRequest::Ping,
+        _ => ServerRequest::Other,
+    }
+}
+
+/// Answers a server-to-client request as the user decided, through a one-off handler.
+async fn reply(wire: &UserWire, session: &Session, msg: &Message, answer: &Answer) {
+    let handler = Arc::new(Fixed(answer.clone()));
+    let mut opts = wire.client.options().clone();
+    opts.handler(handler);
+    let one_off = wire.client.with_options(opts);
+    let Ok(handle) = one_off.handle(
+        &wire.ctx.opts.url,
+        session.protocol_version(),
+        session.session_id(),
+    ) else {
+        return;
+    };
+    handle.answer(msg).await;
+}
+
+/// A client handler that answers with one fixed answer.
+struct Fixed(Answer);
+
+impl Fixed {
+    fn result(&self) -> Result<RawJson, mcpx_client::HandlerError> {
+        let value = match &self.0 {
+            Answer::Accept(content) => serde_json::json!({"action": "accept", "content": content}),
+            Answer::Decline => serde_json::json!({"action": "decline"}),
+            Answer::Cancel => serde_json::json!({"action": "cancel"}),
+            Answer::Roots(roots) => serde_json::json!({ "roots": roots }),
+            Answer::Empty => serde_json::json!({}),
+            _ => {
+                return Err(mcpx_client::HandlerError::new(
+                    mcpx_wire::ErrorCode::METHOD_NOT_FOUND,
+                    "not supported by this client",
+                ));
+            }
+        };
+        RawJson::from_serialize(&value).map_err(|e| {
+            mcpx_client::HandlerError::new(mcpx_wire::ErrorCode::INTERNAL_ERROR, e.to_string())
+        })
+    }
+}
+
+impl mcpx_client::ClientHandler for Fixed {
+    fn create_message(&self, _params: Option<RawJson>) -> mcpx_client::HandlerFuture {
+        let r = self.result();
+        Box::pin(async move { r })
+    }
+    fn elicit(&self, _params: Option<RawJson>) -> mcpx_client::HandlerFuture {
+        let r = self.result();
+        Box::pin(async move { r })
+    }
+    fn list_roots(&self, _params: Option<RawJson>) -> mcpx_client::HandlerFuture {
+        let r = self.result();
+        Box::pin(async move { r })
+    }
+}
+
+/// A GET listening stream (legacy) or `subscriptions/listen` (modern), held until the user
+/// closes it (its task is aborted) or the server ends it.
+async fn open_stream(
+    wire: &Arc<UserWire>,
+    op: &Op,
+    listen: &Json,
+    t: &mut Timing,
+    tx: &mpsc::Sender<OpEvent>,
+) -> Result<Outcome, Failure> {
+    let ctx = &wire.ctx;
+    let session = wire.session(op.session, op.era).ok_or(Failure::Transport)?;
+    struct Held(Arc<LiveCounts>, Arc<dyn Sink>);
+    impl Drop for Held {
+        fn drop(&mut self) {
+            self.0.streams.fetch_sub(1, Ordering::Relaxed);
+            self.1.event(RunEvent::StreamClosed);
+        }
+    }
+    t.sent_us = ctx.now_us();
+    match op.era {
+        Era::Modern => {
+            let params = RawJson::from_serialize(&serde_json::json!({ "notifications": listen }))
+                .map_err(|_| Failure::Transport)?;
+            let mut builder = session
+                .request("subscriptions/listen")
+                .id(wire.id())
+                .params(params)
+                .cancel_on_drop(false);
+            for (k, v) in wire.headers(op) {
+                builder = builder.header(k, v);
+            }
+            let mut ex = match builder.send().await {
+                Ok(ex) => ex,
+                Err(e) => {
+                    let (s, f) = classify(&e);
+                    wire.report("subscriptions/listen", None, t, s);
+                    return Err(f);
+                }
+            };
+            t.first_byte_us = Some(ctx.us(ex.head_at()));
+            wire.report("subscriptions/listen", None, t, SampleOutcome::Ok);
+            ctx.live.streams.fetch_add(1, Ordering::Relaxed);
+            ctx.sink.event(RunEvent::StreamOpened);
+            let _held = Held(ctx.live.clone(), ctx.sink.clone());
+            let _ = tx
+                .send(OpEvent {
+                    op: op.id,
+                    outcome: Outcome::StreamOpen,
+                    last: false,
+                })
+                .await;
+            loop {
+                match ex.next().await {
+                    Ok(Some(ev)) if ev.kind() == EventKind::Response => {
+                        return Ok(Outcome::Done(Done::ok()));
+                    }
+                    Ok(Some(_)) => {}
+                    Ok(None) => return Ok(Outcome::Done(Done::ok())),
+                    Err(e) => return Err(classify(&e).1),
+                }
+            }
+        }
+        _ => {
+            let mut stream = match session.open_stream().await {
+                Ok(s) => s,
+                Err(e) => {
+                    let (s, f) = classify(&e);
+                    wire.report("GET", None, t, s);
+                    return Err(f);
+                }
+            };
+            t.first_byte_us = Some(ctx.now_us());
+            wire.report("GET", None, t, SampleOutcome::Ok);
+            ctx.live.streams.fetch_add(1, Ordering::Relaxed);
+            ctx.sink.event(RunEvent::StreamOpened);
+            let _held = Held(ctx.live.clone(), ctx.sink.clone());
+            let _ = tx
+                .send(OpEvent {
+                    op: op.id,
+                    outcome: Outcome::StreamOpen,
+                    last: false,
+                })
+                .await;
+            loop {
+                match stream.next().await {
+                    Ok(Some(_)) => {}
+                    Ok(None) => return Ok(Outcome::Done(Done::ok())),
+                    Err(e) => return Err(classify(&e).1),
+                }
+            }
+        }
+    }
+}

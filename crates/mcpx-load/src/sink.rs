@@ -1,0 +1,93 @@
+//! The runner's measurements into [`Metrics`]: the [`Sink`] the load command uses.
+
+use std::sync::{Mutex, PoisonError};
+
+use crate::metrics::{Metrics, Outcome, RequestRecord};
+use crate::runner::{RequestSample, RunEvent, SampleOutcome, Sink};
+
+/// [`Metrics`] behind a mutex, fed by every user task (one short lock per measurement).
+#[derive(Debug)]
+pub struct MetricsSink {
+    metrics: Mutex<Metrics>,
+}
+
+impl MetricsSink {
+    /// A sink over `metrics`.
+    pub fn new(metrics: Metrics) -> Self {
+        Self {
+            metrics: Mutex::new(metrics),
+        }
+    }
+
+    /// Runs `f` on the metrics (for snapshots and the final report).
+    pub fn with<T>(&self, f: impl FnOnce(&mut Metrics) -> T) -> T {
+        let mut m = self.metrics.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&mut m)
+    }
+}
+
+fn outcome(o: SampleOutcome) -> Outcome {
+    match o {
+        SampleOutcome::Ok => Outcome::Ok,
+        SampleOutcome::IsError => Outcome::IsError,
+        SampleOutcome::JsonRpc(c) => Outcome::JsonRpc(c),
+        SampleOutcome::Http(s) => Outcome::Http(s),
+        SampleOutcome::Timeout => Outcome::Timeout,
+        SampleOutcome::Connect => Outcome::Connect,
+        SampleOutcome::Tls => Outcome::Tls,
+        SampleOutcome::Cancelled => Outcome::Cancelled,
+        SampleOutcome::Protocol => Outcome::Protocol,
+    }
+}
+
+impl Sink for MetricsSink {
+    fn request(&self, s: &RequestSample<'_>) {
+        let mut r = RequestRecord::new(
+            s.method,
+            s.family,
+            s.intended_us,
+            s.done_us,
+            outcome(s.outcome),
+        )
+        .with_sent(s.sent_us)
+        .with_bytes(s.request_bytes, s.response_bytes);
+        if let Some(tool) = s.tool {
+            r = r.with_tool(tool);
+        }
+        if let Some(fb) = s.first_byte_us {
+            r = r.with_first_byte(fb);
+        }
+        self.with(|m| m.record_request(&r));
+    }
+
+    fn event(&self, e: RunEvent<'_>) {
+        self.with(|m| match e {
+            RunEvent::UserStarted { family } => m.user_started(family),
+            RunEvent::UserFinished {
+                family,
+                stats,
+                requests,
+                at_us,
+            } => {
+                m.user_finished(family);
+                let end = stats.conversation_end_us.unwrap_or(at_us);
+                m.record_conversation(
+                    family,
+                    end.saturating_sub(stats.start_us),
+                    u64::from(stats.calls),
+                    requests,
+                );
+                for f in &stats.fan_outs {
+                    m.record_fan_out(u64::from(*f));
+                }
+            }
+            RunEvent::SessionOpened { family } => m.session_opened(family),
+            RunEvent::StreamOpened => m.stream_opened(),
+            RunEvent::StreamClosed => m.stream_closed(),
+            RunEvent::SseEvent { method, latency_us } => m.record_sse_event(method, latency_us),
+            RunEvent::ProgressGap { gap_us } => m.record_progress_gap(gap_us),
+            RunEvent::ArgsSize { bytes } => m.record_args_size(bytes),
+            RunEvent::ResultSize { bytes } => m.record_result_size(bytes),
+        });
+    }
+}
