@@ -19,10 +19,22 @@ pub const PLAIN_EVERY_US: u64 = 5_000_000;
 /// Redraw rate limit of the terminal bar.
 const BAR_REFRESH_HZ: u8 = 4;
 
-/// Whether colors are allowed: `NO_COLOR` unset (or empty) and stderr a terminal.
+/// Whether the live view may use colors: `NO_COLOR` unset (or empty) and stderr a terminal.
 #[must_use]
 pub fn colors_enabled() -> bool {
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+    no_color_unset() && std::io::stderr().is_terminal()
+}
+
+/// Whether the final table on stdout may use colors (pass it to
+/// [`crate::Report::print_table`]): `NO_COLOR` unset (or empty) and stdout a terminal.
+#[must_use]
+pub fn stdout_colors_enabled() -> bool {
+    no_color_unset() && std::io::stdout().is_terminal()
+}
+
+/// <https://no-color.org>: any non-empty `NO_COLOR` disables colors.
+fn no_color_unset() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 enum Mode {
