@@ -1406,6 +1406,36 @@ impl Session {
         }
     }
 
+    /// A new session like this one (same client, URL and version): what a client must do when
+    /// the server answers 404 to its session id ([`Error::SessionExpired`], MCP-DIGEST 3.5).
+    /// A stateless session has nothing to expire and is returned as is.
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::session`]; [`Error::InvalidArgument`] for stdio and legacy HTTP+SSE
+    /// sessions (open those anew with the [`Client`]).
+    pub async fn reopen(&self) -> Result<Session, Error> {
+        let core = &self.core;
+        if !core.is_http() {
+            return Err(Error::InvalidArgument(
+                "reopen is for Streamable HTTP sessions".into(),
+            ));
+        }
+        if core.is_stateless() {
+            return Ok(self.clone());
+        }
+        let base = Base {
+            client: Client {
+                opts: core.opts.clone(),
+                http: core.http.clone(),
+                eras: Arc::default(),
+            },
+            url: core.url.clone(),
+            origin: core.origin.clone(),
+        };
+        initialize_http(&base, core.version).await
+    }
+
     /// Ends the session: `DELETE` with the session id (Streamable HTTP, session era; a 405 is
     /// fine), closes the legacy SSE stream, or closes the stdio child's stdin and waits for it
     /// (killing it after [`limits::STDIO_EXIT_GRACE`]). Later requests fail with

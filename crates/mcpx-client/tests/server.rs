@@ -375,6 +375,17 @@ async fn get_stream_opens_and_delete_then_404() {
             .await
             .unwrap_err();
         assert!(matches!(e, Error::SessionExpired), "{e:?}");
+        let fresh = other.reopen().await.unwrap();
+        assert_ne!(fresh.session_id(), Some(sid.as_str()));
+        assert_eq!(
+            fresh
+                .call_tool("echo", &json!({"text": "again"}))
+                .await
+                .unwrap()
+                .text,
+            "again"
+        );
+        fresh.close().await.unwrap();
         // close() on an expired session is not an error.
         s.close().await.unwrap();
     })
