@@ -115,6 +115,10 @@ pub struct Exchange {
     at_eof: bool,
     finished: bool,
     reconnects: u32,
+    /// Reconnections in a row that have not delivered an event yet: the bound applies to
+    /// these, so a stream the server closes on purpose every so often (2025-11-25 polling)
+    /// lives on, while one that keeps failing ends.
+    strikes: u32,
     cancel_on_drop: bool,
     sent_session: bool,
 }
@@ -365,6 +369,7 @@ impl Exchange {
 
     fn sse_event(&mut self, ev: SseEvent) -> Result<Event, Error> {
         let at = Instant::now();
+        self.strikes = 0;
         if ev.data().is_empty() {
             return Ok(Event {
                 at,
@@ -419,7 +424,7 @@ impl Exchange {
                 Err(Error::StreamClosed)
             };
         }
-        if self.reconnects >= self.core.opts.max_reconnects {
+        if self.strikes >= self.core.opts.max_reconnects {
             return if get_stream {
                 Ok(None)
             } else {
@@ -427,6 +432,7 @@ impl Exchange {
             };
         }
         self.reconnects += 1;
+        self.strikes += 1;
         let delay = self
             .dec
             .retry()
@@ -712,6 +718,7 @@ pub(crate) fn exchange_http(
         at_eof: false,
         finished: false,
         reconnects: 0,
+        strikes: 0,
         cancel_on_drop,
         sent_session,
     }
@@ -741,6 +748,7 @@ pub(crate) fn exchange_chan(
         at_eof: false,
         finished,
         reconnects: 0,
+        strikes: 0,
         cancel_on_drop,
         sent_session: false,
     }

@@ -47,8 +47,10 @@ pub const DEFAULT_SSE_RETRY: Duration = Duration::from_secs(1);
 /// past any useful deadline.
 pub const MAX_SSE_RETRY: Duration = Duration::from_secs(30);
 
-/// Reconnections (`GET` with `Last-Event-ID`) one stream may make before it gives up with
-/// [`Error::StreamClosed`](crate::Error::StreamClosed).
+/// Reconnections (`GET` with `Last-Event-ID`) in a row, none of which delivered an event, after
+/// which a stream gives up with [`Error::StreamClosed`](crate::Error::StreamClosed) (a GET
+/// stream just ends). A reconnection that delivers an event resets the count, so a server
+/// that closes streams on purpose (2025-11-25 polling) can be followed for hours.
 pub const DEFAULT_MAX_RECONNECTS: u32 = 5;
 
 /// 2026-07-28 multi round-trip requests: retries with `inputResponses` one call may make before

@@ -200,7 +200,8 @@ impl ClientOptions {
         self
     }
 
-    /// SSE reconnections per stream (default [`limits::DEFAULT_MAX_RECONNECTS`]).
+    /// SSE reconnections in a row without an event, per stream (default
+    /// [`limits::DEFAULT_MAX_RECONNECTS`]).
     pub fn max_reconnects(&mut self, n: u32) -> &mut Self {
         self.max_reconnects = n;
         self

@@ -882,3 +882,50 @@ async fn random_garbage_never_panics() {
     })
     .await;
 }
+
+/// A server that closes the GET stream after every event (2025-11-25 polling) is followed past
+/// the reconnection bound: only reconnections that deliver nothing count against it.
+#[tokio::test]
+async fn polling_get_stream_outlives_the_reconnect_bound() {
+    bounded(async {
+        let n = Arc::new(Mutex::new(0u32));
+        let n2 = n.clone();
+        let srv = serve(
+            "/mcp",
+            session_server(move |req| {
+                if req.method != "GET" {
+                    return Reply::Stall;
+                }
+                let k = {
+                    let mut n = n2.lock().unwrap();
+                    *n += 1;
+                    *n
+                };
+                if k > 1 {
+                    assert_eq!(
+                        req.header("last-event-id"),
+                        Some(format!("g{}", k - 1).as_str())
+                    );
+                }
+                let note = json!({"jsonrpc":"2.0","method":"notifications/tools/list_changed"});
+                Reply::Chunks(vec![
+                    (0, sse_head("")),
+                    (
+                        0,
+                        format!("id: g{k}\nretry: 5\ndata: {note}\n\n").into_bytes(),
+                    ),
+                ])
+            }),
+        )
+        .await;
+        let mut o = opts();
+        o.max_reconnects(2);
+        let s = Client::connect(&srv.url, o).await.unwrap();
+        let mut stream = s.open_stream().await.unwrap();
+        for _ in 0..6 {
+            assert!(stream.next().await.unwrap().is_some());
+        }
+        assert_eq!(stream.reconnects(), 5);
+    })
+    .await;
+}
