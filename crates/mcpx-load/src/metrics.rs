@@ -45,6 +45,8 @@ pub const MAX_FAMILIES: usize = 64;
 pub const MAX_THINK_KINDS: usize = 64;
 /// Distinct HTTP statuses / JSON-RPC codes kept per error table; the rest are counted as "other".
 pub const MAX_ERROR_CODES: usize = 64;
+/// Distinct client deadlines (`tool_call`, `handshake`, ...) told apart in timeout counts.
+pub const MAX_DEADLINE_KINDS: usize = 16;
 /// Time-series intervals kept; beyond that, neighbours are merged and the interval doubles.
 pub const MAX_INTERVALS: usize = 4096;
 /// Name of the bucket that collects keys past a bound.
@@ -121,10 +123,15 @@ pub struct RequestRecord<'a> {
     pub sent_us: u64,
     /// First response byte, if any arrived.
     pub first_byte_us: Option<u64>,
+    /// First SSE event of the response stream, if the answer was streamed.
+    pub first_event_us: Option<u64>,
     /// When the answer (or failure) was complete.
     pub done_us: u64,
     /// How it ended.
     pub outcome: Outcome,
+    /// For [`Outcome::Timeout`]: which client deadline expired (`"tool_call"`, `"handshake"`,
+    /// ...), counted per deadline in the report.
+    pub deadline: Option<&'a str>,
     /// Request body size.
     pub request_bytes: u64,
     /// Response body size.
@@ -148,8 +155,10 @@ impl<'a> RequestRecord<'a> {
             intended_us,
             sent_us: intended_us,
             first_byte_us: None,
+            first_event_us: None,
             done_us,
             outcome,
+            deadline: None,
             request_bytes: 0,
             response_bytes: 0,
         }
@@ -173,6 +182,20 @@ impl<'a> RequestRecord<'a> {
     #[must_use]
     pub const fn with_first_byte(mut self, first_byte_us: u64) -> Self {
         self.first_byte_us = Some(first_byte_us);
+        self
+    }
+
+    /// Sets the time of the first SSE event (time to first event = `first_event_us - sent_us`).
+    #[must_use]
+    pub const fn with_first_event(mut self, first_event_us: u64) -> Self {
+        self.first_event_us = Some(first_event_us);
+        self
+    }
+
+    /// Names the client deadline that expired (for [`Outcome::Timeout`]).
+    #[must_use]
+    pub const fn with_deadline(mut self, deadline: &'a str) -> Self {
+        self.deadline = Some(deadline);
         self
     }
 
@@ -311,6 +334,8 @@ pub(crate) struct ErrorCounts {
     pub(crate) is_error: u64,
     pub(crate) http: Codes<u16>,
     pub(crate) jsonrpc: Codes<i32>,
+    /// Timeouts per named deadline (bounded by [`MAX_DEADLINE_KINDS`], then [`OTHER_KEY`]).
+    pub(crate) deadlines: Vec<(Box<str>, u64)>,
 }
 
 impl ErrorCounts {
@@ -328,6 +353,23 @@ impl ErrorCounts {
         }
     }
 
+    pub(crate) fn count_deadline(&mut self, name: &str, n: u64) {
+        if let Some((_, c)) = self.deadlines.iter_mut().find(|(k, _)| &**k == name) {
+            *c += n;
+            return;
+        }
+        let name = if self.deadlines.len() >= MAX_DEADLINE_KINDS {
+            OTHER_KEY
+        } else {
+            name
+        };
+        if let Some((_, c)) = self.deadlines.iter_mut().find(|(k, _)| &**k == name) {
+            *c += n;
+        } else {
+            self.deadlines.push((name.into(), n));
+        }
+    }
+
     pub(crate) fn merge(&mut self, o: &Self) {
         self.connect += o.connect;
         self.tls += o.tls;
@@ -337,6 +379,9 @@ impl ErrorCounts {
         self.is_error += o.is_error;
         self.http.merge(&o.http);
         self.jsonrpc.merge(&o.jsonrpc);
+        for (k, n) in &o.deadlines {
+            self.count_deadline(k, *n);
+        }
     }
 
     /// Every error, `isError` included.
@@ -365,6 +410,8 @@ pub(crate) struct Stats {
     pub(crate) latency: Histogram<u64>,
     /// Time to first byte (from actual send); created on first use.
     pub(crate) ttfb: Option<Box<Histogram<u64>>>,
+    /// Time to the first SSE event (from actual send); created on first use.
+    pub(crate) first_event: Option<Box<Histogram<u64>>>,
     /// Time from send to each SSE event; created on first use.
     pub(crate) sse: Option<Box<Histogram<u64>>>,
     pub(crate) request_bytes: u64,
@@ -380,6 +427,7 @@ impl Stats {
             errors: ErrorCounts::default(),
             latency: new_hist(),
             ttfb: None,
+            first_event: None,
             sse: None,
             request_bytes: 0,
             response_bytes: 0,
@@ -398,6 +446,9 @@ impl Stats {
         let mut clamped = 0;
         self.requests += 1;
         self.errors.count(r.outcome);
+        if let (Outcome::Timeout, Some(d)) = (r.outcome, r.deadline) {
+            self.errors.count_deadline(d, 1);
+        }
         self.request_bytes = self.request_bytes.saturating_add(r.request_bytes);
         self.response_bytes = self.response_bytes.saturating_add(r.response_bytes);
         if r.outcome.is_answer() {
@@ -411,6 +462,10 @@ impl Stats {
             let h = self.ttfb.get_or_insert_with(|| Box::new(new_hist()));
             clamped += u64::from(hist::record(h, t));
         }
+        if let Some(t) = r.first_event_us {
+            let h = self.first_event.get_or_insert_with(|| Box::new(new_hist()));
+            clamped += u64::from(hist::record(h, t.saturating_sub(r.sent_us)));
+        }
         clamped
     }
 
@@ -419,6 +474,7 @@ impl Stats {
         self.errors.merge(&o.errors);
         hist::add(&mut self.latency, &o.latency);
         merge_opt(&mut self.ttfb, o.ttfb.as_deref());
+        merge_opt(&mut self.first_event, o.first_event.as_deref());
         merge_opt(&mut self.sse, o.sse.as_deref());
         self.request_bytes = self.request_bytes.saturating_add(o.request_bytes);
         self.response_bytes = self.response_bytes.saturating_add(o.response_bytes);

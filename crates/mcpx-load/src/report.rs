@@ -198,6 +198,8 @@ pub struct ErrorClasses {
     pub tls: u64,
     /// Client deadlines that expired.
     pub timeout: u64,
+    /// Timeouts by the deadline that expired, when the runner named it.
+    pub timeout_by_deadline: BTreeMap<String, u64>,
     /// HTTP statuses that are not success.
     pub http: BTreeMap<String, u64>,
     /// JSON-RPC error codes.
@@ -224,6 +226,11 @@ impl ErrorClasses {
             connect: e.connect,
             tls: e.tls,
             timeout: e.timeout,
+            timeout_by_deadline: e
+                .deadlines
+                .iter()
+                .map(|(k, n)| (k.to_string(), *n))
+                .collect(),
             http: codes(&e.http),
             jsonrpc: codes(&e.jsonrpc),
             is_error: e.is_error,
@@ -243,7 +250,7 @@ impl ErrorClasses {
             }
             c
         }
-        ErrorCounts {
+        let mut e = ErrorCounts {
             connect: self.connect,
             tls: self.tls,
             timeout: self.timeout,
@@ -252,7 +259,12 @@ impl ErrorClasses {
             is_error: self.is_error,
             http: codes(&self.http),
             jsonrpc: codes(&self.jsonrpc),
+            deadlines: Vec::new(),
+        };
+        for (k, n) in &self.timeout_by_deadline {
+            e.count_deadline(k, *n);
         }
+        e
     }
 }
 
@@ -278,6 +290,8 @@ pub struct RequestStats {
     pub latency_us: Dist,
     /// Time to first byte from actual send, µs.
     pub ttfb_us: Option<Dist>,
+    /// Time to the first SSE event from actual send, µs (streamed answers only).
+    pub first_event_us: Option<Dist>,
     /// Time from send to each SSE event of the response, µs.
     pub sse_event_us: Option<Dist>,
     /// Request bytes sent.
@@ -301,6 +315,7 @@ impl RequestStats {
             rps: per_s(s.requests, elapsed_us),
             latency_us: Dist::of(&s.latency),
             ttfb_us: s.ttfb.as_deref().map(Dist::of),
+            first_event_us: s.first_event.as_deref().map(Dist::of),
             sse_event_us: s.sse.as_deref().map(Dist::of),
             request_bytes: s.request_bytes,
             response_bytes: s.response_bytes,
@@ -315,6 +330,9 @@ impl RequestStats {
         s.latency = self.latency_us.histogram()?;
         if let Some(d) = &self.ttfb_us {
             s.ttfb = Some(Box::new(d.histogram()?));
+        }
+        if let Some(d) = &self.first_event_us {
+            s.first_event = Some(Box::new(d.histogram()?));
         }
         if let Some(d) = &self.sse_event_us {
             s.sse = Some(Box::new(d.histogram()?));
@@ -932,10 +950,21 @@ impl Report {
         writeln!(w)?;
         let e = &self.summary.errors_by_class;
         let mut classes = Vec::new();
+        if e.timeout > 0 {
+            let by: Vec<String> = e
+                .timeout_by_deadline
+                .iter()
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect();
+            if by.is_empty() {
+                classes.push(format!("timeout {}", e.timeout));
+            } else {
+                classes.push(format!("timeout {} ({})", e.timeout, by.join(", ")));
+            }
+        }
         for (name, n) in [
             ("connect", e.connect),
             ("tls", e.tls),
-            ("timeout", e.timeout),
             ("protocol", e.protocol),
             ("cancelled", e.cancelled),
             ("isError", e.is_error),

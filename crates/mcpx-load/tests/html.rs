@@ -55,6 +55,12 @@ fn report() -> Report {
 #[test]
 fn page_is_self_contained_with_one_svg_per_chart() {
     let r = report();
+    let schema: serde_json::Value = serde_json::from_str(mcpx_load::report::REPORT_SCHEMA).unwrap();
+    let validator = jsonschema::draft202012::new(&schema).unwrap();
+    assert!(
+        validator.is_valid(&r.to_json()),
+        "report does not match its schema"
+    );
     let html = render(&r);
     assert!(html.starts_with("<!DOCTYPE html>"));
     for id in CHART_IDS {

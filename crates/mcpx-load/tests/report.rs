@@ -91,9 +91,17 @@ fn synthetic(part: u64, parts: u64, lag_us: u64) -> Metrics {
         let mut r = RequestRecord::new(method, fam, t0, done, outcome)
             .with_sent(sent)
             .with_first_byte(sent + (done - t0) / 3)
+            .with_first_event(sent + (done - t0) / 2)
             .with_bytes(200 + x % 300, 1_000 + x % 70_000);
         if let Some(t) = tool {
             r = r.with_tool(t);
+        }
+        if outcome == Outcome::Timeout && x.is_multiple_of(2) {
+            r = r.with_deadline(if tool.is_some() {
+                "tool_call"
+            } else {
+                "handshake"
+            });
         }
         m.record_request(&r);
     }
@@ -181,6 +189,9 @@ fn synthetic_report_validates_and_round_trips() {
     let e = &report.summary.errors_by_class;
     assert!(e.connect > 0 && e.timeout > 0 && e.tls > 0 && e.protocol > 0 && e.cancelled > 0);
     assert!(e.http.contains_key("503") && e.jsonrpc.contains_key("-32603") && e.is_error > 0);
+    let by_deadline: u64 = e.timeout_by_deadline.values().sum();
+    assert!(by_deadline > 0 && by_deadline < e.timeout, "{e:?}");
+    assert!(e.timeout_by_deadline.contains_key("tool_call"));
     // isError answers have a latency; failures do not.
     assert_eq!(report.summary.latency_us.count, report.summary.answered);
     assert_eq!(
@@ -189,6 +200,10 @@ fn synthetic_report_validates_and_round_trips() {
     );
     assert!(report.summary.latency_us.p999 >= 2_000_000);
     assert!(!report.generator.behind);
+    let first = report.summary.first_event_us.as_ref().unwrap();
+    let ttfb = report.summary.ttfb_us.as_ref().unwrap();
+    assert_eq!(first.count, 6_000);
+    assert!(first.p50 > ttfb.p50);
     assert!(!report.fan_out.counts.is_empty());
     assert!(report.intervals.series.len() >= 24);
     let sum: u64 = report.intervals.series.iter().map(|p| p.requests).sum();
@@ -343,6 +358,7 @@ fn table_shows_methods_tools_errors_and_lag_warning() {
         "search",
         "p99.9 ms",
         "HTTP 503",
+        "tool_call",
         "JSON-RPC -32603",
         "isError",
         "family claude-code",
