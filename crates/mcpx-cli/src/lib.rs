@@ -88,7 +88,9 @@ pub fn main_with_args(args: impl IntoIterator<Item = impl Into<OsString> + Clone
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
-        .init();
+        // A second run in one process (tests) keeps the first subscriber.
+        .try_init()
+        .ok();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -51,7 +51,7 @@ pub struct LoadArgs {
     #[arg(long, value_name = "FILE")]
     pub scenario: Option<PathBuf>,
     /// Closed model: N concurrent virtual users.
-    #[arg(long, value_name = "N", conflicts_with_all = ["rate", "call_rate"])]
+    #[arg(long, value_name = "N", conflicts_with = "rate")]
     pub users: Option<u64>,
     /// Open model: R new virtual users per second.
     #[arg(long, value_name = "R", conflicts_with = "call_rate")]
@@ -66,6 +66,10 @@ pub struct LoadArgs {
     /// How long users keep arriving, e.g. 30s, 5m.
     #[arg(long, value_name = "DURATION")]
     pub duration: Option<String>,
+    /// After --duration, how long users still running may finish (default: the profile's
+    /// drain, at most 10 s).
+    #[arg(long, value_name = "DURATION")]
+    pub drain: Option<String>,
     /// Stop after this many requests.
     #[arg(long, value_name = "N")]
     pub requests: Option<u64>,
@@ -214,10 +218,13 @@ pub(crate) async fn run(
     if let Some(d) = duration {
         scenario.load.duration_us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
     }
-    scenario.load.drain_us = scenario
-        .load
-        .drain_us
-        .min(u64::try_from(MAX_CLI_DRAIN.as_micros()).unwrap_or(u64::MAX));
+    scenario.load.drain_us = match &args.drain {
+        Some(d) => u64::try_from(parse_duration(d)?.as_micros()).unwrap_or(u64::MAX),
+        None => scenario
+            .load
+            .drain_us
+            .min(u64::try_from(MAX_CLI_DRAIN.as_micros()).unwrap_or(u64::MAX)),
+    };
     if let Some(n) = args.users.filter(|_| args.call_rate.is_none()) {
         scenario.load.model = LoadModel::Closed;
         scenario.load.users = n;

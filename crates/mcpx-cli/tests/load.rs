@@ -1,0 +1,219 @@
+//! `mcpx load` end to end: the real binary against the embedded mock and against an in-process
+//! server, with its reports validated against the checked-in JSON Schema, its exit codes, and
+//! the coordinated-omission check (a server that stalls once: the report's p99 must show it).
+//! Every run is a few seconds of scaled time on loopback.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests"
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use mcpx_server::{Handlers, Server, ToolDef, ToolResult};
+use serde_json::{Value, json};
+
+/// A run must finish within this, whatever happens (bounded tests).
+const BOUND: Duration = Duration::from_secs(60);
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mcpx-load-test-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs `mcpx load ARGS`; returns the exit code and stdout.
+fn mcpx_load(args: &[&str]) -> (i32, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mcpx"))
+        .arg("load")
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let out = child.wait_with_output().unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            if status.code() != Some(0) {
+                eprintln!("stdout:\n{stdout}\nstderr:\n{stderr}");
+            }
+            return (status.code().unwrap_or(-1), stdout);
+        }
+        if started.elapsed() > BOUND {
+            let _ = child.kill();
+            panic!("mcpx load did not end within {BOUND:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn read_report(path: &Path) -> Value {
+    let report: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let schema: Value = serde_json::from_str(mcpx_load::report::REPORT_SCHEMA).unwrap();
+    let validator = jsonschema::draft202012::new(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&report)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "report does not match its schema: {errors:#?}"
+    );
+    report
+}
+
+fn method<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == name)
+        .unwrap_or_else(|| panic!("no {name} in the report"))
+}
+
+#[test]
+fn the_demo_runs_and_writes_every_report() {
+    let dir = tmp("demo");
+    let (json, html, hlog) = (dir.join("r.json"), dir.join("r.html"), dir.join("r.hlog"));
+    let (code, stdout) = mcpx_load(&[
+        "--duration",
+        "2s",
+        "--drain",
+        "1s",
+        "--time-scale",
+        "0.02",
+        "--no-progress",
+        "--json",
+        json.to_str().unwrap(),
+        "--html",
+        html.to_str().unwrap(),
+        "--hdr-log",
+        hlog.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("embedded Claude-like mock"), "{stdout}");
+    assert!(stdout.contains("tools/call"), "{stdout}");
+    let report = read_report(&json);
+    let total = &report["summary"];
+    assert!(total["requests"].as_u64().unwrap() > 300, "{total}");
+    // The mock never breaks the protocol: no transport or protocol errors at all.
+    for class in ["connect", "tls", "protocol"] {
+        assert_eq!(total["errors_by_class"][class], 0, "{class}: {total}");
+    }
+    // Both eras and the whole Claude mix appear.
+    for m in [
+        "initialize",
+        "notifications/initialized",
+        "server/discover",
+        "tools/list",
+        "tools/call",
+        "GET",
+        "subscriptions/listen",
+    ] {
+        assert!(method(&report, m)["requests"].as_u64().unwrap() > 0, "{m}");
+    }
+    let html = std::fs::read_to_string(&html).unwrap();
+    assert!(html.contains("<svg"), "the HTML report has charts");
+    assert!(std::fs::metadata(&hlog).unwrap().len() > 100);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn exit_codes_for_thresholds_and_usage() {
+    let (code, _) = mcpx_load(&[
+        "--duration",
+        "1s",
+        "--drain",
+        "0s",
+        "--time-scale",
+        "0.02",
+        "--no-progress",
+        "--max-p99",
+        "1us",
+    ]);
+    assert_eq!(code, 3, "a failed threshold exits 3");
+    let (code, _) = mcpx_load(&["--rate", "0"]);
+    assert_eq!(code, 2, "a usage error exits 2");
+    let (code, _) = mcpx_load(&["--duration", "forever"]);
+    assert_eq!(code, 2);
+    let (code, _) = mcpx_load(&["http://127.0.0.1:1/mcp", "--duration", "1s"]);
+    assert_eq!(code, 1, "an unreachable target exits 1");
+}
+
+/// A server whose only tool stalls every call that arrives during one second of the run (a GC
+/// pause, a lock convoy): an open-model load test must see it in its p99, because the calls
+/// that were due during the stall are measured from when they were due.
+#[test]
+fn a_stall_shows_in_p99_no_coordinated_omission() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let started = Instant::now();
+    let stalled_calls = Arc::new(AtomicU64::new(0));
+    let url = rt.block_on(async {
+        let mut handlers = Handlers::new();
+        let stalled = stalled_calls.clone();
+        handlers.tool(
+            ToolDef::new("lookup")
+                .description("Looks something up")
+                .input_schema(json!({"type":"object","properties":{"q":{"type":"string"}}}))
+                .annotations(json!({"readOnlyHint": true})),
+            move |_ctx, _a: Value| {
+                let stalled = stalled.clone();
+                async move {
+                    // The stall: from 1.5 s to 2.5 s after start, nothing is answered.
+                    let now = started.elapsed();
+                    let (from, to) = (Duration::from_millis(1500), Duration::from_millis(2500));
+                    if now >= from && now < to {
+                        stalled.fetch_add(1, Ordering::Relaxed);
+                        tokio::time::sleep(to - now).await;
+                    }
+                    Ok(ToolResult::text("found"))
+                }
+            },
+        );
+        let server = Server::builder().handlers(handlers).build().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+        tokio::spawn(server.serve(listener, std::future::pending()));
+        url
+    });
+    let dir = tmp("stall");
+    let json = dir.join("r.json");
+    let (code, stdout) = mcpx_load(&[
+        &url,
+        "--call-rate",
+        "40",
+        "--users",
+        "4",
+        "--duration",
+        "4s",
+        "--drain",
+        "1s",
+        "--no-progress",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stalled_calls.load(Ordering::Relaxed) > 0,
+        "the stall happened"
+    );
+    let report = read_report(&json);
+    let calls = method(&report, "tools/call");
+    let p99 = calls["latency_us"]["p99"].as_u64().unwrap();
+    let p50 = calls["latency_us"]["p50"].as_u64().unwrap();
+    // ~40 calls were due during the stall (a tenth of the run): they waited up to a second.
+    assert!(p99 >= 500_000, "p99 {p99} us hides the 1 s stall: {calls}");
+    assert!(p50 < 200_000, "p50 {p50} us: most calls were fast");
+    drop(rt);
+    let _ = std::fs::remove_dir_all(&dir);
+}
