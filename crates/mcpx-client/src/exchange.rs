@@ -115,6 +115,8 @@ pub struct Exchange {
     at_eof: bool,
     finished: bool,
     reconnects: u32,
+    /// Response body bytes read so far (all reconnections included).
+    received: u64,
     /// Reconnections in a row that have not delivered an event yet: the bound applies to
     /// these, so a stream the server closes on purpose every so often (2025-11-25 polling)
     /// lives on, while one that keeps failing ends.
@@ -176,6 +178,12 @@ impl Exchange {
         self.dec.last_event_id()
     }
 
+    /// Response body bytes read so far (JSON body or SSE stream, resumptions included; 0 for
+    /// stdio and legacy HTTP+SSE, whose replies arrive on another stream).
+    pub fn received_bytes(&self) -> u64 {
+        self.received
+    }
+
     /// How many times the stream was resumed.
     pub fn reconnects(&self) -> u32 {
         self.reconnects
@@ -205,7 +213,9 @@ impl Exchange {
     }
 
     /// Reads until the final response, answering server-to-client requests with the session's
-    /// handler on the way, and returns it (a result or a JSON-RPC error message).
+    /// handler on the way (and handing it the notifications, progress included, through
+    /// [`ClientHandler::notification`](crate::ClientHandler::notification)), and returns it (a
+    /// result or a JSON-RPC error message).
     ///
     /// # Errors
     ///
@@ -222,6 +232,11 @@ impl Exchange {
                 EventKind::Request => {
                     if let Some(m) = &ev.message {
                         self.core.answer(m).await;
+                    }
+                }
+                EventKind::Progress | EventKind::Notification => {
+                    if let Some(m) = &ev.message {
+                        self.core.opts.handler.notification(m);
                     }
                 }
                 _ => {}
@@ -294,6 +309,7 @@ impl Exchange {
                     let bytes = body
                         .collect_bounded(self.core.opts.max_response_body_bytes)
                         .await?;
+                    self.received += bytes.len() as u64;
                     let msg = mcpx_wire::decode(bytes, &decode_options())?;
                     let ev = self.classify(msg, Instant::now());
                     if ev.kind != EventKind::Response && self.id.is_some() {
@@ -338,7 +354,10 @@ impl Exchange {
                         }
                     }
                     match body.chunk().await {
-                        Ok(Some(chunk)) => self.buf.extend_from_slice(&chunk),
+                        Ok(Some(chunk)) => {
+                            self.received += chunk.len() as u64;
+                            self.buf.extend_from_slice(&chunk);
+                        }
                         Ok(None) => self.at_eof = true,
                         Err(e) => {
                             tracing::debug!(error = %e, "SSE stream broke");
@@ -718,6 +737,7 @@ pub(crate) fn exchange_http(
         at_eof: false,
         finished: false,
         reconnects: 0,
+        received: 0,
         strikes: 0,
         cancel_on_drop,
         sent_session,
@@ -748,6 +768,7 @@ pub(crate) fn exchange_chan(
         at_eof: false,
         finished,
         reconnects: 0,
+        received: 0,
         strikes: 0,
         cancel_on_drop,
         sent_session: false,

@@ -63,6 +63,15 @@ pub trait ClientHandler: Send + Sync + 'static {
         let _ = params;
         refuse(method::ROOTS_LIST)
     }
+
+    /// A notification (progress, log line, list change) that arrived while the high-level API
+    /// was waiting for a response ([`Exchange::finish`](crate::Exchange::finish),
+    /// [`Session::call`](crate::Session::call) and its helpers) or on the
+    /// [`background stream`](crate::ClientOptions::background_stream). Called inline on the
+    /// reading task: keep it quick. Default: ignore.
+    fn notification(&self, message: &Message) {
+        let _ = message;
+    }
 }
 
 fn refuse(method: &'static str) -> HandlerFuture {

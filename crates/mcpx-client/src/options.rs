@@ -223,8 +223,8 @@ impl ClientOptions {
     /// Whether a session-era Streamable HTTP session opens the standalone GET stream in the
     /// background right after `initialize` and answers the server requests that arrive on it
     /// with the [`handler`](Self::handler) (what the official SDK clients do; servers send
-    /// requests unrelated to a call there). Notifications on it are dropped; use
-    /// [`Session::open_stream`](crate::Session::open_stream) to see them. Default false: the load
+    /// requests unrelated to a call there). Notifications on it go to
+    /// [`ClientHandler::notification`](crate::ClientHandler::notification). Default false: the load
     /// tester opens streams explicitly. [`Session::close`](crate::Session::close) stops it.
     pub fn background_stream(&mut self, on: bool) -> &mut Self {
         self.background_stream = on;

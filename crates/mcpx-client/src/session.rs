@@ -20,7 +20,7 @@ use crate::body::{self, Meta, put_str, write_message};
 use crate::chan::Channel;
 use crate::error::{Error, Phase};
 use crate::exchange::{
-    EventStream, Exchange, RequestBuilder, SendFlags, exchange_chan, exchange_http,
+    EventKind, EventStream, Exchange, RequestBuilder, SendFlags, exchange_chan, exchange_http,
 };
 use crate::handler;
 use crate::limits;
@@ -898,8 +898,14 @@ async fn initialize(
         let task = tokio::spawn(async move {
             match s.open_stream().await {
                 Ok(mut stream) => {
-                    // Requests are answered inside `next`; notifications are dropped.
-                    while let Ok(Some(_)) = stream.next().await {}
+                    // Requests are answered inside `next`; notifications go to the handler.
+                    while let Ok(Some(ev)) = stream.next().await {
+                        if let Some(m) = ev.message()
+                            && matches!(ev.kind(), EventKind::Notification | EventKind::Progress)
+                        {
+                            s.core.opts.handler.notification(m);
+                        }
+                    }
                 }
                 Err(e) => tracing::debug!(error = %e, "no standalone GET stream"),
             }

@@ -22,6 +22,16 @@ use tokio::sync::mpsc;
 
 const BOUND: Duration = Duration::from_secs(20);
 
+/// Counts the notifications the high-level API hands to the handler.
+#[derive(Default)]
+struct Counter(std::sync::atomic::AtomicUsize);
+
+impl mcpx_client::ClientHandler for Counter {
+    fn notification(&self, _message: &mcpx_wire::Message) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 #[derive(Clone, Debug)]
 struct Req {
     method: String,
@@ -628,8 +638,10 @@ async fn falls_back_to_legacy_http_sse() {
             }
         })
         .await;
+        let seen = Arc::new(Counter::default());
         let mut o = opts();
-        o.era(EraChoice::Session(ProtocolVersion::V2024_11_05));
+        o.era(EraChoice::Session(ProtocolVersion::V2024_11_05))
+            .handler(seen.clone());
         let s = Client::connect(&srv.url, o).await.unwrap();
         assert!(s.is_channel());
         assert_eq!(s.protocol_version(), ProtocolVersion::V2024_11_05);
@@ -642,10 +654,15 @@ async fn falls_back_to_legacy_http_sse() {
             kinds.push(ev.kind());
         }
         assert_eq!(kinds, [EventKind::Progress, EventKind::Response]);
-        // The unrelated log line went to the standalone stream.
+        // The high-level call hands the progress of its request to the handler.
+        assert_eq!(s.call_tool("echo", &json!({"text": "x"})).await.unwrap().text, "x");
+        assert_eq!(seen.0.load(std::sync::atomic::Ordering::Relaxed), 1);
+        // The unrelated log lines went to the standalone stream.
         let mut stream = s.open_stream().await.unwrap();
-        let ev = stream.next().await.unwrap().unwrap();
-        assert_eq!(ev.message().unwrap().method(), Some("notifications/message"));
+        for _ in 0..2 {
+            let ev = stream.next().await.unwrap().unwrap();
+            assert_eq!(ev.message().unwrap().method(), Some("notifications/message"));
+        }
         s.close().await.unwrap();
     })
     .await;

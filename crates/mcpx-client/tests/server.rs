@@ -311,6 +311,7 @@ async fn progress_events_arrive_in_order_with_times() {
             }
             assert!(done);
             assert_eq!(progress, 4);
+            assert!(ex.received_bytes() > 200, "{}", ex.received_bytes());
         }
     })
     .await;
