@@ -521,9 +521,23 @@ impl SessionCore {
                 let sent_session = self.post_headers(&mut headers, method_name, name, flags)?;
                 let req = self.http_request(Method::POST, headers, body)?;
                 let origin = self.origin()?;
-                let resp = tokio::time::timeout_at(deadline.into(), self.http.send(origin, req))
-                    .await
-                    .map_err(|_| Error::Timeout(Phase::Head))??;
+                let resp =
+                    match tokio::time::timeout_at(deadline.into(), self.http.send(origin, req))
+                        .await
+                    {
+                        Ok(r) => r?,
+                        Err(_) => {
+                            // The server has the request but not its answer: cancel it (session
+                            // era); in 2026-07-28 dropping the request already closed the stream.
+                            if let Some(id) = id
+                                && cancel_on_drop
+                                && self.cancels_by_notification()
+                            {
+                                self.spawn_cancel(id);
+                            }
+                            return Err(Error::Timeout(Phase::Head));
+                        }
+                    };
                 let (parts, body) = resp.into_parts();
                 Ok(exchange_http(
                     self.clone(),

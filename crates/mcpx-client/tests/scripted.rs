@@ -530,6 +530,30 @@ async fn session_era_drop_sends_notifications_cancelled_and_session_header_can_b
             Ok(r) => r.unwrap().id(),
         };
         assert!(id.is_none());
+        // A head that misses the deadline: the request is cancelled too.
+        let p = RawJson::from_bytes(Bytes::from_static(br#"{"name":"t"}"#)).unwrap();
+        let e = s
+            .request("tools/call")
+            .params(p)
+            .timeout(Duration::from_millis(100))
+            .send()
+            .await
+            .unwrap_err();
+        assert!(e.is_timeout());
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while !srv
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|r| r.rpc() == "notifications/cancelled")
+        {
+            assert!(
+                Instant::now() < deadline,
+                "no notifications/cancelled after a head timeout"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         // With a head: the scripted stream sends one priming event and stays open.
         let srv2 = serve(
             "/mcp",
