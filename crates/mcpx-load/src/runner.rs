@@ -127,6 +127,11 @@ pub enum RunEvent<'a> {
         /// The family.
         family: &'a str,
     },
+    /// A session was ended by DELETE.
+    SessionClosed {
+        /// The family.
+        family: &'a str,
+    },
     /// A GET or listen stream was accepted.
     StreamOpened,
     /// A stream ended.
@@ -996,6 +1001,9 @@ async fn op_outcome(
             match r {
                 Ok(()) => {
                     wire.report("DELETE", None, &t, SampleOutcome::Ok);
+                    ctx.sink.event(RunEvent::SessionClosed {
+                        family: &wire.family,
+                    });
                     Ok(Outcome::Done(Done::ok()))
                 }
                 Err(e) => {

@@ -82,6 +82,7 @@ impl Sink for MetricsSink {
                 }
             }
             RunEvent::SessionOpened { family } => m.session_opened(family),
+            RunEvent::SessionClosed { family } => m.session_closed(family),
             RunEvent::StreamOpened => m.stream_opened(),
             RunEvent::StreamClosed => m.stream_closed(),
             RunEvent::SseEvent { method, latency_us } => m.record_sse_event(method, latency_us),
