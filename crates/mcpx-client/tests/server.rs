@@ -461,13 +461,10 @@ async fn deadline_and_cancel_by_drop() {
     .await;
 }
 
-/// mcpx-server bug (reported, not fixed here: not this crate's code): in the session era with
-/// `ResponseMode::Json`, a tool's `ctx.ask` (here elicitation) can be delivered neither on the
-/// JSON response nor on the open GET stream, and it is not refused either: the call hangs until
-/// the client's deadline. Expected: the question goes out on the GET stream, or `ask` fails at
-/// once and the call completes.
+/// Session era with `ResponseMode::Json`: a tool's `ctx.ask` (here elicitation) goes out on the
+/// open GET stream (a JSON response has room for nothing but the answer), the client answers
+/// it, and the call completes (it once hung until the client's deadline).
 #[tokio::test]
-#[ignore = "mcpx-server: ctx.ask hangs in ResponseMode::Json (session era)"]
 async fn server_json_mode_ask_completes() {
     let srv = start(ResponseMode::Json).await;
     let mut o = options(SESSION, HttpVersion::Http1);

@@ -264,7 +264,14 @@ impl RequestContext {
         let Some(session) = self.session.clone() else {
             return Err(AskError::NotAllowed(mcpx_proto::SendError::NotAllowed));
         };
-        let target = Target::Request(self.stream);
+        // A JSON response carries nothing but the final answer, so with JSON responses only the
+        // question goes on the session's GET stream; without one, it is refused at once rather
+        // than never delivered.
+        let target = if self.shared.json_responses() {
+            Target::Session(session.clone())
+        } else {
+            Target::Request(self.stream)
+        };
         let (tx, rx) = oneshot::channel::<Message>();
         let sent = self.shared.write_with(self.stream, |table, now, buf| {
             table.request_client(now, &target, method, &params, buf)

@@ -168,6 +168,12 @@ impl Shared {
         }
     }
 
+    /// Whether every response is JSON ([`ResponseMode::Json`]): nothing but the final answer
+    /// can go on a request's own stream.
+    pub(crate) fn json_responses(&self) -> bool {
+        self.mode == ResponseMode::Json
+    }
+
     /// The handlers in force now.
     pub(crate) fn handlers(&self) -> Arc<Handlers> {
         self.handlers
