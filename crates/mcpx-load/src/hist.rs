@@ -3,7 +3,9 @@
 
 use base64::Engine as _;
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::{Deserializer, Serializer as _, V2DeflateSerializer};
+use hdrhistogram::serialization::{
+    Deserializer, Serializer as _, V2DeflateSerializer, V2Serializer,
+};
 
 /// Largest recorded value: one hour in microseconds. Larger values are clamped to it and counted
 /// (`clamped` in the report), so a stuck request shows up as "≥ 1 h", never as a lost sample.
@@ -45,13 +47,15 @@ pub(crate) fn add(dst: &mut Histogram<u64>, src: &Histogram<u64>) {
     let _ = dst.add(src);
 }
 
-/// Serializes to compressed V2 bytes (empty vector for an empty histogram).
+/// Serializes to plain V2 bytes (empty vector for an empty histogram): the in-memory form of
+/// closed intervals. V2 is already sparse (varint counts, zero runs); skipping DEFLATE keeps an
+/// interval close cheap (a DEFLATE compressor allocates and zeroes ~300 KiB per call).
 pub(crate) fn encode_bytes(h: &Histogram<u64>) -> Vec<u8> {
     let mut out = Vec::new();
     if h.is_empty() {
         return out;
     }
-    if V2DeflateSerializer::new().serialize(h, &mut out).is_err() {
+    if V2Serializer::new().serialize(h, &mut out).is_err() {
         out.clear();
     }
     out

@@ -18,8 +18,8 @@
 //! after its interval was closed (another thread was slower to report it) goes into the current
 //! interval. At most [`MAX_INTERVALS`] intervals are kept: when the run outlives them, pairs of
 //! intervals are merged and the interval length doubles, so a week-long run uses the same memory
-//! as a 1-hour one. Closed intervals keep their histograms compressed (V2 deflate, a few hundred
-//! bytes each).
+//! as a 1-hour one. Closed intervals keep their histograms serialized (HdrHistogram V2: sparse, a few
+//! hundred bytes each).
 //!
 //! # Bounds
 //! At most [`MAX_METHODS`] methods, [`MAX_TOOLS`] tools, [`MAX_FAMILIES`] families and
@@ -546,9 +546,9 @@ pub(crate) struct Interval {
     pub(crate) requests: u64,
     pub(crate) errors: u64,
     pub(crate) failed: u64,
-    /// Overall latency, compressed V2 (empty = no answer in the interval).
+    /// Overall latency, serialized V2 (empty = no answer in the interval).
     pub(crate) latency: Vec<u8>,
-    /// Per-method latency: (method table index, compressed V2).
+    /// Per-method latency: (method table index, serialized V2).
     pub(crate) methods: Vec<(u32, Vec<u8>)>,
 }
 
@@ -561,7 +561,7 @@ pub(crate) struct IntervalView<'a> {
     pub(crate) errors: u64,
     pub(crate) failed: u64,
     pub(crate) latency: std::borrow::Cow<'a, [u8]>,
-    /// (method name, compressed V2).
+    /// (method name, serialized V2).
     pub(crate) methods: Vec<(&'a str, std::borrow::Cow<'a, [u8]>)>,
 }
 
@@ -866,6 +866,58 @@ impl Metrics {
         self.total.requests
     }
 
+    /// Approximate heap held by the histograms and the time series, bytes (for the
+    /// constant-memory test and for reporting the generator's own footprint).
+    #[must_use]
+    pub fn approx_heap_bytes(&self) -> usize {
+        fn h(x: &Histogram<u64>) -> usize {
+            x.distinct_values() * 8
+        }
+        fn oh(x: Option<&Histogram<u64>>) -> usize {
+            x.map_or(0, h)
+        }
+        fn stats(s: &Stats) -> usize {
+            h(&s.latency)
+                + oh(s.ttfb.as_deref())
+                + oh(s.first_event.as_deref())
+                + oh(s.sse.as_deref())
+                + oh(s.interval.as_deref())
+        }
+        let keyed = self.methods.iter().map(|(_, s)| stats(s)).sum::<usize>()
+            + self.tools.iter().map(|(_, s)| stats(s)).sum::<usize>()
+            + self
+                .families
+                .iter()
+                .map(|(_, f)| {
+                    stats(&f.requests)
+                        + h(&f.turn_us)
+                        + h(&f.conversation_us)
+                        + h(&f.calls_per_conversation)
+                        + h(&f.requests_per_conversation)
+                })
+                .sum::<usize>()
+            + self.think.iter().map(|(_, x)| h(x)).sum::<usize>();
+        let globals = stats(&self.total)
+            + h(&self.lag)
+            + h(&self.progress_gap)
+            + h(&self.fan_out)
+            + h(&self.args_size)
+            + h(&self.result_size);
+        let series = self
+            .closed
+            .iter()
+            .map(|iv| {
+                std::mem::size_of::<Interval>()
+                    + iv.latency.capacity()
+                    + iv.methods
+                        .iter()
+                        .map(|(_, b)| 8 + b.capacity())
+                        .sum::<usize>()
+            })
+            .sum::<usize>();
+        keyed + globals + series
+    }
+
     // --------------------------------------------------------------------------------------------
 
     /// The time series, closed intervals then the open one (if it saw anything).
@@ -1134,6 +1186,36 @@ mod tests {
             lat += hist::decode_bytes(&v.latency).unwrap().len();
         }
         assert_eq!(lat, n);
+    }
+
+    #[test]
+    fn memory_stays_bounded_over_a_long_run() {
+        // 1 s intervals over 3 simulated hours (past MAX_INTERVALS twice), 2 methods
+        // and 3 tools, two requests a second.
+        let mut m = Metrics::new(Duration::from_secs(1));
+        let mut peak = 0;
+        for i in 0..21_600u64 {
+            let t = i * 500_000;
+            let (method, tool) = if i % 2 == 0 {
+                ("tools/call", Some(["a", "b", "c"][(i % 3) as usize]))
+            } else {
+                ("tools/list", None)
+            };
+            let mut r = req(method, t, t + 1_000 + (i * 7919) % 5_000_000, Outcome::Ok);
+            if let Some(tool) = tool {
+                r = r.with_tool(tool);
+            }
+            m.record_request(&r);
+            if i % 1_800 == 0 {
+                peak = peak.max(m.approx_heap_bytes());
+            }
+        }
+        assert!(m.closed.len() < MAX_INTERVALS);
+        assert_eq!(m.interval_us, 4_000_000);
+        let total: u64 = m.interval_views().iter().map(|v| v.requests).sum();
+        assert_eq!(total, 21_600);
+        // Bounded: at most MAX_INTERVALS serialized intervals plus fixed-size histograms.
+        assert!(peak < 4 << 20, "{peak} bytes");
     }
 
     #[test]
