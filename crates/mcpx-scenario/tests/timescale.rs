@@ -339,7 +339,11 @@ fn built_in_client_waits_are_scaled() {
     q.clients[0].calls_tools_p = 1.0;
     let slow = |op: &Op, n: usize| match op.kind {
         OpKind::CallTool { .. } => {
-            let d = if n.is_multiple_of(2) { 75_000_000 } else { 45_000_000 };
+            let d = if n.is_multiple_of(2) {
+                75_000_000
+            } else {
+                45_000_000
+            };
             vec![(d, ok(op, false))]
         }
         _ => vec![(0, ok(op, false))],
