@@ -27,6 +27,47 @@
 //! - [`crate::html::render`]: `--html FILE`, one page with inline SVG charts, no network.
 //! - [`crate::thresholds`]: `--max-p99`, `--max-error-rate` and the process exit codes.
 //!
+//! # Example
+//! What the runner does, in miniature: record, build the report, print it, check thresholds.
+//! ```
+//! use std::time::Duration;
+//!
+//! use mcpx_load::thresholds::check;
+//! use mcpx_load::{Metrics, Model, Outcome, Report, RequestRecord, RunInfo, Thresholds, exit};
+//!
+//! let mut m = Metrics::new(Duration::from_secs(1));
+//! m.user_started("claude-code");
+//! m.session_opened("claude-code");
+//! // Scheduled at 1 ms, sent at 1.2 ms, first byte at 30 ms, answered at 43 ms (µs since start).
+//! let r = RequestRecord::new("tools/call", "claude-code", 1_000, 43_000, Outcome::Ok)
+//!     .with_tool("search")
+//!     .with_sent(1_200)
+//!     .with_first_byte(30_000)
+//!     .with_bytes(180, 2_400);
+//! m.record_request(&r);
+//! m.record_request(&RequestRecord::new("tools/list", "claude-code", 2_000, 9_000, Outcome::Http(503)));
+//! m.user_finished("claude-code");
+//! m.advance(2_000_000); // the run's end
+//!
+//! let mut info = RunInfo::new("http://127.0.0.1:8080/mcp", Model::Open);
+//! info.rate_per_s = Some(10.0);
+//! let report = Report::from_metrics(&m, info);
+//! assert_eq!(report.summary.latency_us.count, 1); // the 503 has no latency
+//! assert_eq!(report.summary.errors_by_class.http["503"], 1);
+//!
+//! let mut table = Vec::new();
+//! report.print_table(&mut table, false)?;
+//! let json = report.to_json(); // what `--json FILE` writes (`write_json`)
+//! assert_eq!(json["format"], "mcpx-load-report/1");
+//!
+//! let mut limits = Thresholds::new();
+//! limits.add_max_p99("200ms")?.set_max_error_rate("1%")?;
+//! let violations = check(&report, &limits);
+//! let code = if violations.is_empty() { exit::OK } else { exit::THRESHOLDS_FAILED };
+//! assert_eq!(code, exit::THRESHOLDS_FAILED); // 1 of 2 requests failed: 50% > 1%
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Merging shards
 //! [`Report::merge`] decodes every histogram of every report, adds them value for value and
 //! recomputes the percentiles: the merged p99 is the p99 of all requests, not an average of

@@ -168,6 +168,16 @@ fn tmp(name: &str) -> PathBuf {
 }
 
 #[test]
+fn public_types_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<Metrics>();
+    send_sync::<Report>();
+    send_sync::<Thresholds>();
+    send::<mcpx_load::Live>();
+}
+
+#[test]
 fn schema_file_matches_the_embedded_one() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schema/report.schema.json");
     assert_eq!(std::fs::read_to_string(path).unwrap(), REPORT_SCHEMA);
