@@ -413,3 +413,45 @@ fn thresholds_pass_and_fail() {
         (0, 1, 2, 3)
     );
 }
+
+#[test]
+fn empty_and_failing_runs_report_cleanly() {
+    // Nothing at all.
+    let empty = Report::from_metrics(
+        &Metrics::new(Duration::from_secs(1)),
+        run_info(Model::Calls),
+    );
+    validate(&empty.to_json());
+    assert_eq!(empty.summary.requests, 0);
+    assert!(mcpx_load::html::render(&empty).contains("<svg id=\"chart-percentiles-tools\""));
+    let mut out = Vec::new();
+    empty.print_table(&mut out, false).unwrap();
+    assert!(String::from_utf8(out).unwrap().contains("errors: none"));
+    // Every request failed: no latency at all, errors only; values past 1 h are clamped.
+    let mut m = Metrics::new(Duration::from_secs(1));
+    for i in 0..100u64 {
+        m.record_request(&RequestRecord::new(
+            "initialize",
+            "api",
+            i,
+            i + 10,
+            Outcome::Connect,
+        ));
+    }
+    m.record_request(&RequestRecord::new(
+        "ping",
+        "api",
+        0,
+        5 * 3_600_000_000,
+        Outcome::Ok,
+    ));
+    let r = Report::from_metrics(&m, run_info(Model::Open));
+    validate(&r.to_json());
+    assert_eq!(r.summary.failed, 100);
+    assert_eq!(r.summary.latency_us.count, 1);
+    assert_eq!(r.clamped, 1);
+    assert!(r.notes.iter().any(|n| n.contains("clamped")));
+    let merged = Report::merge(&[r.clone(), empty]).unwrap();
+    assert_eq!(merged.summary.requests, 101);
+    mcpx_load::html::render(&merged);
+}
