@@ -170,17 +170,28 @@ pub fn parse_duration_us(s: &str) -> Result<u64, ThresholdError> {
     Ok(us.round() as u64)
 }
 
-/// Parses `1%` or `0.01` into a fraction.
+/// Parses `1%` or `0.01` into a fraction. A bare number must be below 1 (`1` is refused as
+/// ambiguous: write `1%` or `100%`).
 ///
 /// # Errors
-/// When it does not parse or is outside 0..=1 (0..=100 %).
+/// When it does not parse, is ambiguous, or is outside 0..=100 %.
 pub fn parse_rate(s: &str) -> Result<f64, ThresholdError> {
     const EXPECTED: &str = "expected a rate: 1% or 0.01 (between 0 and 100%)";
     let t = s.trim();
     let v = if let Some(p) = t.strip_suffix('%') {
         p.trim().parse::<f64>().map(|v| v / 100.0)
     } else {
-        t.parse::<f64>()
+        let v = t
+            .parse::<f64>()
+            .map_err(|_| ThresholdError::new(s, EXPECTED))?;
+        // A bare `1` or `5` most likely means percent: refuse rather than allow 100 %.
+        if v >= 1.0 {
+            return Err(ThresholdError::new(
+                s,
+                "ambiguous rate: write a percentage (1%) or a fraction below 1 (0.01)",
+            ));
+        }
+        Ok(v)
     }
     .map_err(|_| ThresholdError::new(s, EXPECTED))?;
     if !(0.0..=1.0).contains(&v) {
@@ -266,6 +277,8 @@ mod tests {
         assert!((parse_rate("0.02").unwrap() - 0.02).abs() < 1e-12);
         assert!(parse_rate("150%").is_err());
         assert!(parse_rate("x").is_err());
+        assert!(parse_rate("1").unwrap_err().expected.contains("ambiguous"));
+        assert!((parse_rate("100%").unwrap() - 1.0).abs() < 1e-12);
         let mut t = Thresholds::new();
         t.add_max_p99("tools/call=2s").unwrap();
         t.add_max_p99("tool:search=100ms").unwrap();
