@@ -696,6 +696,13 @@ impl Report {
                 fmt_ms(LAG_WARN_US)
             ));
         }
+        if run.time_scale != 1.0 {
+            notes.push(format!(
+                "time scale {}: think times (and an embedded mock's latencies) were scaled; \
+                 latencies are as measured",
+                run.time_scale
+            ));
+        }
         if metrics.clamped > 0 {
             notes.push(format!(
                 "{} values above 1 h were clamped to 1 h",
