@@ -36,8 +36,19 @@ print(total)
 
 #[test]
 fn python_hdrhistogram_reads_our_histograms() {
-    let probe = Command::new("python3").args(["-c", "import hdrh"]).output();
+    // The peers' venv (./scripts/test pins hdrhistogram in peers/requirements.txt); with
+    // MCPX_PEERS set, a missing module is a failure, not a skip.
+    let peers = std::env::var_os("MCPX_PEERS").map(std::path::PathBuf::from);
+    let python = peers
+        .as_ref()
+        .map_or_else(|| "python3".into(), |p| p.join("venv/bin/python"));
+    let probe = Command::new(&python).args(["-c", "import hdrh"]).output();
     if !probe.is_ok_and(|o| o.status.success()) {
+        assert!(
+            peers.is_none(),
+            "MCPX_PEERS is set but {} cannot import hdrh; run ./scripts/test",
+            python.display()
+        );
         println!("skipped: python3 with the hdrhistogram package (module hdrh) not available");
         return;
     }
@@ -59,7 +70,7 @@ fn python_hdrhistogram_reads_our_histograms() {
     let (json, log) = (dir.join("r.json"), dir.join("r.hdrlog"));
     report.write_json(&json).unwrap();
     hdrlog::write_interval_log_file(&m, &log).unwrap();
-    let out = Command::new("python3")
+    let out = Command::new(&python)
         .args(["-c", SCRIPT])
         .arg(&json)
         .arg(&log)
