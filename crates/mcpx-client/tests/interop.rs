@@ -273,17 +273,9 @@ async fn python_sdk_stdio() {
     stdio(Sdk::Py, "Python SDK").await;
 }
 
-/// The example client `examples/conformance_client.rs`, built by `cargo test` next to this test.
+/// The conformance client (`src/bin/conformance_client.rs`), built by cargo for this test.
 fn conformance_client_bin() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let debug = exe.parent().and_then(Path::parent).unwrap();
-    let bin = debug.join("examples").join("conformance_client");
-    assert!(
-        bin.exists(),
-        "{} missing (cargo test builds examples)",
-        bin.display()
-    );
-    bin
+    PathBuf::from(env!("CARGO_BIN_EXE_conformance_client"))
 }
 
 /// The official conformance suite's client scenarios drive mcpx-client (through the example
