@@ -13,7 +13,7 @@ use std::sync::Arc;
 use mcpx_proto::{ProtocolVersion, SessionId, StreamKey, Target};
 use mcpx_wire::{Message, RawJson};
 use serde_json::Value;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::oneshot;
 
 use crate::service::Shared;
 
@@ -25,7 +25,8 @@ pub struct RequestContext {
     pub(crate) session: Option<SessionId>,
     pub(crate) version: ProtocolVersion,
     pub(crate) client_capabilities: Option<RawJson>,
-    pub(crate) cancelled: watch::Receiver<bool>,
+    /// This request's cancellation (registered with the server on first use).
+    pub(crate) cancel: Arc<crate::service::CancelSlot>,
     /// 2026-07-28: the request's `_meta["io.modelcontextprotocol/logLevel"]`, the only way a
     /// request opts in to log notifications in that era.
     pub(crate) request_log_level: Option<String>,
@@ -167,17 +168,14 @@ impl RequestContext {
 
     /// Whether the client cancelled this request (or closed its stream, in the stateless era).
     pub fn is_cancelled(&self) -> bool {
-        *self.cancelled.borrow()
+        self.shared.watch_cancel(self.stream, &self.cancel);
+        self.cancel.is_fired()
     }
 
     /// Resolves when the request is cancelled.
     pub async fn cancelled(&self) {
-        let mut rx = self.cancelled.clone();
-        while !*rx.borrow_and_update() {
-            if rx.changed().await.is_err() {
-                return;
-            }
-        }
+        self.shared.watch_cancel(self.stream, &self.cancel);
+        self.cancel.fired().await;
     }
 
     /// Sends `notifications/progress` if the request asked for progress (`_meta.progressToken`);

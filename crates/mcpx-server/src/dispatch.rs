@@ -365,6 +365,13 @@ struct Listening {
 
 impl Listening {
     fn new(ctx: &RequestContext, listener: crate::notify::Listener) -> Self {
+        // Notifications reach the listen stream from outside its request: through the map.
+        crate::service::lock(&ctx.shared.streams).insert(
+            ctx.stream,
+            crate::service::StreamEntry {
+                tx: ctx.own.clone(),
+            },
+        );
         crate::service::lock(&ctx.shared.registry).listen(ctx.stream, listener);
         Self {
             shared: ctx.shared.clone(),
@@ -376,5 +383,6 @@ impl Listening {
 impl Drop for Listening {
     fn drop(&mut self) {
         crate::service::lock(&self.shared.registry).unlisten(self.stream);
+        crate::service::lock(&self.shared.streams).remove(&self.stream);
     }
 }

@@ -26,7 +26,7 @@ use mcpx_proto::{
 use mcpx_wire::sse::{SseEventRef, encode_comment, encode_event};
 use mcpx_wire::{ErrorCode, Message, RawJson, RequestId};
 use serde_json::Value;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::context::RequestContext;
 use crate::dispatch::run_request;
@@ -78,10 +78,42 @@ impl std::hash::Hasher for StreamKeyHasher {
     }
 }
 
-/// A live stream: where its frames go, and the cancel flag of the request it answers.
+/// A stream that frames reach from outside its own request (GET streams, listen streams).
 pub(crate) struct StreamEntry {
-    tx: mpsc::Sender<Frame>,
-    cancel: Option<watch::Sender<bool>>,
+    pub(crate) tx: mpsc::Sender<Frame>,
+}
+
+/// A request's cancellation, registered with the server only when its handler asks about it
+/// (most never do: no map entry and no channel per request otherwise).
+#[derive(Default)]
+pub(crate) struct CancelSlot {
+    fired: std::sync::atomic::AtomicBool,
+    registered: std::sync::atomic::AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl CancelSlot {
+    pub(crate) fn fire(&self) {
+        self.fired.store(true, std::sync::atomic::Ordering::Release);
+        self.notify.notify_waiters();
+    }
+
+    pub(crate) fn is_fired(&self) -> bool {
+        self.fired.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Resolves once fired.
+    pub(crate) async fn fired(&self) {
+        loop {
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.is_fired() {
+                return;
+            }
+            notified.await;
+        }
+    }
 }
 
 /// A frame with the stream it goes to.
@@ -118,9 +150,12 @@ pub(crate) struct Shared {
     tables: Box<[Mutex<SessionTable>]>,
     /// Round-robin cursor for requests that name no session (`initialize`, stateless).
     next_shard: std::sync::atomic::AtomicUsize,
-    /// Each live stream's outbound queue and, for a request's stream, its cancel flag: one map,
-    /// so opening and closing a stream takes one lock.
-    streams: Mutex<HashMap<StreamKey, StreamEntry, StreamKeyHash>>,
+    /// The outbound queue of each stream that frames reach from outside its request: standalone
+    /// GET streams and `subscriptions/listen` streams (a request's own answer goes through the
+    /// queue its context holds).
+    pub(crate) streams: Mutex<HashMap<StreamKey, StreamEntry, StreamKeyHash>>,
+    /// Cancellation slots of requests whose handlers asked about cancellation.
+    cancels: Mutex<HashMap<StreamKey, Arc<CancelSlot>, StreamKeyHash>>,
     waiting: Mutex<HashMap<(SessionId, RequestId), oneshot::Sender<Message>>>,
     log_levels: Mutex<HashMap<SessionId, u8>>,
     /// What the server serves; swapped whole by [`ServerHandle::set_handlers`]
@@ -155,6 +190,7 @@ impl Shared {
             tables: tables.into_iter().map(Mutex::new).collect(),
             next_shard: std::sync::atomic::AtomicUsize::new(0),
             streams: Mutex::new(HashMap::default()),
+            cancels: Mutex::new(HashMap::default()),
             waiting: Mutex::new(HashMap::new()),
             log_levels: Mutex::new(HashMap::new()),
             handlers: std::sync::RwLock::new(Arc::new(handlers)),
@@ -192,6 +228,30 @@ impl Shared {
     pub(crate) fn deliver_now(&self, out: Out) -> bool {
         let tx = lock(&self.streams).get(&out.stream).map(|e| e.tx.clone());
         tx.is_some_and(|tx| tx.try_send(out.frame).is_ok())
+    }
+
+    /// Registers a request's cancellation slot (once): from now on a cancellation fires it.
+    /// A request already cancelled or gone fires it at once.
+    pub(crate) fn watch_cancel(&self, stream: StreamKey, slot: &Arc<CancelSlot>) {
+        if slot
+            .registered
+            .swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            return;
+        }
+        lock(&self.cancels).insert(stream, slot.clone());
+        let over = lock(self.shard_of_stream(stream))
+            .route(&mcpx_proto::Target::Request(stream))
+            .is_none();
+        if over {
+            slot.fire();
+        }
+    }
+
+    fn forget_cancel(&self, stream: StreamKey, slot: &CancelSlot) {
+        if slot.registered.load(std::sync::atomic::Ordering::Acquire) {
+            lock(&self.cancels).remove(&stream);
+        }
     }
 
     /// Shard `i` of the table (`i` from [`shard_of_session`](mcpx_proto::shard_of_session) or
@@ -268,11 +328,8 @@ impl Shared {
         while let Some(event) = table.poll_event() {
             match event {
                 Event::RequestCancelled { stream, .. } => {
-                    if let Some(tx) = lock(&self.streams)
-                        .get(&stream)
-                        .and_then(|e| e.cancel.as_ref())
-                    {
-                        let _ = tx.send(true);
+                    if let Some(slot) = lock(&self.cancels).get(&stream) {
+                        slot.fire();
                     }
                 }
                 Event::SessionExpired(id) | Event::SessionEvicted(id) => {
@@ -397,17 +454,31 @@ fn severity(level: &str) -> Option<u8> {
 pub(crate) struct StreamGuard {
     shared: Arc<Shared>,
     stream: StreamKey,
-    /// The request's answer went out: the core already forgot the stream (answering ends it),
-    /// so only the queue map needs cleaning.
+    /// The request's answer went out: the core already forgot the stream (answering ends it).
     answered: bool,
+    /// A request's stream: its cancellation slot (fired when the stream closes unanswered).
+    /// `None`: a GET stream, registered in the stream map.
+    slot: Option<Arc<CancelSlot>>,
 }
 
 impl StreamGuard {
+    /// The guard of a standalone GET stream (in the stream map).
     fn new(shared: Arc<Shared>, stream: StreamKey) -> Self {
         Self {
             shared,
             stream,
             answered: false,
+            slot: None,
+        }
+    }
+
+    /// The guard of a request's response stream.
+    fn request(shared: Arc<Shared>, stream: StreamKey, slot: Arc<CancelSlot>) -> Self {
+        Self {
+            shared,
+            stream,
+            answered: false,
+            slot: Some(slot),
         }
     }
 
@@ -419,10 +490,18 @@ impl StreamGuard {
 
 impl Drop for StreamGuard {
     fn drop(&mut self) {
-        if self.answered {
-            lock(&self.shared.streams).remove(&self.stream);
-        } else {
-            self.shared.stream_closed(self.stream);
+        match &self.slot {
+            None => self.shared.stream_closed(self.stream),
+            Some(slot) => {
+                if !self.answered {
+                    // Closed before its answer: the core learns it (the stateless era cancels),
+                    // and a handler waiting on `cancelled()` stops waiting (as it always did
+                    // when its stream went away).
+                    self.shared.stream_closed(self.stream);
+                    slot.fire();
+                }
+                self.shared.forget_cancel(self.stream, slot);
+            }
         }
     }
 }
@@ -741,7 +820,7 @@ fn open_stream(
     priming: Option<EventId>,
 ) -> Response<ResponseBody> {
     let (tx, rx) = mpsc::channel(shared.queue);
-    lock(&shared.streams).insert(stream, StreamEntry { tx, cancel: None });
+    lock(&shared.streams).insert(stream, StreamEntry { tx });
     let head = priming.map(priming_event).into_iter().collect();
     let guard = StreamGuard::new(shared.clone(), stream);
     sse(head, rx, Some(shared.keep_alive), guard)
@@ -751,22 +830,15 @@ fn open_stream(
 /// handler answers before emitting anything else (auto) or always (json), SSE otherwise.
 async fn dispatch(shared: Arc<Shared>, d: Dispatch, span: tracing::Span) -> Response<ResponseBody> {
     let (tx, mut rx) = mpsc::channel(shared.queue);
-    let (cancel_tx, cancel_rx) = watch::channel(false);
-    lock(&shared.streams).insert(
-        d.stream,
-        StreamEntry {
-            tx: tx.clone(),
-            cancel: Some(cancel_tx),
-        },
-    );
-    let guard = StreamGuard::new(shared.clone(), d.stream);
+    let slot = Arc::new(CancelSlot::default());
+    let guard = StreamGuard::request(shared.clone(), d.stream, slot.clone());
     let ctx = RequestContext {
         shared: shared.clone(),
         stream: d.stream,
         session: d.session.clone(),
         version: d.version,
         client_capabilities: d.client_capabilities.clone(),
-        cancelled: cancel_rx,
+        cancel: slot,
         // Only the stateless era reads it: spare the session era a second look at the params.
         request_log_level: (d.version.rules().logging
             == mcpx_proto::LoggingControl::PerRequestMeta)
@@ -781,11 +853,11 @@ async fn dispatch(shared: Arc<Shared>, d: Dispatch, span: tracing::Span) -> Resp
             }),
         round: None,
         request_id: d.id.clone(),
-        own: tx,
+        own: tx.clone(),
         handlers: shared.handlers(),
     };
     let mut handler = Handler::new(tracing::Instrument::instrument(
-        supervised(shared.clone(), d.stream, ctx, d.message),
+        supervised(shared.clone(), d.stream, tx, ctx, d.message),
         span,
     ));
     // Encoded only where an SSE response is really sent.
@@ -921,7 +993,13 @@ fn request_span(
 
 /// A request's handler with its panic caught in place: a panicking handler gets -32603 for its
 /// own request; nothing else is disturbed.
-async fn supervised(shared: Arc<Shared>, stream: StreamKey, ctx: RequestContext, msg: Message) {
+async fn supervised(
+    shared: Arc<Shared>,
+    stream: StreamKey,
+    own: mpsc::Sender<Frame>,
+    ctx: RequestContext,
+    msg: Message,
+) {
     if CatchUnwind(Box::pin(run_request(ctx, msg))).await.is_err() {
         let out = shared.write(stream, |t, now, buf| {
             t.respond_error(
@@ -934,7 +1012,8 @@ async fn supervised(shared: Arc<Shared>, stream: StreamKey, ctx: RequestContext,
             )
         });
         if let Ok(out) = out {
-            shared.deliver(out).await;
+            // The answer to this request goes on its own queue (it is in no map).
+            let _ = own.send(out.frame).await;
         }
     }
 }

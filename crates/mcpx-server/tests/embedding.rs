@@ -218,3 +218,60 @@ async fn a_low_level_service_sees_raw_messages() {
     .await
     .unwrap();
 }
+
+/// A handler waiting on `ctx.cancelled()` wakes up when the client sends
+/// `notifications/cancelled` (session era), and `ctx.is_cancelled()` reports it.
+#[tokio::test(flavor = "multi_thread")]
+async fn handlers_observe_cancellation() {
+    tokio::time::timeout(BOUND, async {
+        let (woke_tx, mut woke_rx) = tokio::sync::mpsc::unbounded_channel::<bool>();
+        let mut handlers = Handlers::new();
+        handlers.tool(
+            ToolDef::new("wait").description("Waits to be cancelled"),
+            move |ctx, _a: Value| {
+                let woke = woke_tx.clone();
+                async move {
+                    ctx.cancelled().await;
+                    let _ = woke.send(ctx.is_cancelled());
+                    Ok(ToolResult::text("cancelled"))
+                }
+            },
+        );
+        let server = Server::builder().handlers(handlers).build().unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+        tokio::spawn(server.serve(listener, std::future::pending()));
+        let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
+        let (sid, _) = session(&client, &url).await;
+        let call = {
+            let (client, url, sid) = (client.clone(), url.clone(), sid.clone());
+            tokio::spawn(async move {
+                post(
+                    &client,
+                    &url,
+                    json!({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"wait","arguments":{}}}),
+                    Some(&sid),
+                )
+                .await
+            })
+        };
+        // Not cancelled yet.
+        assert!(
+            tokio::time::timeout(Duration::from_millis(200), woke_rx.recv())
+                .await
+                .is_err()
+        );
+        let (status, _, _) = post(
+            &client,
+            &url,
+            json!({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":7}}),
+            Some(&sid),
+        )
+        .await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+        assert_eq!(woke_rx.recv().await, Some(true), "the handler saw the cancellation");
+        call.abort();
+    })
+    .await
+    .unwrap();
+}
