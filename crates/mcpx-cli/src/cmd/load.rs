@@ -500,24 +500,26 @@ fn plan_summary(scenario: &Scenario, model: Model, tools: &[ToolInfo], time_scal
             load.users_per_s, load.arrival
         ),
     };
-    let names: Vec<&str> = tools.iter().map(|t| t.name.as_str()).take(12).collect();
+    // The tools users may call (after `[tools]` source, exclude and overrides), as the plan
+    // sees them.
+    let plan = mcpx_scenario::Plan::new(scenario.clone(), tools).ok();
+    let callable: Vec<&str> = plan.as_ref().map_or_else(
+        || tools.iter().map(|t| t.name.as_str()).collect(),
+        |p| p.tools().iter().map(|t| t.name.as_str()).collect(),
+    );
+    let shown = callable.len().min(12);
     let mut line = format!(
-        "{who}, {:.0}s, time scale {time_scale}, seed {}; tools: {}{}",
+        "{who}, {:.0}s, time scale {time_scale}, seed {}; {} tool(s) called: {}{}",
         load.duration_us as f64 / 1e6,
         scenario.profile.seed,
-        names.join(", "),
-        if tools.len() > names.len() {
-            ", ..."
-        } else {
-            ""
-        }
+        callable.len(),
+        callable.get(..shown).unwrap_or_default().join(", "),
+        if callable.len() > shown { ", ..." } else { "" }
     );
     // The simulator's steady state for this plan against the profile's target (for a real
     // server, its latencies are an assumption).
-    if let (Ok(plan), Some(target)) = (
-        mcpx_scenario::Plan::new(scenario.clone(), tools),
-        scenario.target.as_ref(),
-    ) && model == Model::Open
+    if let (Some(plan), Some(target)) = (plan, scenario.target.as_ref())
+        && model == Model::Open
     {
         let est =
             mcpx_scenario::sim::estimate(&Arc::new(plan), &MockTarget::new(target), ESTIMATE_USERS);
