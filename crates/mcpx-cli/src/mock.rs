@@ -288,7 +288,7 @@ impl Mock {
         while !wait.is_zero() {
             let chunk = period.map_or(wait, |p| p.min(wait));
             tokio::select! {
-                () = tokio::time::sleep(chunk) => {}
+                () = precise_sleep(chunk) => {}
                 () = ctx.cancelled() => {
                     return Err(HandlerError::internal("cancelled"));
                 }
@@ -324,6 +324,27 @@ impl Mock {
     }
 }
 
+/// Waits below which tokio's timer (1 ms granularity) would distort the mock's latency, so the
+/// end of the wait is spun out with `yield_now` (the `local` class at `--time-scale 0.05` is
+/// ~0.15 ms; tokio alone would make it ~1.1 ms). Longer waits sleep: 1 ms is then small.
+const PRECISE_BELOW: Duration = Duration::from_millis(5);
+
+/// Sleeps `d`, precisely when it is short (see [`PRECISE_BELOW`]).
+async fn precise_sleep(d: Duration) {
+    if d >= PRECISE_BELOW {
+        tokio::time::sleep(d).await;
+        return;
+    }
+    let until = std::time::Instant::now() + d;
+    let coarse = d.saturating_sub(Duration::from_millis(1));
+    if !coarse.is_zero() {
+        tokio::time::sleep(coarse).await;
+    }
+    while std::time::Instant::now() < until {
+        tokio::task::yield_now().await;
+    }
+}
+
 /// A string member of the params.
 fn member_str(params: Option<&RawJson>, name: &str) -> Option<String> {
     params?.member(name)?.as_string().map(|s| s.into_owned())
@@ -355,6 +376,18 @@ fn filler(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn waits_never_end_early() {
+        // (How close to the target a short wait ends is a timing property, measured by the
+        // demo's per-tool latencies, not asserted here.)
+        for us in [0, 150, 1_200, 4_900, 6_000] {
+            let d = Duration::from_micros(us);
+            let t = std::time::Instant::now();
+            precise_sleep(d).await;
+            assert!(t.elapsed() >= d, "{us} us");
+        }
+    }
 
     #[test]
     fn filler_has_the_exact_size() {
