@@ -137,6 +137,9 @@ struct Lists {
     prompts: [RawJson; 2],
     resources: [RawJson; 2],
     templates: [RawJson; 2],
+    /// The prompts' names and the resources' entries, for `prompts/get` and `resources/read`.
+    prompt_names: Vec<String>,
+    resource_entries: Vec<Value>,
 }
 
 impl Lists {
@@ -147,10 +150,19 @@ impl Lists {
                 complete(json!({ key: items }), true)?,
             ])
         };
+        let prompts = target.prompts_json();
+        let resources = target.resources_json();
         Ok(Self {
             tools: both("tools", target.tools_json())?,
-            prompts: both("prompts", target.prompts_json())?,
-            resources: both("resources", target.resources_json())?,
+            prompt_names: prompts
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p["name"].as_str().map(str::to_owned))
+                .collect(),
+            resource_entries: resources.as_array().cloned().unwrap_or_default(),
+            prompts: both("prompts", prompts)?,
+            resources: both("resources", resources)?,
             templates: both("resourceTemplates", json!([]))?,
         })
     }
@@ -190,11 +202,7 @@ impl Mock {
             "prompts/get" => {
                 let name = member_str(params.as_ref(), "name")
                     .ok_or_else(|| HandlerError::invalid_params("`name` is required"))?;
-                let known =
-                    self.target.prompts_json().as_array().is_some_and(|ps| {
-                        ps.iter().any(|p| p["name"].as_str() == Some(name.as_str()))
-                    });
-                if !known {
+                if !self.lists.prompt_names.contains(&name) {
                     return Err(HandlerError::invalid_params(format!(
                         "Unknown prompt: {name}"
                     )));
@@ -208,11 +216,11 @@ impl Mock {
             "resources/read" => {
                 let uri = member_str(params.as_ref(), "uri")
                     .ok_or_else(|| HandlerError::invalid_params("`uri` is required"))?;
-                let resource = self.target.resources_json().as_array().and_then(|rs| {
-                    rs.iter()
-                        .find(|r| r["uri"].as_str() == Some(uri.as_str()))
-                        .cloned()
-                });
+                let resource = self
+                    .lists
+                    .resource_entries
+                    .iter()
+                    .find(|r| r["uri"].as_str() == Some(uri.as_str()));
                 let Some(r) = resource else {
                     return Err(HandlerError::resource_not_found(&uri));
                 };

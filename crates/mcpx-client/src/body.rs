@@ -120,40 +120,9 @@ pub(crate) fn write_message(
     Ok(())
 }
 
-fn put_i64(buf: &mut BytesMut, v: i64) {
-    let mut tmp = [0u8; 20];
-    let mut n = v.unsigned_abs();
-    let mut i = tmp.len();
-    loop {
-        i -= 1;
-        if let Some(slot) = tmp.get_mut(i) {
-            *slot = b'0' + (n % 10) as u8;
-        }
-        n /= 10;
-        if n == 0 || i == 0 {
-            break;
-        }
-    }
-    if v < 0 {
-        buf.put_u8(b'-');
-    }
-    buf.put_slice(tmp.get(i..).unwrap_or_default());
-}
-
-/// A JSON string: plain ASCII without quotes, backslashes or controls goes as is (every MCP
-/// method name); anything else through serde_json's escaper.
-pub(crate) fn put_str(buf: &mut BytesMut, s: &str) {
-    if s.bytes()
-        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
-    {
-        buf.put_u8(b'"');
-        buf.put_slice(s.as_bytes());
-        buf.put_u8(b'"');
-    } else {
-        // Serializing a &str into a Vec-backed writer cannot fail.
-        let _ = serde_json::to_writer(buf.writer(), s);
-    }
-}
+/// Integers and JSON strings are written by mcpx-wire's encoders (no allocation, the same
+/// escaping as the codec's).
+pub(crate) use mcpx_wire::{write_i64 as put_i64, write_json_str as put_str};
 
 /// A JSON string token for `s`.
 pub(crate) fn json_string(s: &str) -> Bytes {

@@ -24,7 +24,6 @@ pub mod runner;
 pub mod sink;
 
 pub use runner::{
-    LiveCounts, RequestSample, RunError, RunEvent, RunOptions, RunSummary, SampleOutcome, Sink,
-    discover_tools, run,
+    LiveCounts, RunError, RunEvent, RunOptions, RunSummary, Sink, discover_tools, run,
 };
 pub use sink::MetricsSink;

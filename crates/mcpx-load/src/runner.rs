@@ -29,6 +29,8 @@ use mcpx_scenario::{
     StartKind, ToolInfo, UserStats, VirtualUser,
 };
 use mcpx_wire::{Message, RawJson};
+
+use crate::metrics::{Outcome as RequestOutcome, RequestRecord};
 use serde_json::Value as Json;
 use tokio::sync::{mpsc, watch};
 use tokio::task::AbortHandle;
@@ -51,56 +53,6 @@ const SCHEDULER_TICK: Duration = Duration::from_millis(100);
 
 /// How long users get after the deadline to close what they hold before the run ends anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
-
-/// What the runner reports a request ended as.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SampleOutcome {
-    /// A result (or a 2xx for notifications and DELETE).
-    Ok,
-    /// A `tools/call` result with `isError: true`.
-    IsError,
-    /// A JSON-RPC error response with this code.
-    JsonRpc(i32),
-    /// A non-success HTTP status.
-    Http(u16),
-    /// A client deadline fired.
-    Timeout,
-    /// The connection could not be opened.
-    Connect,
-    /// TLS failed.
-    Tls,
-    /// The server broke the protocol (or the body could not be decoded).
-    Protocol,
-    /// The user cancelled it (not a timeout).
-    Cancelled,
-}
-
-/// One measured request. Times are microseconds since the run started.
-#[derive(Clone, Copy, Debug)]
-#[non_exhaustive]
-pub struct RequestSample<'a> {
-    /// JSON-RPC method or HTTP verb (`GET` stream, `DELETE`).
-    pub method: &'a str,
-    /// The tool of a `tools/call`.
-    pub tool: Option<&'a str>,
-    /// The client family of the user.
-    pub family: &'a str,
-    /// When the user's schedule said to send it.
-    pub intended_us: u64,
-    /// When it left.
-    pub sent_us: u64,
-    /// When the response head arrived.
-    pub first_byte_us: Option<u64>,
-    /// When it ended (final response, error, or cancellation).
-    pub done_us: u64,
-    /// How it ended.
-    pub outcome: SampleOutcome,
-    /// Body bytes sent.
-    pub request_bytes: u64,
-    /// Body bytes received (JSON body or SSE data).
-    pub response_bytes: u64,
-}
 
 /// Everything else the runner reports.
 #[derive(Clone, Copy, Debug)]
@@ -163,8 +115,8 @@ pub enum RunEvent<'a> {
 
 /// Where measurements go (the metrics recorder; tests use their own).
 pub trait Sink: Send + Sync + 'static {
-    /// One request.
-    fn request(&self, sample: &RequestSample<'_>);
+    /// One request (latency from its intended send time: see [`RequestRecord`]).
+    fn request(&self, record: &RequestRecord<'_>);
     /// Anything else.
     fn event(&self, event: RunEvent<'_>);
 }
@@ -464,7 +416,10 @@ struct RunCtx {
     start: Instant,
     /// One client (pool) per family with `connections = "shared"` or `"per_request"`.
     family_clients: Vec<Option<Client>>,
-    bearer: Option<String>,
+    /// `--header`s, parsed once.
+    headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    /// `Authorization: Bearer ...`, built once.
+    bearer: Option<http::HeaderValue>,
 }
 
 impl RunCtx {
@@ -490,16 +445,37 @@ impl RunCtx {
             };
             family_clients.push(client);
         }
-        let bearer = opts.bearer.clone().or_else(|| {
+        let token = opts.bearer.clone().or_else(|| {
             let token = plan.scenario().auth.bearer_token.clone();
             (!token.is_empty()).then_some(token)
         });
+        let bearer = token
+            .map(|t| {
+                http::HeaderValue::from_str(&format!("Bearer {t}")).map_err(|_| {
+                    RunError::Invalid("the bearer token is not a valid header value".into())
+                })
+            })
+            .transpose()?;
+        let headers = opts
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                match (
+                    http::HeaderName::from_bytes(k.as_bytes()),
+                    http::HeaderValue::from_str(v),
+                ) {
+                    (Ok(k), Ok(v)) => Ok((k, v)),
+                    _ => Err(RunError::Invalid(format!("invalid header {k:?}: {v:?}"))),
+                }
+            })
+            .collect::<Result<_, _>>()?;
         Ok(Self {
             opts,
             sink,
             live,
             start: Instant::now(),
             family_clients,
+            headers,
             bearer,
         })
     }
@@ -573,8 +549,9 @@ impl UserWire {
                 http::HeaderValue::from_static("2025-03-26"),
             ));
         }
-        let all = self.ctx.opts.headers.iter().chain(op.headers.iter());
-        for (k, v) in all {
+        out.extend(self.ctx.headers.iter().cloned());
+        // The profile's per-request headers (e.g. a fresh `traceparent`) change every time.
+        for (k, v) in &op.headers {
             if let (Ok(k), Ok(v)) = (
                 http::HeaderName::from_bytes(k.as_bytes()),
                 http::HeaderValue::from_str(v),
@@ -583,10 +560,9 @@ impl UserWire {
             }
         }
         if op.authenticated
-            && let Some(token) = &self.ctx.bearer
-            && let Ok(v) = http::HeaderValue::from_str(&format!("Bearer {token}"))
+            && let Some(bearer) = &self.ctx.bearer
         {
-            out.push((http::header::AUTHORIZATION, v));
+            out.push((http::header::AUTHORIZATION, bearer.clone()));
         }
         out
     }
@@ -750,8 +726,8 @@ struct Running {
 /// normal end of a stream.
 fn cancelled(wire: &UserWire, op: &Running, reason: CancelReason) {
     let outcome = match reason {
-        CancelReason::Timeout(_) => SampleOutcome::Timeout,
-        CancelReason::User => SampleOutcome::Cancelled,
+        CancelReason::Timeout(_) => RequestOutcome::Timeout,
+        CancelReason::User => RequestOutcome::Cancelled,
         _ => return,
     };
     let t = Timing {
@@ -775,39 +751,43 @@ struct Timing {
 }
 
 impl UserWire {
-    fn report(&self, method: &str, tool: Option<&str>, t: &Timing, outcome: SampleOutcome) {
+    fn report(&self, method: &str, tool: Option<&str>, t: &Timing, outcome: RequestOutcome) {
         self.requests.fetch_add(1, Ordering::Relaxed);
         self.ctx.live.requests.fetch_add(1, Ordering::Relaxed);
-        self.ctx.sink.request(&RequestSample {
+        let mut record = RequestRecord::new(
             method,
-            tool,
-            family: &self.family,
-            intended_us: t.intended_us,
-            sent_us: t.sent_us,
-            first_byte_us: t.first_byte_us,
-            done_us: self.ctx.now_us(),
+            &self.family,
+            t.intended_us,
+            self.ctx.now_us(),
             outcome,
-            request_bytes: t.request_bytes,
-            response_bytes: t.response_bytes,
-        });
+        )
+        .with_sent(t.sent_us)
+        .with_bytes(t.request_bytes, t.response_bytes);
+        if let Some(tool) = tool {
+            record = record.with_tool(tool);
+        }
+        if let Some(first_byte) = t.first_byte_us {
+            record = record.with_first_byte(first_byte);
+        }
+        self.ctx.sink.request(&record);
     }
 }
 
-fn classify(e: &ClientError) -> (SampleOutcome, Failure) {
+fn classify(e: &ClientError) -> (RequestOutcome, Failure) {
     match e {
-        ClientError::Timeout(_) => (SampleOutcome::Timeout, Failure::Timeout),
+        ClientError::Timeout(_) => (RequestOutcome::Timeout, Failure::Timeout),
         ClientError::HttpStatus { status, .. } => (
-            SampleOutcome::Http(status.as_u16()),
+            RequestOutcome::Http(status.as_u16()),
             Failure::Http(status.as_u16()),
         ),
         ClientError::JsonRpc { code, .. } => (
-            SampleOutcome::JsonRpc(code.code()),
+            RequestOutcome::JsonRpc(code.code()),
             Failure::JsonRpc(code.code()),
         ),
-        ClientError::SessionExpired => (SampleOutcome::Http(404), Failure::Http(404)),
-        ClientError::Connect(_) => (SampleOutcome::Connect, Failure::Transport),
-        ClientError::Tls(_) => (SampleOutcome::Tls, Failure::Transport),
-        _ => (SampleOutcome::Protocol, Failure::Transport),
+        ClientError::SessionExpired => (RequestOutcome::Http(404), Failure::Http(404)),
+        ClientError::Connect(_) => (RequestOutcome::Connect, Failure::Transport),
+        ClientError::Tls(_) => (RequestOutcome::Tls, Failure::Transport),
+        _ => (RequestOutcome::Protocol, Failure::Transport),
     }
 }
 
@@ -914,14 +894,14 @@ async fn op_outcome(
                 }
             };
             if let Some(code) = msg.error_code() {
-                wire.report("initialize", None, &t, SampleOutcome::JsonRpc(code.code()));
+                wire.report("initialize", None, &t, RequestOutcome::JsonRpc(code.code()));
                 return Err(Failure::JsonRpc(code.code()));
             }
             let result: Json = msg
                 .result()
                 .and_then(|r| serde_json::from_slice(r.as_bytes()).ok())
                 .unwrap_or(Json::Null);
-            wire.report("initialize", None, &t, SampleOutcome::Ok);
+            wire.report("initialize", None, &t, RequestOutcome::Ok);
             let negotiated = result["protocolVersion"]
                 .as_str()
                 .and_then(ProtocolVersion::parse)
@@ -1000,7 +980,7 @@ async fn op_outcome(
             }
             match r {
                 Ok(()) => {
-                    wire.report("DELETE", None, &t, SampleOutcome::Ok);
+                    wire.report("DELETE", None, &t, RequestOutcome::Ok);
                     ctx.sink.event(RunEvent::SessionClosed {
                         family: &wire.family,
                     });
@@ -1051,18 +1031,18 @@ async fn op_outcome(
             };
             t.sent_us = ctx.now_us();
             reply(wire, &session, &msg, answer).await;
-            wire.report("(response)", None, &t, SampleOutcome::Ok);
+            wire.report("(response)", None, &t, RequestOutcome::Ok);
             Ok(Outcome::Done(Done::ok()))
         }
         _ => Err(Failure::Transport),
     }
 }
 
-fn failure_of(outcome: SampleOutcome) -> Failure {
+fn failure_of(outcome: RequestOutcome) -> Failure {
     match outcome {
-        SampleOutcome::Http(s) => Failure::Http(s),
-        SampleOutcome::JsonRpc(c) => Failure::JsonRpc(c),
-        SampleOutcome::Timeout => Failure::Timeout,
+        RequestOutcome::Http(s) => Failure::Http(s),
+        RequestOutcome::JsonRpc(c) => Failure::JsonRpc(c),
+        RequestOutcome::Timeout => Failure::Timeout,
         _ => Failure::Transport,
     }
 }
@@ -1076,7 +1056,7 @@ async fn call(
     method: &str,
     params: Option<RawJson>,
     t: &mut Timing,
-) -> (SampleOutcome, Option<Message>) {
+) -> (RequestOutcome, Option<Message>) {
     let ctx = &wire.ctx;
     let mut builder = session
         .request(method)
@@ -1106,13 +1086,13 @@ async fn call(
     match finish(wire, ex, method, t).await {
         Ok(msg) => match msg.error_code() {
             Some(code) => {
-                let s = SampleOutcome::JsonRpc(code.code());
+                let s = RequestOutcome::JsonRpc(code.code());
                 wire.report(method, None, t, s);
                 (s, None)
             }
             None => {
-                wire.report(method, None, t, SampleOutcome::Ok);
-                (SampleOutcome::Ok, Some(msg))
+                wire.report(method, None, t, RequestOutcome::Ok);
+                (RequestOutcome::Ok, Some(msg))
             }
         },
         Err(e) => {
@@ -1120,6 +1100,20 @@ async fn call(
             wire.report(method, None, t, s);
             (s, None)
         }
+    }
+}
+
+/// Counts one event of a request's response: its bytes, and (for an SSE response) its latency
+/// from the request's send.
+fn account(wire: &UserWire, ev: &mcpx_client::Event, method: &str, sse: bool, t: &mut Timing) {
+    if let Some(m) = ev.message() {
+        t.response_bytes += m.as_bytes().len() as u64;
+    }
+    if sse {
+        wire.ctx.sink.event(RunEvent::SseEvent {
+            method,
+            latency_us: wire.ctx.us(ev.at()).saturating_sub(t.sent_us),
+        });
     }
 }
 
@@ -1132,15 +1126,7 @@ async fn finish(
 ) -> Result<Message, ClientError> {
     let sse = ex.is_sse();
     while let Some(ev) = ex.next().await? {
-        if let Some(m) = ev.message() {
-            t.response_bytes += m.as_bytes().len() as u64;
-        }
-        if sse {
-            wire.ctx.sink.event(RunEvent::SseEvent {
-                method,
-                latency_us: wire.ctx.us(ev.at()).saturating_sub(t.sent_us),
-            });
-        }
+        account(wire, &ev, method, sse, t);
         if ev.kind() == EventKind::Response {
             return ev
                 .into_message()
@@ -1165,7 +1151,7 @@ async fn notify(
     let _ = op;
     match session.notify(method, params).await {
         Ok(()) => {
-            wire.report(method, None, t, SampleOutcome::Ok);
+            wire.report(method, None, t, RequestOutcome::Ok);
             Ok(())
         }
         Err(e) => {
@@ -1256,7 +1242,7 @@ async fn call_tool(
         let ev = match ex.next().await {
             Ok(Some(ev)) => ev,
             Ok(None) => {
-                wire.report("tools/call", Some(name), t, SampleOutcome::Protocol);
+                wire.report("tools/call", Some(name), t, RequestOutcome::Protocol);
                 return Err(Failure::Transport);
             }
             Err(e) => {
@@ -1266,15 +1252,7 @@ async fn call_tool(
             }
         };
         let at = ctx.us(ev.at());
-        if let Some(m) = ev.message() {
-            t.response_bytes += m.as_bytes().len() as u64;
-        }
-        if sse {
-            ctx.sink.event(RunEvent::SseEvent {
-                method: "tools/call",
-                latency_us: at.saturating_sub(t.sent_us),
-            });
-        }
+        account(wire, &ev, "tools/call", sse, t);
         match ev.kind() {
             EventKind::Progress => {
                 if let Some(prev) = last_progress {
@@ -1309,7 +1287,7 @@ async fn call_tool(
             }
             EventKind::Response => {
                 let Some(msg) = ev.into_message() else {
-                    wire.report("tools/call", Some(name), t, SampleOutcome::Protocol);
+                    wire.report("tools/call", Some(name), t, RequestOutcome::Protocol);
                     return Err(Failure::Transport);
                 };
                 if let Some(code) = msg.error_code() {
@@ -1317,7 +1295,7 @@ async fn call_tool(
                         "tools/call",
                         Some(name),
                         t,
-                        SampleOutcome::JsonRpc(code.code()),
+                        RequestOutcome::JsonRpc(code.code()),
                     );
                     return Err(Failure::JsonRpc(code.code()));
                 }
@@ -1330,9 +1308,9 @@ async fn call_tool(
                     bytes: result.map_or(0, |r| r.as_bytes().len() as u64),
                 });
                 let s = if is_error {
-                    SampleOutcome::IsError
+                    RequestOutcome::IsError
                 } else {
-                    SampleOutcome::Ok
+                    RequestOutcome::Ok
                 };
                 wire.report("tools/call", Some(name), t, s);
                 return Ok(Outcome::Done(Done::tool(is_error)));
@@ -1416,6 +1394,40 @@ impl mcpx_client::ClientHandler for Fixed {
     }
 }
 
+/// A held stream, counted in the live view until dropped.
+struct Held(Arc<LiveCounts>, Arc<dyn Sink>);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.0.streams.fetch_sub(1, Ordering::Relaxed);
+        self.1.event(RunEvent::StreamClosed);
+    }
+}
+
+/// A stream was accepted: its request is measured, it is counted as held, and the user learns
+/// it is open.
+async fn stream_opened(
+    wire: &UserWire,
+    op: &Op,
+    method: &str,
+    t: &Timing,
+    tx: &mpsc::Sender<OpEvent>,
+) -> Held {
+    let ctx = &wire.ctx;
+    wire.report(method, None, t, RequestOutcome::Ok);
+    ctx.live.streams.fetch_add(1, Ordering::Relaxed);
+    ctx.sink.event(RunEvent::StreamOpened);
+    let held = Held(ctx.live.clone(), ctx.sink.clone());
+    let _ = tx
+        .send(OpEvent {
+            op: op.id,
+            outcome: Outcome::StreamOpen,
+            last: false,
+        })
+        .await;
+    held
+}
+
 /// A GET listening stream (legacy) or `subscriptions/listen` (modern), held until the user
 /// closes it (its task is aborted) or the server ends it.
 async fn open_stream(
@@ -1427,13 +1439,6 @@ async fn open_stream(
 ) -> Result<Outcome, Failure> {
     let ctx = &wire.ctx;
     let session = wire.session(op.session, op.era).ok_or(Failure::Transport)?;
-    struct Held(Arc<LiveCounts>, Arc<dyn Sink>);
-    impl Drop for Held {
-        fn drop(&mut self) {
-            self.0.streams.fetch_sub(1, Ordering::Relaxed);
-            self.1.event(RunEvent::StreamClosed);
-        }
-    }
     t.sent_us = ctx.now_us();
     match op.era {
         Era::Modern => {
@@ -1456,17 +1461,7 @@ async fn open_stream(
                 }
             };
             t.first_byte_us = Some(ctx.us(ex.head_at()));
-            wire.report("subscriptions/listen", None, t, SampleOutcome::Ok);
-            ctx.live.streams.fetch_add(1, Ordering::Relaxed);
-            ctx.sink.event(RunEvent::StreamOpened);
-            let _held = Held(ctx.live.clone(), ctx.sink.clone());
-            let _ = tx
-                .send(OpEvent {
-                    op: op.id,
-                    outcome: Outcome::StreamOpen,
-                    last: false,
-                })
-                .await;
+            let _held = stream_opened(wire, op, "subscriptions/listen", t, tx).await;
             loop {
                 match ex.next().await {
                     Ok(Some(ev)) if ev.kind() == EventKind::Response => {
@@ -1488,17 +1483,7 @@ async fn open_stream(
                 }
             };
             t.first_byte_us = Some(ctx.now_us());
-            wire.report("GET", None, t, SampleOutcome::Ok);
-            ctx.live.streams.fetch_add(1, Ordering::Relaxed);
-            ctx.sink.event(RunEvent::StreamOpened);
-            let _held = Held(ctx.live.clone(), ctx.sink.clone());
-            let _ = tx
-                .send(OpEvent {
-                    op: op.id,
-                    outcome: Outcome::StreamOpen,
-                    last: false,
-                })
-                .await;
+            let _held = stream_opened(wire, op, "GET", t, tx).await;
             loop {
                 match stream.next().await {
                     Ok(Some(_)) => {}

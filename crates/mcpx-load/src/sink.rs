@@ -2,8 +2,8 @@
 
 use std::sync::{Mutex, PoisonError};
 
-use crate::metrics::{Metrics, Outcome, RequestRecord};
-use crate::runner::{RequestSample, RunEvent, SampleOutcome, Sink};
+use crate::metrics::{Metrics, RequestRecord};
+use crate::runner::{RunEvent, Sink};
 
 /// [`Metrics`] behind a mutex, fed by every user task (one short lock per measurement).
 #[derive(Debug)]
@@ -26,38 +26,9 @@ impl MetricsSink {
     }
 }
 
-fn outcome(o: SampleOutcome) -> Outcome {
-    match o {
-        SampleOutcome::Ok => Outcome::Ok,
-        SampleOutcome::IsError => Outcome::IsError,
-        SampleOutcome::JsonRpc(c) => Outcome::JsonRpc(c),
-        SampleOutcome::Http(s) => Outcome::Http(s),
-        SampleOutcome::Timeout => Outcome::Timeout,
-        SampleOutcome::Connect => Outcome::Connect,
-        SampleOutcome::Tls => Outcome::Tls,
-        SampleOutcome::Cancelled => Outcome::Cancelled,
-        SampleOutcome::Protocol => Outcome::Protocol,
-    }
-}
-
 impl Sink for MetricsSink {
-    fn request(&self, s: &RequestSample<'_>) {
-        let mut r = RequestRecord::new(
-            s.method,
-            s.family,
-            s.intended_us,
-            s.done_us,
-            outcome(s.outcome),
-        )
-        .with_sent(s.sent_us)
-        .with_bytes(s.request_bytes, s.response_bytes);
-        if let Some(tool) = s.tool {
-            r = r.with_tool(tool);
-        }
-        if let Some(fb) = s.first_byte_us {
-            r = r.with_first_byte(fb);
-        }
-        self.with(|m| m.record_request(&r));
+    fn request(&self, record: &RequestRecord<'_>) {
+        self.with(|m| m.record_request(record));
     }
 
     fn event(&self, e: RunEvent<'_>) {

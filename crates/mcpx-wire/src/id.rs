@@ -215,8 +215,8 @@ impl serde::Serialize for RequestId {
     }
 }
 
-/// Appends an integer in decimal without allocating.
-pub(crate) fn write_i64(buf: &mut BytesMut, value: i64) {
+/// Appends an integer in decimal without allocating (a JSON number token).
+pub fn write_i64(buf: &mut BytesMut, value: i64) {
     let mut tmp = [0u8; 20];
     let mut n = value.unsigned_abs();
     let mut i = tmp.len();
@@ -237,7 +237,7 @@ pub(crate) fn write_i64(buf: &mut BytesMut, value: i64) {
 }
 
 /// Appends `value` as a JSON string token, escaping `"`, `\` and control characters.
-pub(crate) fn write_json_str(buf: &mut BytesMut, value: &str) {
+pub fn write_json_str(buf: &mut BytesMut, value: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     buf.reserve(value.len() + 2);
     buf.put_u8(b'"');
