@@ -72,6 +72,32 @@ impl Shard {
     pub fn owns(&self, k: u64) -> bool {
         k % self.count == self.index
     }
+
+    /// How many of `total` indices `0..total` this shard owns: its part of `--users N`,
+    /// `--requests N` or `max_users`. The parts of all shards add up to `total`; shard `i`
+    /// gets one more than shard `j > i` when `total` is not a multiple of the count.
+    #[must_use]
+    pub fn share(&self, total: u64) -> u64 {
+        // Indices i, i + n, i + 2n, ... below `total`; never overflows (no `total + n`).
+        if total <= self.index {
+            0
+        } else {
+            (total - self.index - 1) / self.count + 1
+        }
+    }
+
+    /// Whether this is the whole run (`0/1`).
+    #[must_use]
+    pub fn is_all(&self) -> bool {
+        self.count == 1
+    }
+}
+
+/// `i/n`, the form [`Shard::parse`] reads (and reports record).
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
 }
 
 /// Parses k6-style `--stage` lists: `30s:10,2m:50,30s:0` (duration with `ms`, `s`, `m` or `h`,
@@ -444,6 +470,31 @@ impl Arrivals {
         }
     }
 
+    /// Whether no start will ever come again: nothing is queued and the arrivals ran out
+    /// (the count bound `max_users` was reached, or the open process passed its last stage).
+    /// Once it holds and the users it started have finished, a runner may end the run before
+    /// [`Arrivals::deadline_us`]: a count-bounded run (e.g. a closed population run once) then
+    /// takes as long as its users, not its duration. A ramp-limited closed model never runs out
+    /// (its slots restart until the duration ends).
+    #[must_use]
+    pub fn is_exhausted(&self) -> bool {
+        if !self.queue.is_empty() {
+            return false;
+        }
+        match self.model {
+            LoadModel::Closed => {
+                self.max_users > 0
+                    && self.slots.iter().all(|(slot, generation, _)| {
+                        generation
+                            .saturating_mul(self.closed_max)
+                            .saturating_add(*slot)
+                            >= self.max_users
+                    })
+            }
+            _ => self.next_at.is_none(),
+        }
+    }
+
     /// Closed model: user `index` ended at `now_us`; its slot starts a new one at the next poll.
     pub fn on_user_finished(&mut self, index: u64, _now_us: u64) {
         if self.closed_max == 0 {
@@ -651,10 +702,10 @@ mod tests {
     #[test]
     fn count_bound() {
         let s = scenario("users_per_s = 100\nduration_s = 100\nmax_users = 40\nprefill = false");
-        assert_eq!(
-            drain(&mut Arrivals::new(&s, Shard::all()), u64::MAX).len(),
-            40
-        );
+        let mut open = Arrivals::new(&s, Shard::all());
+        assert!(!open.is_exhausted());
+        assert_eq!(drain(&mut open, u64::MAX).len(), 40);
+        assert!(open.is_exhausted(), "the count bound ends the arrivals");
         let c = scenario("model = \"closed\"\nusers = 3\nmax_users = 4");
         let mut a = Arrivals::new(&c, Shard::all());
         assert_eq!(std::iter::from_fn(|| a.poll(0)).count(), 3);
@@ -686,6 +737,67 @@ mod tests {
         assert!(Shard::parse("4/4").is_err());
         assert!(Shard::parse("a/4").is_err());
         assert!(Shard::parse("3").is_err());
+        assert!(Shard::parse("0/0").is_err());
+        assert_eq!(Shard::new(2, 3).unwrap().to_string(), "2/3");
+        assert_eq!(
+            Shard::parse(&Shard::new(5, 7).unwrap().to_string()),
+            Ok(Shard::new(5, 7).unwrap())
+        );
+    }
+
+    #[test]
+    fn shares_add_up_to_the_total() {
+        for n in 1..=7u64 {
+            for total in [0u64, 1, 2, 5, 6, 7, 100, 101, u64::MAX] {
+                let shares: Vec<u64> = (0..n)
+                    .map(|i| Shard::new(i, n).unwrap().share(total))
+                    .collect();
+                // Exactly the count of owned indices (checked by enumeration when small).
+                if total <= 101 {
+                    for (i, s) in shares.iter().enumerate() {
+                        let owned = (0..total)
+                            .filter(|k| Shard::new(i as u64, n).unwrap().owns(*k))
+                            .count() as u64;
+                        assert_eq!(*s, owned, "{i}/{n} of {total}");
+                    }
+                }
+                let sum: u128 = shares.iter().map(|s| u128::from(*s)).sum();
+                assert_eq!(sum, u128::from(total), "{n} shards of {total}");
+            }
+        }
+        assert!(Shard::all().is_all());
+        assert!(!Shard::new(0, 2).unwrap().is_all());
+    }
+
+    #[test]
+    fn closed_shards_partition_the_users() {
+        // 10 users, each slot run once (max_users): the 3 shards start exactly the users of
+        // the whole run, each owning its slots (k mod 3 = i), the same indices (seeds).
+        let s = scenario("model = \"closed\"\nusers = 10\nmax_users = 10\nduration_s = 100");
+        let run = |shard: Shard| {
+            let mut a = Arrivals::new(&s, shard);
+            let mut started = Vec::new();
+            for t in (0..100_000_000).step_by(1_000_000) {
+                let batch: Vec<Start> = std::iter::from_fn(|| a.poll(t)).collect();
+                for b in &batch {
+                    a.on_user_finished(b.index, t + 1);
+                }
+                started.extend(batch);
+            }
+            assert!(a.is_exhausted(), "{shard}: every user of max_users started");
+            started.into_iter().map(|s| s.index).collect::<Vec<_>>()
+        };
+        let all = run(Shard::all());
+        assert_eq!(all, (0..10).collect::<Vec<_>>());
+        let mut merged = Vec::new();
+        for i in 0..3 {
+            let part = run(Shard::new(i, 3).unwrap());
+            assert_eq!(part.len() as u64, Shard::new(i, 3).unwrap().share(10));
+            assert!(part.iter().all(|k| k % 3 == i), "{part:?}");
+            merged.extend(part);
+        }
+        merged.sort_unstable();
+        assert_eq!(merged, all);
     }
 
     #[test]
