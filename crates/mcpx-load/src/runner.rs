@@ -363,6 +363,11 @@ pub async fn run(
             drivers.remove(&index);
         }
         while tasks.try_join_next().is_some() {}
+        // A count-bounded run (`max_users`) whose users have all finished has nothing left to
+        // do: ending now, not at the deadline, makes it last as long as its users.
+        if arrivals.is_exhausted() && pending.is_empty() && tasks.is_empty() {
+            break;
+        }
         let next = [
             arrivals.next_wakeup(),
             pending.last().map(|s| s.at_us),
