@@ -8,6 +8,7 @@ mod hist;
 
 pub mod hdrlog;
 pub mod html;
+pub mod merge;
 pub mod metrics;
 pub mod progress;
 pub mod report;
