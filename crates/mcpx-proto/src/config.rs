@@ -320,6 +320,13 @@ impl Config {
         self.max_queued_events_per_stream
     }
 
+    /// The endpoint path ([`path`](Self::path)); `None` after [`any_path`](Self::any_path).
+    /// Transports that are not Streamable HTTP (stdio, legacy HTTP+SSE) address their
+    /// requests to it.
+    pub fn endpoint_path(&self) -> Option<&str> {
+        self.path.as_deref()
+    }
+
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         let nonzero = [
             ("max_sessions", self.max_sessions),

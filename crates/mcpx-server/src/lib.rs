@@ -27,17 +27,24 @@
 //! (no global lock: [`ServerBuilder::shards`]), the handler runs inside the request's own task
 //! until it answers (a handler that streams moves to a task of its own), and a JSON answer
 //! goes out as one buffer. Not yet here: replay logs for `Last-Event-ID` resumption (a resumed
-//! stream continues live), the legacy HTTP+SSE transport, stdio.
+//! stream continues live).
+//!
+//! Other transports, same handlers and rules: stdio ([`Server::serve_stdio`], or
+//! [`Server::serve_io`] on any reader and writer) and, when switched on, the legacy HTTP+SSE
+//! transport of 2024-11-05 ([`ServerBuilder::legacy_sse`]).
 
 #![forbid(unsafe_code)]
 
+mod channel;
 mod context;
 mod dispatch;
 mod handler;
+mod legacy;
 pub mod limits;
 mod mrtr;
 mod notify;
 mod service;
+mod stdio;
 mod tower;
 
 use std::future::Future;
@@ -84,6 +91,7 @@ pub struct ServerBuilder {
     state_key: Option<SecretKey>,
     shards: Option<usize>,
     list_changed: bool,
+    legacy_sse: bool,
 }
 
 /// A secret that `Debug` never prints.
@@ -164,6 +172,15 @@ impl ServerBuilder {
         self
     }
 
+    /// Also serve the legacy HTTP+SSE transport of protocol 2024-11-05 (default off): `GET /sse`
+    /// opens a connection's event stream, `POST /messages?sessionId=...` delivers its messages.
+    /// Same handlers, limits and `Host`/`Origin` checks as the Streamable HTTP endpoint; for old
+    /// clients that predate Streamable HTTP.
+    pub fn legacy_sse(mut self, on: bool) -> Self {
+        self.legacy_sse = on;
+        self
+    }
+
     /// Validates the configuration and builds the server.
     pub fn build(self) -> Result<Server, ConfigError> {
         let mut config = self.config;
@@ -195,7 +212,7 @@ impl ServerBuilder {
             .state_key
             .as_ref()
             .map_or_else(mrtr::StateKey::random, |k| mrtr::StateKey::from_bytes(&k.0));
-        let shared = Shared::new(
+        let mut shared = Shared::new(
             tables,
             self.handlers,
             self.list_changed,
@@ -204,6 +221,9 @@ impl ServerBuilder {
             max_body,
             state_key,
         );
+        if self.legacy_sse {
+            shared.legacy = Some(legacy::Legacy::new());
+        }
         Ok(Server {
             shared: Arc::new(shared),
         })

@@ -29,3 +29,27 @@ pub fn default_shards() -> usize {
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     (cores * SHARDS_PER_CORE).min(mcpx_proto::MAX_SHARDS)
 }
+
+/// Requests (or 2025-03-26 batches) one message channel (a stdio connection, a legacy
+/// HTTP+SSE connection) runs at once. At the bound another request is answered at once with
+/// -32600 and not run. Equal to the session's own in-flight bound
+/// (`mcpx_proto::limits::DEFAULT_MAX_IN_FLIGHT_PER_SESSION`), which refuses it first in the
+/// session era; this one also bounds 2026-07-28 requests, which no session counts.
+pub const DEFAULT_MAX_CHANNEL_IN_FLIGHT: usize =
+    mcpx_proto::limits::DEFAULT_MAX_IN_FLIGHT_PER_SESSION;
+
+/// How long `serve_io` lets requests in flight finish after its input ended (EOF), before it
+/// cancels them and returns. A client that pipes requests and closes its end still gets their
+/// answers; the official SDK clients wait about 2 s after closing stdin and then send SIGTERM,
+/// which ends the process anyway.
+pub const STDIO_EOF_DRAIN: Duration = Duration::from_secs(10);
+
+/// Bytes read from stdio at once (one Linux pipe buffer). Lines longer than this arrive over
+/// several reads; the line limit is the body limit (`max_body_bytes`).
+pub const STDIO_READ_CHUNK: usize = 64 * 1024;
+
+/// Connections of the legacy HTTP+SSE transport open at once. At the bound a new `GET /sse` is
+/// refused with 503 and `Retry-After`. The core's session limit does not bound them before
+/// their `initialize` (they hold no session yet); legacy clients are old SDK versions, a small
+/// share of traffic, and each connection holds a task and a bounded queue.
+pub const DEFAULT_MAX_LEGACY_CONNECTIONS: usize = 4096;

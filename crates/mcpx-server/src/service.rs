@@ -171,6 +171,9 @@ pub(crate) struct Shared {
     keep_alive: Duration,
     max_body_bytes: usize,
     queue: usize,
+    /// The legacy HTTP+SSE transport's connections, when it is on
+    /// ([`ServerBuilder::legacy_sse`](crate::ServerBuilder::legacy_sse)).
+    pub(crate) legacy: Option<crate::legacy::Legacy>,
 }
 
 impl Shared {
@@ -201,6 +204,7 @@ impl Shared {
             keep_alive,
             max_body_bytes,
             queue,
+            legacy: None,
         }
     }
 
@@ -345,7 +349,7 @@ impl Shared {
 
     /// Hands a request to the shard its session id names; a request that names none goes to
     /// the next shard round-robin, and to the others in turn while they refuse it as full.
-    fn route_request(
+    pub(crate) fn route_request(
         &self,
         parts: &http::request::Parts,
         body: Bytes,
@@ -431,7 +435,7 @@ impl Shared {
     }
 
     /// Forgets everything about a stream whose body went away.
-    fn stream_closed(&self, stream: StreamKey) {
+    pub(crate) fn stream_closed(&self, stream: StreamKey) {
         lock(&self.streams).remove(&stream);
         let mut table = lock(self.shard_of_stream(stream));
         table.handle_stream_closed(Instant::now(), stream);
@@ -483,7 +487,7 @@ impl StreamGuard {
     }
 
     /// Drops the guard after the stream's final frame.
-    fn answered(mut self) {
+    pub(crate) fn answered(mut self) {
         self.answered = true;
     }
 }
@@ -665,6 +669,11 @@ where
     B: Body,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    if let Some(legacy) = &shared.legacy
+        && legacy.owns(req.uri().path())
+    {
+        return Ok(crate::legacy::handle(shared.clone(), req).await);
+    }
     if req.uri().path() == "/healthz" && req.method() == Method::GET {
         return Ok(full(
             StatusCode::OK,
@@ -1154,6 +1163,93 @@ pub(crate) async fn respond(ctx: &RequestContext, value: Result<Value, crate::Ha
         }
         ctx.deliver(out).await;
     }
+}
+
+// -------------------------------------------------------------------------------------------
+// For the message-channel transports (stdio, legacy HTTP+SSE: `crate::channel`), which drive the
+// same table and handlers without one HTTP response per request.
+// -------------------------------------------------------------------------------------------
+
+impl Shared {
+    /// Hands a client's answer to the server request waiting for it (as `route` does for a
+    /// POSTed one).
+    pub(crate) fn client_response(&self, c: mcpx_proto::ClientResponse) {
+        if let Some(tx) = lock(&self.waiting).remove(&(c.session, c.id)) {
+            let _ = tx.send(c.message);
+        }
+    }
+
+    /// Forgets a session's subscriptions and log level after the table deleted it.
+    pub(crate) fn session_deleted(&self, id: &SessionId) {
+        lock(&self.registry).session_ended(id);
+        lock(&self.log_levels).remove(id);
+    }
+
+    /// The negotiated version of a live session.
+    pub(crate) fn session_version(&self, id: &SessionId) -> Option<ProtocolVersion> {
+        lock(self.shard_of_session(id))
+            .session(id)
+            .map(mcpx_proto::Session::version)
+    }
+
+    /// The keep-alive interval of idle SSE streams.
+    pub(crate) fn keep_alive(&self) -> Duration {
+        self.keep_alive
+    }
+
+    /// The request body limit (also the stdio line limit: one line is one message).
+    pub(crate) fn max_body_bytes(&self) -> usize {
+        self.max_body_bytes
+    }
+
+    /// The per-stream queue bound (`Config::max_queued_events_per_stream`).
+    pub(crate) fn queue_len(&self) -> usize {
+        self.queue
+    }
+}
+
+/// Starts a dispatched request for a message-channel transport: every frame of the request's
+/// stream goes into `own` (the final one with `ends` set). Returns the supervised handler
+/// future (to spawn) and the stream's guard: drop it after the final frame with
+/// [`StreamGuard::answered`], or plainly when the channel closes first (the request's stream
+/// then closes as an HTTP response body's would).
+pub(crate) fn start_request(
+    shared: &Arc<Shared>,
+    d: Dispatch,
+    own: mpsc::Sender<Frame>,
+) -> (impl std::future::Future<Output = ()> + Send + 'static, StreamGuard) {
+    let slot = Arc::new(CancelSlot::default());
+    let guard = StreamGuard::request(shared.clone(), d.stream, slot.clone());
+    let span = request_span(d.method(), &d.id, d.session.as_ref(), d.version, None);
+    let ctx = RequestContext {
+        shared: shared.clone(),
+        stream: d.stream,
+        session: d.session.clone(),
+        version: d.version,
+        client_capabilities: d.client_capabilities.clone(),
+        cancel: slot,
+        // As in `dispatch`: only the stateless era reads it.
+        request_log_level: (d.version.rules().logging
+            == mcpx_proto::LoggingControl::PerRequestMeta)
+            .then(|| d.message.params_as::<Value>())
+            .flatten()
+            .and_then(Result::ok)
+            .and_then(|p| {
+                p.get("_meta")?
+                    .get("io.modelcontextprotocol/logLevel")?
+                    .as_str()
+                    .map(str::to_owned)
+            }),
+        round: None,
+        request_id: d.id.clone(),
+        own: own.clone(),
+        handlers: shared.handlers(),
+    };
+    let fut = tracing::Instrument::instrument(
+        supervised(shared.clone(), d.stream, own, ctx, d.message),
+        span,
+    );
+    (fut, guard)
 }
 
 /// The idle-expiry timer: the only timer of the server. A new session's deadline is never

@@ -1,0 +1,408 @@
+//! Message channels: one client connection whose messages, in both directions, form one ordered
+//! sequence (stdio's lines, the legacy HTTP+SSE stream and its POSTs). A [`Channel`] drives the
+//! same session table and handlers as Streamable HTTP.
+//!
+//! How: each incoming message is classified by the core as the body of a POST to the endpoint,
+//! with the headers a Streamable HTTP client would send (the session id once `initialize` made
+//! one, the negotiated version), so every protocol rule, limit and handler is the HTTP
+//! transport's. Everything the server sends (answers, request streams, the session's standalone
+//! stream, opened right after `initialize`) goes into the channel's one bounded output queue, in
+//! the order it is produced. The transport (`stdio`, `legacy`) frames that queue.
+//!
+//! ```text
+//!   message ──> handle ──> SessionTable ──> Answer ───────────────────────────┐
+//!                                       ├─> Dispatch ──> handler task ─ frames ┼─> out (bounded)
+//!                                       └─> ClientResponse ──> waiting ask     │
+//!   standalone stream (opened after initialize) ─ frames ──────────────────────┘
+//! ```
+//!
+//! # Cancel safety
+//!
+//! [`Channel::close`] ends the session (as a DELETE would): its requests in flight are
+//! cancelled, their handlers see it through their context, and nothing more is queued. A
+//! dropped [`Channel::handle`] future loses at most the message it was handling.
+
+use std::sync::{Arc, Mutex};
+
+use bytes::{Bytes, BytesMut};
+use http::{HeaderMap, HeaderValue, Method, Uri, header};
+use mcpx_proto::http::{MCP_PROTOCOL_VERSION, MCP_SESSION_ID};
+use mcpx_proto::{
+    Dispatch, ProtocolError, ProtocolVersion, Rejection, Routed, SessionId, StreamKey,
+};
+use mcpx_wire::ErrorCode;
+use tokio::sync::{Semaphore, mpsc};
+
+use crate::limits::DEFAULT_MAX_CHANNEL_IN_FLIGHT;
+use crate::service::{Frame, Shared, StreamEntry, lock, start_request};
+
+/// One client connection carrying a sequence of messages (see the module docs).
+pub(crate) struct Channel {
+    shared: Arc<Shared>,
+    /// Every message the server sends on this connection, unframed, in order.
+    out: mpsc::Sender<Bytes>,
+    /// The endpoint the synthetic requests address (the core checks the path).
+    uri: Uri,
+    state: Mutex<State>,
+    /// Requests (and batches) running now; a permit each.
+    in_flight: Arc<Semaphore>,
+}
+
+#[derive(Default)]
+struct State {
+    session: Option<SessionId>,
+    version: Option<ProtocolVersion>,
+    /// The session's standalone stream, forwarded into `out`.
+    get_stream: Option<StreamKey>,
+    closed: bool,
+}
+
+/// Whether a rejection is about the carrier rather than the message (the legacy transport
+/// answers these on the POST itself; what concerns the message goes on the stream).
+pub(crate) fn is_transport_error(e: &ProtocolError) -> bool {
+    matches!(
+        e,
+        ProtocolError::NotFound
+            | ProtocolError::HeadersTooLarge { .. }
+            | ProtocolError::BadOrigin
+            | ProtocolError::BadHost
+            | ProtocolError::MethodNotAllowed
+            | ProtocolError::NotAcceptable
+            | ProtocolError::UnsupportedMediaType
+            | ProtocolError::BodyTooLarge { .. }
+            | ProtocolError::DuplicateHeader { .. }
+            | ProtocolError::Decode { .. }
+    )
+}
+
+impl Channel {
+    /// A channel whose output goes into `out` (bounded by its capacity).
+    pub(crate) fn new(shared: Arc<Shared>, out: mpsc::Sender<Bytes>) -> Arc<Self> {
+        let path = shared
+            .shards()
+            .first()
+            .and_then(|t| lock(t).config().endpoint_path().map(str::to_owned))
+            .unwrap_or_else(|| "/".to_owned());
+        // The configured path was validated as a URI path by the builder's user; `/` is the
+        // fallback for `any_path` (any path is accepted then).
+        let uri = Uri::try_from(path).unwrap_or_else(|_| Uri::from_static("/"));
+        Arc::new(Self {
+            shared,
+            out,
+            uri,
+            state: Mutex::new(State::default()),
+            in_flight: Arc::new(Semaphore::new(DEFAULT_MAX_CHANNEL_IN_FLIGHT)),
+        })
+    }
+
+    /// Queues one outgoing message, waiting while the output queue is full.
+    pub(crate) async fn send(&self, message: Bytes) {
+        let _ = self.out.send(message).await;
+    }
+
+    /// Handles one incoming message. `headers` are the carrier's own (stdio: none; legacy: the
+    /// POST's `Content-Type`, `Host` and `Origin`, which the core checks as it would on
+    /// Streamable HTTP).
+    ///
+    /// # Errors
+    ///
+    /// A rejection about the carrier ([`is_transport_error`]); every other refusal is queued
+    /// as a JSON-RPC error (when the message was a request) and `Ok` returned.
+    pub(crate) async fn handle(
+        self: &Arc<Self>,
+        message: Bytes,
+        mut headers: HeaderMap,
+    ) -> Result<(), Rejection> {
+        headers.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("application/json, text/event-stream"),
+        );
+        let closed = {
+            let state = lock(&self.state);
+            self.add_session_headers(&state, &mut headers);
+            state.closed
+        };
+        if closed {
+            return Ok(());
+        }
+        let parts = self.parts(Method::POST, headers);
+        match self.shared.route_request(&parts, message) {
+            Ok(routed) => {
+                self.route(routed).await;
+                Ok(())
+            }
+            Err(r) if is_transport_error(r.error()) => Err(r),
+            Err(r) => {
+                self.send_rejection(&r).await;
+                Ok(())
+            }
+        }
+    }
+
+    /// Runs the core's carrier checks (`Host`, `Origin`, header size) on `headers` without a
+    /// message: a sessionless GET of the endpoint, which the core refuses for want of a session
+    /// once everything before that passed.
+    ///
+    /// # Errors
+    ///
+    /// The core's rejection when a carrier check fails.
+    pub(crate) fn check_carrier(&self, mut headers: HeaderMap) -> Result<(), Rejection> {
+        headers.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("text/event-stream"),
+        );
+        let parts = self.parts(Method::GET, headers);
+        match self.shared.route_request(&parts, Bytes::new()) {
+            Err(r) if is_transport_error(r.error()) => Err(r),
+            _ => Ok(()),
+        }
+    }
+
+    /// Queues a rejection's JSON-RPC error when the client can match it to something: a
+    /// request's id, or a message that could not be read at all (`id` null or absent, as the
+    /// version says). A refused notification or response gets nothing, as JSON-RPC requires.
+    pub(crate) async fn send_rejection(&self, r: &Rejection) {
+        if r.id().is_some()
+            || matches!(
+                r.error(),
+                ProtocolError::Decode { .. }
+                    | ProtocolError::BodyTooLarge { .. }
+                    | ProtocolError::BatchNotAllowed { .. }
+            )
+        {
+            let mut buf = BytesMut::new();
+            r.encode_body(&mut buf);
+            self.send(buf.freeze()).await;
+        } else {
+            tracing::debug!(error = %r.message(), "refused a message without an id");
+        }
+    }
+
+    /// A rejection for a message too large to be read (stdio's oversized line), following the
+    /// negotiated version's rules for an unknown id.
+    pub(crate) fn too_large(&self, limit: usize) -> Rejection {
+        let version = lock(&self.state).version;
+        Rejection::new(ProtocolError::BodyTooLarge { limit }, version, None)
+    }
+
+    fn add_session_headers(&self, state: &State, headers: &mut HeaderMap) {
+        if let Some(id) = &state.session
+            && let Ok(v) = HeaderValue::from_str(id.as_str())
+        {
+            headers.insert(MCP_SESSION_ID, v);
+        }
+        if let Some(v) = state.version {
+            headers.insert(MCP_PROTOCOL_VERSION, HeaderValue::from_static(v.as_str()));
+        }
+    }
+
+    fn parts(&self, method: Method, headers: HeaderMap) -> http::request::Parts {
+        let (mut parts, ()) = http::Request::new(()).into_parts();
+        parts.method = method;
+        parts.uri = self.uri.clone();
+        parts.headers = headers;
+        parts
+    }
+
+    async fn route(self: &Arc<Self>, routed: Routed) {
+        match routed {
+            Routed::Answer(answer) => {
+                self.send(answer.body).await;
+                // After the answer, so nothing on the standalone stream can precede it.
+                if let Some(id) = answer.new_session {
+                    self.session_started(id);
+                }
+            }
+            Routed::Dispatch(d) => {
+                let Ok(permit) = self.in_flight.clone().try_acquire_owned() else {
+                    self.refuse(&d).await;
+                    return;
+                };
+                let this = self.clone();
+                tokio::spawn(async move {
+                    let _permit = permit;
+                    this.run(d, false).await;
+                });
+            }
+            Routed::ClientResponse(c) => self.shared.client_response(c),
+            Routed::Batch(batch) => {
+                let Ok(permit) = self.in_flight.clone().try_acquire_owned() else {
+                    for item in batch.items {
+                        if let Routed::Dispatch(d) = item {
+                            self.refuse(&d).await;
+                        }
+                    }
+                    return;
+                };
+                let this = self.clone();
+                tokio::spawn(async move {
+                    let _permit = permit;
+                    this.run_batch(batch.items).await;
+                });
+            }
+            // Notifications need nothing more; GET and DELETE routes never come from a POST.
+            _ => {}
+        }
+    }
+
+    /// Answers a request over the in-flight bound at once (the core forgets it).
+    async fn refuse(&self, d: &Dispatch) {
+        let stream = d.stream;
+        let message = format!(
+            "too many requests in flight on this connection (limit {DEFAULT_MAX_CHANNEL_IN_FLIGHT})"
+        );
+        let out = self.shared.write(stream, |t, now, buf| {
+            t.respond_error(now, stream, ErrorCode::INVALID_REQUEST, &message, None, buf)
+        });
+        if let Ok(out) = out {
+            self.send(out.frame.data).await;
+        }
+    }
+
+    /// Runs one dispatched request, queueing its stream's frames in order. With `collect`, the
+    /// final answer is returned instead of queued (a batch answers in one array).
+    async fn run(&self, d: Dispatch, collect: bool) -> Option<Bytes> {
+        let (tx, mut rx) = mpsc::channel::<Frame>(self.shared.queue_len());
+        let (handler, guard) = start_request(&self.shared, d, tx);
+        let mut guard = Some(guard);
+        let forward = async {
+            while let Some(frame) = rx.recv().await {
+                if frame.ends {
+                    if let Some(g) = guard.take() {
+                        g.answered();
+                    }
+                    if collect {
+                        return Some(frame.data);
+                    }
+                    self.send(frame.data).await;
+                    return None;
+                }
+                self.send(frame.data).await;
+            }
+            None
+        };
+        let ((), last) = tokio::join!(handler, forward);
+        // `guard` still set: the request ended unanswered (cancelled); dropping it closes the
+        // request's stream in the core.
+        drop(guard);
+        last
+    }
+
+    /// A 2025-03-26 batch: its members in order, their answers as one array.
+    async fn run_batch(self: &Arc<Self>, items: Vec<Routed>) {
+        let mut answers = Vec::new();
+        for item in items {
+            match item {
+                Routed::Answer(a) => answers.push(a.body),
+                Routed::Dispatch(d) => answers.extend(self.run(d, true).await),
+                Routed::ClientResponse(c) => self.shared.client_response(c),
+                _ => {}
+            }
+        }
+        if answers.is_empty() {
+            return;
+        }
+        let mut out = BytesMut::new();
+        out.extend_from_slice(b"[");
+        for (i, a) in answers.iter().enumerate() {
+            if i > 0 {
+                out.extend_from_slice(b",");
+            }
+            out.extend_from_slice(a);
+        }
+        out.extend_from_slice(b"]");
+        self.send(out.freeze()).await;
+    }
+
+    /// Remembers the session `initialize` created and opens its standalone stream, which
+    /// carries what concerns no request (list changes, resource updates, requests asked
+    /// outside a request) and keeps the session from expiring while the channel lives.
+    fn session_started(self: &Arc<Self>, id: SessionId) {
+        let version = self.shared.session_version(&id);
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("text/event-stream"),
+        );
+        {
+            let mut state = lock(&self.state);
+            state.session = Some(id);
+            state.version = version;
+            self.add_session_headers(&state, &mut headers);
+        }
+        let parts = self.parts(Method::GET, headers);
+        match self.shared.route_request(&parts, Bytes::new()) {
+            Ok(Routed::OpenStream(open)) => {
+                let (tx, mut rx) = mpsc::channel::<Frame>(self.shared.queue_len());
+                lock(&self.shared.streams).insert(open.stream, StreamEntry { tx });
+                let closed = {
+                    let mut state = lock(&self.state);
+                    state.get_stream = Some(open.stream);
+                    state.closed
+                };
+                if closed {
+                    // Closed meanwhile: `close` did not see the stream.
+                    self.shared.stream_closed(open.stream);
+                    return;
+                }
+                let this = self.clone();
+                tokio::spawn(async move {
+                    // Ends when the stream leaves the map (close, session end).
+                    while let Some(frame) = rx.recv().await {
+                        this.send(frame.data).await;
+                    }
+                });
+            }
+            Ok(_) => {}
+            Err(r) => {
+                tracing::debug!(error = %r.message(), "no standalone stream for this channel");
+            }
+        }
+    }
+
+    /// Resolves once no request of this channel runs.
+    pub(crate) async fn idle(&self) {
+        let all = u32::try_from(DEFAULT_MAX_CHANNEL_IN_FLIGHT).unwrap_or(u32::MAX);
+        if let Ok(permits) = self.in_flight.acquire_many(all).await {
+            drop(permits);
+        }
+    }
+
+    /// Ends the channel: closes the standalone stream and ends the session (its requests in
+    /// flight are cancelled). Later messages are ignored. Idempotent.
+    pub(crate) fn close(&self) {
+        let (session, get) = {
+            let mut state = lock(&self.state);
+            if state.closed {
+                return;
+            }
+            state.closed = true;
+            (state.session.clone(), state.get_stream.take())
+        };
+        if let Some(stream) = get {
+            self.shared.stream_closed(stream);
+        }
+        let Some(id) = session else { return };
+        let mut headers = HeaderMap::new();
+        if let Ok(v) = HeaderValue::from_str(id.as_str()) {
+            headers.insert(MCP_SESSION_ID, v);
+        }
+        let parts = self.parts(Method::DELETE, headers);
+        match self.shared.route_request(&parts, Bytes::new()) {
+            Ok(Routed::SessionDeleted(id)) => self.shared.session_deleted(&id),
+            // DELETE switched off: the session expires when idle, as an abandoned HTTP one.
+            Ok(_) | Err(_) => {
+                tracing::debug!(
+                    session = id.as_str(),
+                    "channel closed; session left to expire"
+                );
+            }
+        }
+    }
+}
+
+impl Drop for Channel {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
