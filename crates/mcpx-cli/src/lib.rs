@@ -14,6 +14,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub use cmd::load::LoadArgs;
+pub use cmd::report::{MergeArgs, ReportArgs, ReportCommand};
 pub use cmd::serve::ServeArgs;
 
 /// mcpx: a fast MCP engine and load tester.
@@ -36,6 +37,9 @@ pub enum Command {
     /// Load-test an MCP server with realistic Claude traffic (no URL: the embedded mock, a
     /// 30-second demo). Exit codes: 0 ok, 1 run failed, 2 usage, 3 thresholds failed.
     Load(Box<LoadArgs>),
+    /// Work with reports: `merge` the JSON reports or interval logs of a sharded run into one,
+    /// exactly. Exit codes: 0 ok, 1 bad input or shard set, 2 usage, 3 thresholds failed.
+    Report(ReportArgs),
 }
 
 /// Runs a parsed command to completion.
@@ -43,6 +47,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => cmd::serve::run(args, shutdown_signal()).await,
         Command::Load(args) => cmd::load::run(*args, shutdown_signal()).await,
+        Command::Report(args) => cmd::report::run(args),
     }
 }
 

@@ -330,7 +330,8 @@ pub(crate) async fn run(
     opts.headers = headers;
     opts.bearer = args.bearer.clone();
     opts.request_timeout = request_timeout;
-    opts.max_requests = args.requests;
+    // `--requests N` bounds the whole run: each shard sends its part (the parts add up to N).
+    opts.max_requests = args.requests.map(|n| shard.share(n));
     opts.insecure = args.insecure;
     opts.cacert = cacert;
     let catalog: Vec<ToolInfo> = match catalog {
@@ -363,6 +364,13 @@ pub(crate) async fn run(
     };
     let plan_line = plan_summary(&scenario, model, &catalog, time_scale);
     println!("mcpx load: {plan_line}");
+    if !shard.is_all() {
+        println!(
+            "mcpx load: shard {shard}: this process runs the users k with k mod {} = {} of that plan",
+            shard.count(),
+            shard.index()
+        );
+    }
     if args.dry_run {
         println!("mcpx load: --dry-run: nothing sent");
         if let Some(tx) = mock_stop {
@@ -439,7 +447,13 @@ pub(crate) async fn run(
     );
     info.started_at = started_at;
     info.time_scale = time_scale;
-    info.shard = args.shard.clone();
+    // A shard's report describes its part of the run (users k with k mod n = i, a rate of
+    // 1/n of the arrivals), so `mcpx report merge` sums the parts back to the whole.
+    if args.shard.is_some() {
+        info.shard = Some(shard.to_string());
+        info.users = info.users.map(|n| shard.share(n));
+        info.rate_per_s = info.rate_per_s.map(|r| r / shard.count() as f64);
+    }
     info.notes = notes;
     let report = sink.with(|m| {
         m.advance(u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX));

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub(crate) mod load;
+pub(crate) mod report;
 pub(crate) mod serve;
 
 use anyhow::Context as _;
