@@ -1,0 +1,1 @@
+//! `mcpx-replay`: `mcpx record` and `mcpx replay` (work in progress).
