@@ -598,18 +598,21 @@ pub fn merge_hdr_log_files(paths: &[PathBuf]) -> Result<Vec<u8>, MergeError> {
                 path.display()
             )));
         }
-        let items = hdrlog::read_interval_log(&bytes).map_err(|e| match e {
-            HdrLogError::Parse(offset) => {
-                let line = 1 + bytes
-                    .get(..offset)
-                    .map_or(0, |b| b.iter().filter(|c| **c == b'\n').count());
-                malformed(
-                    path,
-                    None,
-                    format!("line {line}: not an interval-log line (HdrHistogram log format)"),
-                )
+        let items = hdrlog::read_interval_log(&bytes).map_err(|e| {
+            let line = match &e {
+                HdrLogError::Parse(offset) => Some(line_of(&bytes, *offset)),
+                _ => first_bad_line(&bytes),
+            };
+            let what = match &e {
+                HdrLogError::Parse(_) => {
+                    "not an interval-log line (HdrHistogram log format)".into()
+                }
+                other => other.to_string(),
+            };
+            match line {
+                Some(n) => malformed(path, None, format!("line {n}: {what}")),
+                None => malformed(path, None, what),
             }
-            other => malformed(path, None, other.to_string()),
         })?;
         for (n, it) in items.into_iter().enumerate() {
             check_shape(
@@ -633,6 +636,29 @@ pub fn merge_hdr_log_files(paths: &[PathBuf]) -> Result<Vec<u8>, MergeError> {
     let mut out = Vec::new();
     hdrlog::write_intervals(&items, &mut out).map_err(|e| MergeError::Write(e.to_string()))?;
     Ok(out)
+}
+
+/// 1-based line number of byte `offset`.
+fn line_of(bytes: &[u8], offset: usize) -> usize {
+    1 + bytes
+        .get(..offset)
+        .unwrap_or(bytes)
+        .iter()
+        .filter(|c| **c == b'\n')
+        .count()
+}
+
+/// The first line that does not read on its own (error path only: a histogram that does not
+/// decode is reported by the log reader without its position).
+fn first_bad_line(bytes: &[u8]) -> Option<usize> {
+    bytes
+        .split(|c| *c == b'\n')
+        .enumerate()
+        .find_map(|(n, line)| {
+            let mut one = line.to_vec();
+            one.push(b'\n');
+            hdrlog::read_interval_log(&one).is_err().then_some(n + 1)
+        })
 }
 
 #[cfg(test)]
