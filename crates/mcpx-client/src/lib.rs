@@ -91,6 +91,7 @@ pub mod limits;
 mod options;
 mod params;
 mod pool;
+mod raw;
 mod session;
 
 pub use error::{Error, Phase};
@@ -99,4 +100,5 @@ pub use handler::{ClientHandler, HandlerError, HandlerFuture};
 pub use mcpx_proto::ProtocolVersion;
 pub use options::{ClientOptions, EraChoice};
 pub use pool::{HttpClient, HttpOptions, HttpVersion, PoolMode, TlsOptions};
+pub use raw::RawResponse;
 pub use session::{Client, Session, ToolInfo, ToolOutput};

@@ -1,1 +1,29 @@
-//! `mcpx-replay`: `mcpx record` and `mcpx replay` (work in progress).
+//! `mcpx-replay`: the I/O half of `mcpx record` and `mcpx replay` (the sans-IO half, the
+//! `mcpx-trace/1` format, the recorder state machine, the replay plan and the divergence
+//! classifier, is `mcpx-trace`).
+//!
+//! Both commands live in one crate because they are two ends of one format: they share the
+//! trace file handling and the hyper plumbing, and each is the other's test oracle (a recording
+//! replayed against the same server must not diverge). Neither belongs in `mcpx-load`, which
+//! owns generated workloads; replay reuses its measurement (`Metrics` through a `MetricsSink`),
+//! reports, live view and thresholds unchanged.
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`record`] | the reverse proxy: HTTP/1.1 + h2c (or TLS) in, pooled HTTP out, bodies forwarded frame by frame and teed to the recorder |
+//! | [`tracefile`] | the writer thread: bounded queue, size cap, rotation |
+//! | [`replay`] | the replay driver over mcpx-client's pool: bindings, timing, metrics, divergence |
+//! | [`tls`] | TLS termination (rustls, ALPN h2 / http/1.1) |
+//! | [`limits`] | every bound, with its reason |
+
+#![forbid(unsafe_code)]
+
+pub mod limits;
+pub mod record;
+pub mod replay;
+pub mod tls;
+pub mod tracefile;
+
+pub use record::{RecordError, RecordOptions, RecordSummary, record};
+pub use replay::{ReplayError, ReplayOptions, ReplaySummary, replay};
+pub use tracefile::TraceFileOptions;

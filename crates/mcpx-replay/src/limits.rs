@@ -1,0 +1,45 @@
+//! Every bound of the recorder and the replayer, with its reason.
+
+use std::time::Duration;
+
+/// Largest request body the proxy accepts (16 MiB; 413 beyond). An MCP request is one JSON
+/// message; the profile's largest arguments are 64 KiB, file-carrying tools a few MiB.
+pub const MAX_REQUEST_BODY_BYTES: usize = 16 << 20;
+
+/// Trace events waiting for the writer thread (about 64 MiB of small events at most). When it is
+/// full, events are dropped and counted: recording never slows the proxied traffic.
+pub const TRACE_QUEUE_EVENTS: usize = 65_536;
+
+/// Default size of one trace file before it is rotated (1 GiB).
+pub const DEFAULT_MAX_TRACE_BYTES: u64 = 1 << 30;
+
+/// Rotated trace files kept (`trace.jsonl.1` .. `.4`; older ones are deleted), so a recorder left
+/// running uses at most five times the cap on disk.
+pub const MAX_ROTATED_FILES: u32 = 4;
+
+/// How often the trace writer flushes when events keep coming (a crash loses at most this much).
+pub const TRACE_FLUSH_EVERY: Duration = Duration::from_millis(200);
+
+/// Upstream TCP connect deadline of the proxy (then 502).
+pub const UPSTREAM_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Idle upstream HTTP/1.1 connections kept (enough for 5,000 req/s of short requests on one
+/// box; more only hold descriptors).
+pub const MAX_IDLE_UPSTREAM_PER_HOST: usize = 256;
+
+/// After shutdown, how long open exchanges may finish before the trace is closed.
+pub const RECORD_DRAIN: Duration = Duration::from_secs(5);
+
+/// Default replay deadline of one exchange (the profile's longest client tool timeout, 300 s).
+pub const DEFAULT_REPLAY_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// How long a replayed request waits for the live session id its key needs, or for the live
+/// server request it answers, before it is sent without (and counted as diverged).
+pub const BINDING_WAIT: Duration = Duration::from_secs(30);
+
+/// Largest response body the replayer keeps to classify (the body is read to its end anyway).
+pub const MAX_REPLAY_BODY_BYTES: usize = 16 << 20;
+
+/// Live SSE event ids and server request ids remembered per replayed user copy (cursor and answer
+/// mapping); past this the oldest mapping is not kept.
+pub const MAX_BINDINGS_PER_COPY: usize = 65_536;

@@ -1,0 +1,578 @@
+//! `mcpx record`: a transparent reverse proxy that writes what passes through as `mcpx-trace/1`.
+//!
+//! - Inbound: HTTP/1.1 and h2c on one port (hyper-util's auto builder), or TLS with ALPN when a
+//!   certificate is given. Outbound: a pooled HTTP/1.1 (or h2c, `upstream_http2`) client.
+//! - Request bodies are read whole (bounded by [`MAX_REQUEST_BODY_BYTES`]: MCP requests are
+//!   single JSON messages) and forwarded as the same bytes. Response bodies are forwarded frame
+//!   by frame as they arrive ([`TeeBody`]): an SSE event reaches the client when the server sends
+//!   it, never at the end; the tee only looks at each frame (mcpx-wire's incremental SSE decoder
+//!   for `text/event-stream`, a bounded copy otherwise) on its way through.
+//! - Hop-by-hop headers are dropped both ways (RFC 9110 7.6.1); everything else, paths included,
+//!   passes unchanged. The upstream URL's origin receives every path; the URL itself is written
+//!   as the trace's `endpoint`.
+//! - Tracing never slows or breaks the proxy: events go through a bounded queue
+//!   ([`TRACE_QUEUE_EVENTS`]) to a writer thread; when it is full, events are dropped and counted
+//!   (the summary says how many), the traffic goes on.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, Uri};
+use http_body_util::{BodyExt, Full, Limited, combinators::UnsyncBoxBody};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper_util::client::legacy::Client as UpstreamClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use mcpx_trace::Dir;
+use mcpx_trace::record::{BodyMode, Recorder, RecorderOptions};
+use mcpx_trace::{Event, Header};
+use mcpx_wire::sse::SseDecoder;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+use crate::limits::{
+    MAX_IDLE_UPSTREAM_PER_HOST, MAX_REQUEST_BODY_BYTES, TRACE_QUEUE_EVENTS,
+    UPSTREAM_CONNECT_TIMEOUT,
+};
+use crate::tracefile::{TraceFile, TraceFileOptions, WriterStats};
+
+/// Headers that describe one connection, not the message (RFC 9110 7.6.1): never forwarded.
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// How to record.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RecordOptions {
+    /// The upstream MCP endpoint (`http://host:port/path`).
+    pub upstream: String,
+    /// Speak h2c (prior knowledge) to the upstream instead of HTTP/1.1.
+    pub upstream_http2: bool,
+    /// Where and how the trace is written.
+    pub trace: TraceFileOptions,
+    /// Grouping and redaction.
+    pub recorder: RecorderOptions,
+    /// TLS certificate chain and key (PEM) to terminate TLS with.
+    pub tls: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl RecordOptions {
+    /// Records `upstream` into `trace`.
+    pub fn new(upstream: impl Into<String>, trace: TraceFileOptions) -> Self {
+        Self {
+            upstream: upstream.into(),
+            upstream_http2: false,
+            trace,
+            recorder: RecorderOptions::default(),
+            tls: None,
+        }
+    }
+}
+
+/// What a recording did.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct RecordSummary {
+    /// Exchanges proxied.
+    pub exchanges: u64,
+    /// Events written to the trace.
+    pub events_written: u64,
+    /// Events dropped because the writer fell behind.
+    pub events_dropped: u64,
+    /// Trace files rotated away.
+    pub rotations: u64,
+    /// Upstream failures (answered 502 to the client).
+    pub upstream_errors: u64,
+}
+
+/// Errors starting a recording.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum RecordError {
+    /// The upstream URL is not `http://host[:port]/...`.
+    Upstream(String),
+    /// The trace file could not be created.
+    Trace(std::io::Error),
+    /// The TLS certificate or key is unusable.
+    Tls(String),
+}
+
+impl std::fmt::Display for RecordError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Upstream(m) => write!(f, "--upstream: {m}"),
+            Self::Trace(e) => write!(f, "cannot write the trace: {e}"),
+            Self::Tls(m) => write!(f, "TLS: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for RecordError {}
+
+type ProxyBody = UnsyncBoxBody<Bytes, hyper::Error>;
+
+/// State shared by every connection of one recording.
+struct Shared {
+    recorder: Mutex<Recorder>,
+    start: Instant,
+    tx: mpsc::Sender<Event>,
+    dropped: AtomicU64,
+    exchanges: AtomicU64,
+    upstream_errors: AtomicU64,
+    upstream_origin: Uri,
+    client: UpstreamClient<HttpConnector, Full<Bytes>>,
+}
+
+impl Shared {
+    /// Runs `f` on the recorder with the current time and queues what it returns. Time is read
+    /// under the lock, so events enter the queue in time order (`t` never goes backwards).
+    fn emit<T>(&self, f: impl FnOnce(&mut Recorder, u64) -> (T, Vec<Event>)) -> Option<T> {
+        let mut rec = self.recorder.lock().ok()?;
+        let now = u64::try_from(self.start.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let (out, events) = f(&mut rec, now);
+        for ev in events {
+            if self.tx.try_send(ev).is_err() {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Some(out)
+    }
+}
+
+/// Now as RFC 3339 UTC with microseconds (the trace header's `start`).
+pub fn rfc3339_now_us() -> String {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = d.as_secs();
+    let (y, m, day) = civil_from_days(i64::try_from(secs / 86_400).unwrap_or(0));
+    let rem = secs % 86_400;
+    format!(
+        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60,
+        d.subsec_micros()
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day) (H. Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
+    let m = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// Proxies connections accepted on `listener` to the upstream until `shutdown` resolves, then
+/// waits (at most [`crate::limits::RECORD_DRAIN`]) for open exchanges and closes the trace.
+///
+/// # Errors
+///
+/// A bad upstream URL, an unwritable trace file, an unusable certificate.
+pub async fn record(
+    opts: RecordOptions,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> Result<RecordSummary, RecordError> {
+    let upstream: Uri = opts
+        .upstream
+        .parse()
+        .map_err(|e| RecordError::Upstream(format!("{}: {e}", opts.upstream)))?;
+    if upstream.scheme_str() != Some("http") || upstream.authority().is_none() {
+        return Err(RecordError::Upstream(format!(
+            "{}: only http://host[:port]/path upstreams (TLS is terminated here, not re-originated)",
+            opts.upstream
+        )));
+    }
+    let origin = Uri::builder()
+        .scheme("http")
+        .authority(upstream.authority().map_or("", |a| a.as_str()))
+        .path_and_query("/")
+        .build()
+        .map_err(|e| RecordError::Upstream(e.to_string()))?;
+    let tls = match &opts.tls {
+        Some((cert, key)) => Some(crate::tls::acceptor(cert, key).map_err(RecordError::Tls)?),
+        None => None,
+    };
+    let mut header = Header::new(rfc3339_now_us(), "session");
+    header.endpoint = Some(opts.upstream.clone());
+    header.recorder = Some(format!("mcpx record {}", env!("CARGO_PKG_VERSION")));
+    header.redact = vec!["authorization".into(), "secret-args".into()];
+    if opts.recorder.redact.args {
+        header.redact.push("args".into());
+    }
+    header.hdr = mcpx_trace::record::KEPT_REQUEST_HEADERS
+        .iter()
+        .chain(mcpx_trace::record::KEPT_RESPONSE_HEADERS)
+        .map(|s| (*s).to_owned())
+        .collect();
+    header.group_idle_s = Some(opts.recorder.group_idle_us / 1_000_000);
+    header.note = Some(
+        "users: by bearer token when requests carry one, else by session (a new user per initialize), else by connection".into(),
+    );
+    let (tx, rx) = mpsc::channel(TRACE_QUEUE_EVENTS);
+    let file = TraceFile::create(opts.trace.clone(), header).map_err(RecordError::Trace)?;
+    let writer = tokio::task::spawn_blocking(move || file.run(rx));
+    let mut connector = HttpConnector::new();
+    connector.set_connect_timeout(Some(UPSTREAM_CONNECT_TIMEOUT));
+    connector.set_nodelay(true);
+    let client = UpstreamClient::builder(TokioExecutor::new())
+        .http2_only(opts.upstream_http2)
+        .pool_max_idle_per_host(MAX_IDLE_UPSTREAM_PER_HOST)
+        .build(connector);
+    let shared = Arc::new(Shared {
+        recorder: Mutex::new(Recorder::new(opts.recorder)),
+        start: Instant::now(),
+        tx,
+        dropped: AtomicU64::new(0),
+        exchanges: AtomicU64::new(0),
+        upstream_errors: AtomicU64::new(0),
+        upstream_origin: origin,
+        client,
+    });
+    let conns = tokio_util_tracker();
+    let mut next_conn = 0u64;
+    tokio::pin!(shutdown);
+    loop {
+        let (socket, _peer) = tokio::select! {
+            () = &mut shutdown => break,
+            r = listener.accept() => match r {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    // Out of descriptors or similar: back off instead of spinning.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = socket.set_nodelay(true);
+        next_conn += 1;
+        let conn = next_conn;
+        let shared = shared.clone();
+        let tls = tls.clone();
+        let guard = conns.clone();
+        tokio::spawn(async move {
+            let svc = hyper::service::service_fn(move |req| {
+                let shared = shared.clone();
+                async move { Ok::<_, Infallible>(proxy(shared, conn, req).await) }
+            });
+            let builder = auto::Builder::new(TokioExecutor::new());
+            let result = match tls {
+                Some(acceptor) => match acceptor.accept(socket).await {
+                    Ok(stream) => builder.serve_connection(TokioIo::new(stream), svc).await,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "TLS handshake failed");
+                        Ok(())
+                    }
+                },
+                None => builder.serve_connection(TokioIo::new(socket), svc).await,
+            };
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+            drop(guard);
+        });
+    }
+    // Let open exchanges finish (bounded), then close the queue so the writer ends.
+    let deadline = Instant::now() + crate::limits::RECORD_DRAIN;
+    while Arc::strong_count(&conns) > 1 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let exchanges = shared.exchanges.load(Ordering::Relaxed);
+    let upstream_errors = shared.upstream_errors.load(Ordering::Relaxed);
+    let dropped = shared.dropped.load(Ordering::Relaxed);
+    drop(shared);
+    let stats: WriterStats = writer
+        .await
+        .map_err(|e| RecordError::Trace(std::io::Error::other(e)))?
+        .map_err(RecordError::Trace)?;
+    Ok(RecordSummary {
+        exchanges,
+        events_written: stats.events,
+        events_dropped: dropped,
+        rotations: stats.rotations,
+        upstream_errors,
+    })
+}
+
+/// A counter of live connections: one clone per connection task.
+fn tokio_util_tracker() -> Arc<()> {
+    Arc::new(())
+}
+
+fn strip_hop_by_hop(h: &mut HeaderMap) {
+    // Headers named by `Connection` are hop-by-hop too.
+    let named: Vec<String> = h
+        .get_all(http::header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|s| s.trim().to_ascii_lowercase())
+        .filter(|s| !s.is_empty())
+        .collect();
+    for name in HOP_BY_HOP {
+        h.remove(*name);
+    }
+    for name in named {
+        h.remove(name.as_str());
+    }
+}
+
+fn plain(status: StatusCode, text: &'static str) -> Response<ProxyBody> {
+    let mut r = Response::new(
+        Full::new(Bytes::from_static(text.as_bytes()))
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain"),
+    );
+    r
+}
+
+async fn proxy(shared: Arc<Shared>, conn: u64, req: Request<Incoming>) -> Response<ProxyBody> {
+    let (mut parts, body) = req.into_parts();
+    let body = match Limited::new(body, MAX_REQUEST_BODY_BYTES).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                return plain(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "request body too large for mcpx record\n",
+                );
+            }
+            return plain(StatusCode::BAD_REQUEST, "request body could not be read\n");
+        }
+    };
+    shared.exchanges.fetch_add(1, Ordering::Relaxed);
+    let Some(x) = shared.emit(|r, now| {
+        let (x, ev) = r.request(now, conn, &parts.method, &parts.headers, &body);
+        (x, vec![ev])
+    }) else {
+        return plain(StatusCode::INTERNAL_SERVER_ERROR, "recorder unavailable\n");
+    };
+    // Forward: same method, path, headers (minus hop-by-hop and Host) and body bytes.
+    let pq = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let uri = match format!(
+        "http://{}{pq}",
+        shared
+            .upstream_origin
+            .authority()
+            .map_or("", |a| a.as_str())
+    )
+    .parse::<Uri>()
+    {
+        Ok(u) => u,
+        Err(_) => return plain(StatusCode::BAD_REQUEST, "bad request target\n"),
+    };
+    strip_hop_by_hop(&mut parts.headers);
+    parts.headers.remove(http::header::HOST);
+    let mut up = Request::new(Full::new(body));
+    *up.method_mut() = parts.method.clone();
+    *up.uri_mut() = uri;
+    *up.headers_mut() = parts.headers;
+    let resp = match shared.client.request(up).await {
+        Ok(r) => r,
+        Err(e) => {
+            shared.upstream_errors.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(error = %e, "upstream request failed");
+            let what = if e.is_connect() { "connect" } else { "reset" };
+            shared.emit(|r, now| ((), vec![r.error(now, x, Dir::S2c, what)]));
+            return plain(StatusCode::BAD_GATEWAY, "mcpx record: upstream failed\n");
+        }
+    };
+    let (mut rparts, rbody) = resp.into_parts();
+    let status = rparts.status.as_u16();
+    let mode = shared
+        .emit(|r, now| {
+            let (mode, head) = r.response_head(now, x, status, &rparts.headers);
+            (mode, head.into_iter().collect())
+        })
+        .unwrap_or(BodyMode::Whole);
+    strip_hop_by_hop(&mut rparts.headers);
+    let tap = match mode {
+        BodyMode::Sse => Tap::Sse {
+            dec: SseDecoder::new(),
+            buf: BytesMut::new(),
+        },
+        _ => Tap::Whole {
+            buf: BytesMut::new(),
+        },
+    };
+    let body = TeeBody {
+        inner: rbody,
+        shared,
+        x,
+        tap,
+        total: 0,
+        finished: false,
+    };
+    Response::from_parts(rparts, body.boxed_unsync())
+}
+
+enum Tap {
+    Sse { dec: SseDecoder, buf: BytesMut },
+    Whole { buf: BytesMut },
+}
+
+/// The upstream response body on its way to the client: every frame is passed on as it comes
+/// and shown to the recorder.
+struct TeeBody {
+    inner: Incoming,
+    shared: Arc<Shared>,
+    x: u64,
+    tap: Tap,
+    total: u64,
+    finished: bool,
+}
+
+impl TeeBody {
+    fn on_data(&mut self, data: &Bytes) {
+        self.total += data.len() as u64;
+        let x = self.x;
+        match &mut self.tap {
+            Tap::Whole { buf } => {
+                if buf.len() + data.len() <= mcpx_trace::limits::MAX_TRACED_BODY_BYTES {
+                    buf.extend_from_slice(data);
+                }
+            }
+            Tap::Sse { dec, buf } => {
+                buf.extend_from_slice(data);
+                loop {
+                    let before = dec.retry();
+                    match dec.decode(buf) {
+                        Ok(Some(ev)) => {
+                            let retry = dec.retry().filter(|r| Some(*r) != before);
+                            let id = ev.id().map(str::to_owned);
+                            self.shared.emit(|r, now| {
+                                (
+                                    (),
+                                    vec![r.sse_event(now, x, id.as_deref(), retry, ev.data())],
+                                )
+                            });
+                        }
+                        Ok(None) => break,
+                        // An oversized or broken event is skipped (the decoder recovers); the
+                        // client still gets every byte.
+                        Err(e) => {
+                            tracing::debug!(error = %e, "SSE event not traced");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_end(&mut self, by: Dir, failed: Option<&str>) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        let (x, total) = (self.x, self.total);
+        match (&mut self.tap, failed) {
+            (_, Some(what)) => {
+                self.shared
+                    .emit(|r, now| ((), vec![r.error(now, x, by, what)]));
+            }
+            (Tap::Whole { buf }, None) => {
+                let body = std::mem::take(buf);
+                self.shared
+                    .emit(|r, now| ((), vec![r.response_body(now, x, &body, total)]));
+            }
+            (Tap::Sse { .. }, None) => {
+                self.shared
+                    .emit(|r, now| ((), vec![r.end(now, x, by, total)]));
+            }
+        }
+    }
+}
+
+impl Body for TeeBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    this.on_data(data);
+                }
+                // hyper stops polling a body that says it is over: record its end now.
+                if this.inner.is_end_stream() {
+                    this.on_end(Dir::S2c, None);
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                this.on_end(Dir::S2c, Some("reset"));
+                Poll::Ready(Some(Err(e)))
+            }
+            Poll::Ready(None) => {
+                this.on_end(Dir::S2c, None);
+                Poll::Ready(None)
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for TeeBody {
+    fn drop(&mut self) {
+        // Dropped before its end: the client went away (or closed the stream on purpose).
+        if !self.finished {
+            if self.inner.is_end_stream() {
+                self.on_end(Dir::S2c, None);
+                return;
+            }
+            match self.tap {
+                Tap::Sse { .. } => self.on_end(Dir::C2s, None),
+                Tap::Whole { .. } => self.on_end(Dir::C2s, Some("reset")),
+            }
+        }
+    }
+}
+
+/// The local address to print: what the listener is bound to.
+pub fn describe(addr: SocketAddr) -> String {
+    format!("http://{addr}")
+}
