@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderValue, Method, Uri, header};
-use mcpx_proto::http::{MCP_PROTOCOL_VERSION, MCP_SESSION_ID};
+use mcpx_proto::http::{MCP_METHOD, MCP_NAME, MCP_PROTOCOL_VERSION, MCP_SESSION_ID};
 use mcpx_proto::{
     Dispatch, ProtocolError, ProtocolVersion, Rejection, Routed, SessionId, StreamKey,
 };
@@ -117,13 +117,16 @@ impl Channel {
             header::ACCEPT,
             HeaderValue::from_static("application/json, text/event-stream"),
         );
-        let closed = {
+        let (closed, sessionless) = {
             let state = lock(&self.state);
             self.add_session_headers(&state, &mut headers);
-            state.closed
+            (state.closed, state.session.is_none())
         };
         if closed {
             return Ok(());
+        }
+        if sessionless {
+            mirror_stateless_headers(&message, &mut headers);
         }
         let parts = self.parts(Method::POST, headers);
         match self.shared.route_request(&parts, message) {
@@ -397,6 +400,52 @@ impl Channel {
                     "channel closed; session left to expire"
                 );
             }
+        }
+    }
+}
+
+/// The version, method and name headers of a 2026-07-28 request, mirrored from its body.
+///
+/// A message channel has no header layer (MCP-DIGEST 5: "everything is in the body"), while the
+/// core checks these headers against the body as Streamable HTTP requires; mirrored, they
+/// agree by construction. Messages without the modern `_meta` version get nothing (they are
+/// `initialize` or refused for want of a session). Not mirrored: `Mcp-Param-*` of tools that
+/// declare `x-mcp-header` (such calls are refused with -32020 on a channel), and names that
+/// are not visible ASCII.
+fn mirror_stateless_headers(message: &Bytes, headers: &mut HeaderMap) {
+    #[derive(serde::Deserialize)]
+    struct Params {
+        name: Option<String>,
+        uri: Option<String>,
+        #[serde(rename = "_meta")]
+        meta: Option<Meta>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Meta {
+        #[serde(rename = "io.modelcontextprotocol/protocolVersion")]
+        version: Option<String>,
+    }
+    let Ok(msg) = mcpx_wire::decode(message.clone(), &mcpx_wire::DecodeOptions::new()) else {
+        return;
+    };
+    let (Some(method), Some(Ok(params))) = (msg.method(), msg.params_as::<Params>()) else {
+        return;
+    };
+    let Some(version) = params.meta.and_then(|m| m.version) else {
+        return;
+    };
+    let name = match method {
+        "tools/call" | "prompts/get" => params.name,
+        "resources/read" => params.uri,
+        _ => None,
+    };
+    for (header, value) in [
+        (MCP_PROTOCOL_VERSION, Some(version.as_str())),
+        (MCP_METHOD, Some(method)),
+        (MCP_NAME, name.as_deref()),
+    ] {
+        if let Some(v) = value.and_then(|v| HeaderValue::from_str(v).ok()) {
+            headers.insert(header, v);
         }
     }
 }

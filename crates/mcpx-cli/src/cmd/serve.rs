@@ -1,4 +1,5 @@
-//! `mcpx serve`: the conformance fixtures and `echo` over Streamable HTTP.
+//! `mcpx serve`: the conformance fixtures and `echo` (or a mock target) over Streamable HTTP,
+//! plus the legacy HTTP+SSE transport when asked (`--legacy-sse`), or over stdio (`--stdio`).
 
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -64,6 +65,15 @@ pub struct ServeArgs {
     /// Session-table shards (default: a few per core; 1 = one table with exact global LRU).
     #[arg(long)]
     pub shards: Option<usize>,
+    /// Serve one client on stdin/stdout (newline-delimited JSON-RPC) instead of HTTP; exits
+    /// when stdin ends. Only messages go to stdout; logs go to stderr.
+    #[arg(long, conflicts_with_all = ["bind", "port", "legacy_sse"])]
+    pub stdio: bool,
+    /// Also serve the legacy HTTP+SSE transport of protocol 2024-11-05 (`GET /sse`, `POST
+    /// /messages?sessionId=...`) beside the Streamable HTTP endpoint, for old clients. Not to be
+    /// confused with `--legacy`, which shapes the mock target.
+    #[arg(long)]
+    pub legacy_sse: bool,
 }
 
 /// The `--config` file: every key optional, unknown keys refused with their name.
@@ -81,6 +91,7 @@ struct ServeFile {
     #[serde(default)]
     allow_host: Vec<String>,
     request_state_key: Option<String>,
+    legacy_sse: Option<bool>,
 }
 
 #[derive(Clone, Copy, Debug, serde::Deserialize)]
@@ -181,10 +192,20 @@ pub(crate) async fn run(args: ServeArgs, shutdown: impl Future<Output = ()>) -> 
     if let Some(n) = args.shards {
         builder = builder.shards(n);
     }
+    let legacy_sse = args.legacy_sse || file.legacy_sse.unwrap_or(false);
     let server = builder
         .config(config)
+        .legacy_sse(legacy_sse && !args.stdio)
         .build()
         .context("invalid server configuration")?;
+    if args.stdio {
+        // stdout carries the protocol: everything else goes to stderr.
+        eprintln!("mcpx serve: stdio (newline-delimited JSON-RPC on stdin/stdout)");
+        return server
+            .serve_stdio(shutdown)
+            .await
+            .context("stdio transport failed");
+    }
     let addr = SocketAddr::new(bind, port);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -204,6 +225,9 @@ pub(crate) async fn run(args: ServeArgs, shutdown: impl Future<Output = ()>) -> 
         ),
         None => println!("mcpx serve: http://{local}{path}"),
     }
+    if legacy_sse {
+        println!("mcpx serve: legacy HTTP+SSE: http://{local}/sse");
+    }
     server
         .serve(listener, shutdown)
         .await
@@ -221,13 +245,14 @@ mod tests {
         let good = dir.join("good.toml");
         std::fs::write(
             &good,
-            "port = 9000\nresponse_mode = \"sse\"\nallow_host = [\"mcp.example.com\"]\n",
+            "port = 9000\nresponse_mode = \"sse\"\nallow_host = [\"mcp.example.com\"]\nlegacy_sse = true\n",
         )
         .unwrap();
         let f = load_file(&good).unwrap();
         assert_eq!(f.port, Some(9000));
         assert!(matches!(f.response_mode, Some(FileMode::Sse)));
         assert_eq!(f.allow_host, ["mcp.example.com"]);
+        assert_eq!(f.legacy_sse, Some(true));
         let bad = dir.join("bad.toml");
         std::fs::write(&bad, "prot = 9000\n").unwrap();
         let e = format!("{:#}", load_file(&bad).unwrap_err());

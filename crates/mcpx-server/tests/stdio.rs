@@ -1,0 +1,414 @@
+//! The stdio transport in process: `Server::serve_io` over in-memory pipes, one JSON-RPC
+//! message per line. Lifecycle, tools, progress and logs in order on the one output,
+//! server-to-client requests answered on the input, cancellation, panics, duplicate ids, bad and
+//! oversized lines, list changes on the session's standalone stream, the in-flight bound, and
+//! the end of input (answers still written, then a clean return).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests"
+)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use mcpx_server::{Handlers, ListKind, Server, ServerHandle, ToolDef, ToolResult};
+use serde_json::{Value, json};
+use tokio::io::{
+    AsyncBufReadExt, AsyncWriteExt, BufReader, DuplexStream, Lines, ReadHalf, WriteHalf,
+};
+use tokio::sync::{Notify, oneshot};
+use tokio::task::JoinHandle;
+
+const BOUND: Duration = Duration::from_secs(10);
+const V: &str = "2025-11-25";
+
+/// Set by the `slow` tool when it sees its cancellation.
+#[derive(Default)]
+struct Seen {
+    cancelled: AtomicBool,
+    notify: Notify,
+}
+
+fn handlers(seen: Arc<Seen>) -> Handlers {
+    let mut h = Handlers::new();
+    h.tool(ToolDef::new("echo"), |_ctx, a: Value| async move {
+        Ok(ToolResult::text(a["text"].as_str().unwrap_or_default()))
+    });
+    h.tool(ToolDef::new("progress"), |ctx, _a: Value| async move {
+        ctx.progress(1.0, Some(2.0), None).await;
+        ctx.log("info", None, json!("halfway")).await;
+        ctx.progress(2.0, Some(2.0), None).await;
+        Ok(ToolResult::text("done"))
+    });
+    h.tool(ToolDef::new("ask"), |ctx, _a: Value| async move {
+        let answer = ctx
+            .ask(
+                "elicitation/create",
+                json!({"message": "name?", "requestedSchema": {"type": "object", "properties": {}}}),
+            )
+            .await?;
+        Ok(ToolResult::text(
+            answer["content"]["name"].as_str().unwrap_or("?"),
+        ))
+    });
+    h.tool(ToolDef::new("slow"), move |ctx, _a: Value| {
+        let seen = seen.clone();
+        async move {
+            ctx.cancelled().await;
+            seen.cancelled.store(true, Ordering::SeqCst);
+            seen.notify.notify_waiters();
+            Ok(ToolResult::text("cancelled"))
+        }
+    });
+    h.tool(ToolDef::new("sleep"), |_ctx, _a: Value| async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        Ok(ToolResult::text("slept"))
+    });
+    h.tool(ToolDef::new("panic"), |_ctx, _a: Value| async move {
+        if true {
+            panic!("handler bug");
+        }
+        Ok(ToolResult::text("unreachable"))
+    });
+    h
+}
+
+struct Conn {
+    input: WriteHalf<DuplexStream>,
+    output: Lines<BufReader<ReadHalf<DuplexStream>>>,
+    served: JoinHandle<std::io::Result<()>>,
+    handle: ServerHandle,
+    seen: Arc<Seen>,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+fn start_with(builder: impl FnOnce(Handlers) -> mcpx_server::ServerBuilder) -> Conn {
+    let seen = Arc::new(Seen::default());
+    let server = builder(handlers(seen.clone())).build().unwrap();
+    let handle = server.handle();
+    let (client, server_end) = tokio::io::duplex(1 << 16);
+    let (server_r, server_w) = tokio::io::split(server_end);
+    let (client_r, client_w) = tokio::io::split(client);
+    let (stop, stopped) = oneshot::channel::<()>();
+    let served = tokio::spawn(async move {
+        server
+            .serve_io(server_r, server_w, async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    Conn {
+        input: client_w,
+        output: BufReader::new(client_r).lines(),
+        served,
+        handle,
+        seen,
+        stop: Some(stop),
+    }
+}
+
+fn start() -> Conn {
+    start_with(|h| Server::builder().handlers(h).list_changed(true))
+}
+
+impl Conn {
+    async fn send(&mut self, v: Value) {
+        self.send_raw(&v.to_string()).await;
+    }
+
+    async fn send_raw(&mut self, line: &str) {
+        self.input.write_all(line.as_bytes()).await.unwrap();
+        self.input.write_all(b"\n").await.unwrap();
+    }
+
+    /// The next line, which must be one JSON value.
+    async fn recv(&mut self) -> Value {
+        let line = self
+            .output
+            .next_line()
+            .await
+            .unwrap()
+            .expect("output ended");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}"))
+    }
+
+    async fn request(&mut self, id: i64, method: &str, params: Value) -> Value {
+        self.send(json!({"jsonrpc":"2.0","id":id,"method":method,"params":params}))
+            .await;
+        let r = self.recv().await;
+        assert_eq!(r["id"], id, "{r}");
+        r
+    }
+
+    async fn initialize(&mut self) -> Value {
+        let r = self
+            .request(
+                0,
+                "initialize",
+                json!({"protocolVersion": V, "capabilities": {"elicitation": {}},
+                       "clientInfo": {"name": "t", "version": "0"}}),
+            )
+            .await;
+        self.send(json!({"jsonrpc":"2.0","method":"notifications/initialized"}))
+            .await;
+        r
+    }
+
+    async fn call(&mut self, id: i64, tool: &str, extra: Value) -> Value {
+        let mut params = json!({"name": tool, "arguments": {"text": "hi"}});
+        if let (Some(p), Some(e)) = (params.as_object_mut(), extra.as_object()) {
+            p.extend(e.clone());
+        }
+        self.send(json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":params}))
+            .await;
+        self.recv().await
+    }
+
+    /// Closes the input and waits for `serve_io` to return.
+    async fn finish(mut self) -> Vec<Value> {
+        self.input.shutdown().await.unwrap();
+        let mut rest = Vec::new();
+        while let Some(line) = self.output.next_line().await.unwrap() {
+            rest.push(serde_json::from_str(&line).unwrap());
+        }
+        self.served.await.unwrap().unwrap();
+        rest
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lifecycle_lists_and_calls() {
+    tokio::time::timeout(BOUND, async {
+        let mut c = start();
+        let init = c.initialize().await;
+        assert_eq!(init["result"]["protocolVersion"], V, "{init}");
+        assert!(
+            init["result"]["capabilities"]["tools"].is_object(),
+            "{init}"
+        );
+        let tools = c.request(1, "tools/list", json!({})).await;
+        let names: Vec<&str> = tools["result"]["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap())
+            .collect();
+        assert!(names.contains(&"echo") && names.contains(&"ask"), "{tools}");
+        let r = c.call(2, "echo", json!({})).await;
+        assert_eq!(r["id"], 2);
+        assert_eq!(r["result"]["content"][0]["text"], "hi", "{r}");
+        let r = c.request(3, "ping", json!({})).await;
+        assert_eq!(r["result"], json!({}));
+        // An unknown tool is the handler's -32602, not a transport failure.
+        let r = c.call(4, "nope", json!({})).await;
+        assert_eq!(r["error"]["code"], -32602, "{r}");
+        assert!(c.finish().await.is_empty());
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn progress_and_logs_precede_the_answer_in_order() {
+    tokio::time::timeout(BOUND, async {
+        let mut c = start();
+        c.initialize().await;
+        let first = c
+            .call(7, "progress", json!({"_meta": {"progressToken": "p"}}))
+            .await;
+        let (second, third, fourth) = (c.recv().await, c.recv().await, c.recv().await);
+        assert_eq!(first["method"], "notifications/progress", "{first}");
+        assert_eq!(first["params"]["progressToken"], "p");
+        assert_eq!(first["params"]["progress"], 1.0);
+        assert_eq!(second["method"], "notifications/message", "{second}");
+        assert_eq!(second["params"]["data"], "halfway");
+        assert_eq!(third["params"]["progress"], 2.0, "{third}");
+        assert_eq!(fourth["id"], 7, "{fourth}");
+        assert_eq!(fourth["result"]["content"][0]["text"], "done");
+        c.finish().await;
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_server_asks_and_the_client_answers_on_stdin() {
+    tokio::time::timeout(BOUND, async {
+        let mut c = start();
+        c.initialize().await;
+        let ask = c.call(5, "ask", json!({})).await;
+        assert_eq!(ask["method"], "elicitation/create", "{ask}");
+        let id = ask["id"].clone();
+        assert!(!id.is_null());
+        c.send(json!({"jsonrpc":"2.0","id":id,
+                      "result":{"action":"accept","content":{"name":"Ada"}}}))
+            .await;
+        let r = c.recv().await;
+        assert_eq!(r["id"], 5, "{r}");
+        assert_eq!(r["result"]["content"][0]["text"], "Ada", "{r}");
+        c.finish().await;
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cancellation_reaches_the_handler_and_nothing_is_answered() {
+    tokio::time::timeout(BOUND, async {
+        let mut c = start();
+        c.initialize().await;
+        c.send(json!({"jsonrpc":"2.0","id":9,"method":"tools/call",
+                      "params":{"name":"slow","arguments":{}}}))
+            .await;
+        // The duplicate id while 9 is in flight is refused at once, with its id.
+        let dup = c.call(9, "echo", json!({})).await;
+        assert_eq!(dup["id"], 9, "{dup}");
+        assert_eq!(dup["error"]["code"], -32600, "{dup}");
+        let seen = c.seen.clone();
+        let notified = seen.notify.notified();
+        c.send(json!({"jsonrpc":"2.0","method":"notifications/cancelled",
+                      "params":{"requestId":9,"reason":"user"}}))
+            .await;
+        if !seen.cancelled.load(Ordering::SeqCst) {
+            notified.await;
+        }
+        assert!(seen.cancelled.load(Ordering::SeqCst));
+        // The next thing on the output is the ping's answer: nothing for the cancelled call.
+        let r = c.request(10, "ping", json!({})).await;
+        assert_eq!(r["result"], json!({}), "{r}");
+        assert!(c.finish().await.is_empty());
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_panicking_handler_gets_internal_error_and_the_connection_goes_on() {
+    tokio::time::timeout(BOUND, async {
+        let mut c = start();
+        c.initialize().await;
+        let r = c.call(1, "panic", json!({})).await;
+        assert_eq!(r["id"], 1);
+        assert_eq!(r["error"]["code"], -32603, "{r}");
+        let r = c.call(2, "echo", json!({})).await;
+        assert_eq!(r["result"]["content"][0]["text"], "hi", "{r}");
+        c.finish().await;
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_and_oversized_lines_are_answered_and_skipped() {
+    tokio::time::timeout(BOUND, async {
+        let mut c = start_with(|h| Server::builder().handlers(h).max_body_bytes(1024));
+        c.initialize().await;
+        c.send_raw("{not json").await;
+        let r = c.recv().await;
+        assert_eq!(r["error"]["code"], -32700, "{r}");
+        // 2025-11-25: an error whose id cannot be recovered omits it.
+        assert!(r.get("id").is_none_or(Value::is_null), "{r}");
+        let big = "x".repeat(4096);
+        c.send(json!({"jsonrpc":"2.0","id":3,"method":"tools/call",
+                      "params":{"name":"echo","arguments":{"text":big}}}))
+            .await;
+        let r = c.recv().await;
+        assert_eq!(r["error"]["code"], -32600, "{r}");
+        // Blank lines are skipped; framing goes on after the oversized line.
+        c.send_raw("   ").await;
+        let r = c.call(4, "echo", json!({})).await;
+        assert_eq!(r["result"]["content"][0]["text"], "hi", "{r}");
+        // A notification that is refused gets nothing (the ping's answer comes next).
+        c.send(json!({"jsonrpc":"2.0","method":"notifications/bogus"}))
+            .await;
+        let r = c.request(5, "ping", json!({})).await;
+        assert_eq!(r["result"], json!({}), "{r}");
+        c.finish().await;
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn list_changes_arrive_on_the_session_stream() {
+    tokio::time::timeout(BOUND, async {
+        let mut c = start();
+        c.initialize().await;
+        // The standalone stream opens with the session; make sure the session is ready.
+        c.request(1, "ping", json!({})).await;
+        let n = c.handle.list_changed(ListKind::Tools);
+        assert_eq!(n, 1, "one session stream (this connection's)");
+        let r = c.recv().await;
+        assert_eq!(r["method"], "notifications/tools/list_changed", "{r}");
+        c.finish().await;
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn answers_in_flight_at_eof_are_still_written() {
+    tokio::time::timeout(BOUND, async {
+        let mut c = start();
+        c.initialize().await;
+        c.send(json!({"jsonrpc":"2.0","id":1,"method":"tools/call",
+                      "params":{"name":"sleep","arguments":{}}}))
+            .await;
+        let rest = c.finish().await;
+        assert_eq!(rest.len(), 1, "{rest:?}");
+        assert_eq!(rest[0]["id"], 1);
+        assert_eq!(rest[0]["result"]["content"][0]["text"], "slept");
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shutdown_ends_the_session_and_cancels_its_requests() {
+    tokio::time::timeout(BOUND, async {
+        let mut c = start();
+        c.initialize().await;
+        c.send(json!({"jsonrpc":"2.0","id":1,"method":"tools/call",
+                      "params":{"name":"slow","arguments":{}}}))
+            .await;
+        // Answered in order: the call is in flight once the ping comes back.
+        c.request(2, "ping", json!({})).await;
+        let seen = c.seen.clone();
+        let notified = seen.notify.notified();
+        let _ = c.stop.take().unwrap().send(());
+        if !seen.cancelled.load(Ordering::SeqCst) {
+            notified.await;
+        }
+        c.served.await.unwrap().unwrap();
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stateless_requests_need_no_handshake() {
+    tokio::time::timeout(BOUND, async {
+        let mut c = start();
+        let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                          "io.modelcontextprotocol/clientCapabilities": {}});
+        let r = c
+            .request(1, "server/discover", json!({"_meta": meta.clone()}))
+            .await;
+        assert!(r["result"]["supportedVersions"].is_array(), "{r}");
+        let r = c
+            .request(
+                2,
+                "tools/call",
+                json!({"name": "echo", "arguments": {"text": "hey"}, "_meta": meta}),
+            )
+            .await;
+        assert_eq!(r["result"]["content"][0]["text"], "hey", "{r}");
+        c.finish().await;
+    })
+    .await
+    .unwrap();
+}
