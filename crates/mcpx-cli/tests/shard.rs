@@ -678,3 +678,21 @@ fn malformed_inputs_name_the_file_and_field() {
     assert!(err.contains("same interval log"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_kubernetes_scenario_is_the_claude_profile() {
+    // deploy/kubernetes/scenario.toml (the ConfigMap every shard runs) is the built-in profile
+    // with a header: it must parse, and not drift from the profile it says it copies.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let deploy = std::fs::read_to_string(root.join("deploy/kubernetes/scenario.toml")).unwrap();
+    let profile =
+        std::fs::read_to_string(root.join("crates/mcpx-scenario/profiles/claude.toml")).unwrap();
+    let parsed = mcpx_scenario::Scenario::parse(&deploy, "deploy/kubernetes/scenario.toml")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(parsed.target.is_some(), "the embedded mock needs [target]");
+    assert!(
+        deploy.ends_with(&profile),
+        "deploy/kubernetes/scenario.toml no longer ends with the claude profile: refresh it \
+         (keep its header, then crates/mcpx-scenario/profiles/claude.toml)"
+    );
+}
