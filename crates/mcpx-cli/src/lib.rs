@@ -14,6 +14,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub use cmd::load::LoadArgs;
+pub use cmd::record::RecordArgs;
+pub use cmd::replay::{ReplayArgs, TimingArg};
 pub use cmd::report::{MergeArgs, ReportArgs, ReportCommand};
 pub use cmd::serve::ServeArgs;
 
@@ -40,6 +42,12 @@ pub enum Command {
     /// Work with reports: `merge` the JSON reports or interval logs of a sharded run into one,
     /// exactly. Exit codes: 0 ok, 1 bad input or shard set, 2 usage, 3 thresholds failed.
     Report(ReportArgs),
+    /// Record real traffic: a reverse proxy in front of an MCP server writing an `mcpx-trace/1`
+    /// file (secrets redacted), until Ctrl-C or --duration.
+    Record(RecordArgs),
+    /// Replay a recorded trace against a server, scaled (--speed) and multiplied (--multiply),
+    /// with the reports of `mcpx load` and a divergence summary. Exit codes as `load`.
+    Replay(Box<ReplayArgs>),
 }
 
 /// Runs a parsed command to completion.
@@ -48,6 +56,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => cmd::serve::run(args, shutdown_signal()).await,
         Command::Load(args) => cmd::load::run(*args, shutdown_signal()).await,
         Command::Report(args) => cmd::report::run(args),
+        Command::Record(args) => cmd::record::run(args, shutdown_signal()).await,
+        Command::Replay(args) => cmd::replay::run(*args, shutdown_signal()).await,
     }
 }
 

@@ -1,6 +1,8 @@
 //! One module per subcommand.
 
 pub(crate) mod load;
+pub(crate) mod record;
+pub(crate) mod replay;
 pub(crate) mod report;
 pub(crate) mod serve;
 
