@@ -18,8 +18,12 @@ pub struct SessionId(Arc<str>);
 impl SessionId {
     /// Wraps `s` if it is non-empty visible ASCII, the only bytes the spec allows.
     pub fn new(s: &str) -> Option<Self> {
-        let ok = !s.is_empty() && s.bytes().all(|b| (0x21..=0x7e).contains(&b));
-        ok.then(|| Self(Arc::from(s)))
+        Self::is_valid(s).then(|| Self(Arc::from(s)))
+    }
+
+    /// Whether `s` could be a session id (non-empty visible ASCII), without making one.
+    pub fn is_valid(s: &str) -> bool {
+        !s.is_empty() && s.bytes().all(|b| (0x21..=0x7e).contains(&b))
     }
 
     /// The id as sent in the header.
@@ -35,6 +39,14 @@ impl SessionId {
             s.push(char::from(HEX[usize::from(b & 0x0f)]));
         }
         Self(Arc::from(s))
+    }
+}
+
+/// Maps keyed by session id are searched with the header's `&str`, so a lookup allocates
+/// nothing. Sound: `Hash`, `Eq` and `Ord` of `SessionId` are those of its string.
+impl std::borrow::Borrow<str> for SessionId {
+    fn borrow(&self) -> &str {
+        &self.0
     }
 }
 

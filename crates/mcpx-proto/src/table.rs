@@ -394,9 +394,8 @@ impl SessionTable {
             let idx = sid
                 .to_str()
                 .ok()
-                .filter(|s| self.ids.validate(s))
-                .and_then(SessionId::new)
-                .and_then(|id| self.by_id.get(&id).copied())
+                .filter(|s| self.ids.validate(s) && SessionId::is_valid(s))
+                .and_then(|id| self.by_id.get(id).copied())
                 .ok_or_else(|| reject(ProtocolError::UnknownSession))?;
             let version = self
                 .sessions

@@ -21,8 +21,8 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct ToolResult {
-    /// Content blocks (see [`Content`]).
-    pub content: Vec<Value>,
+    /// Content blocks (see [`ContentBlock`] and [`Content`]).
+    pub content: Vec<ContentBlock>,
     /// Structured output (2025-06-18+), matching the tool's output schema.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub structured_content: Option<Value>,
@@ -32,10 +32,11 @@ pub struct ToolResult {
 }
 
 impl ToolResult {
-    /// A result with these content blocks.
-    pub fn new(content: Vec<Value>) -> Self {
+    /// A result with these content blocks (each a [`ContentBlock`], or a `serde_json::Value`
+    /// such as the [`Content`] builders return).
+    pub fn new<B: Into<ContentBlock>>(content: impl IntoIterator<Item = B>) -> Self {
         Self {
-            content,
+            content: content.into_iter().map(Into::into).collect(),
             structured_content: None,
             is_error: false,
         }
@@ -43,7 +44,7 @@ impl ToolResult {
 
     /// A result with one text block.
     pub fn text(text: impl Into<String>) -> Self {
-        Self::new(vec![Content::text(text)])
+        Self::new([ContentBlock::Text(text.into())])
     }
 
     /// A failed tool call: `isError: true` with one text block explaining why.
@@ -58,6 +59,61 @@ impl ToolResult {
     pub fn with_structured(mut self, value: Value) -> Self {
         self.structured_content = Some(value);
         self
+    }
+}
+
+/// One block of a tool result. Text, by far the most common, is kept as a plain string and
+/// written straight into the response (a `serde_json::Value` object would cost a map and three
+/// more strings per call); any other block is JSON as the MCP `ContentBlock` schema defines it.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum ContentBlock {
+    /// `{"type":"text","text":...}`
+    Text(String),
+    /// Any other block (image, audio, resource link, embedded resource), as JSON.
+    Json(Value),
+}
+
+impl ContentBlock {
+    /// The block as JSON.
+    pub fn to_value(&self) -> Value {
+        match self {
+            Self::Text(text) => json!({"type": "text", "text": text}),
+            Self::Json(v) => v.clone(),
+        }
+    }
+}
+
+impl From<Value> for ContentBlock {
+    fn from(v: Value) -> Self {
+        Self::Json(v)
+    }
+}
+
+impl From<String> for ContentBlock {
+    fn from(text: String) -> Self {
+        Self::Text(text)
+    }
+}
+
+impl From<&str> for ContentBlock {
+    fn from(text: &str) -> Self {
+        Self::Text(text.to_owned())
+    }
+}
+
+impl Serialize for ContentBlock {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        match self {
+            Self::Text(text) => {
+                let mut m = s.serialize_map(Some(2))?;
+                m.serialize_entry("type", "text")?;
+                m.serialize_entry("text", text)?;
+                m.end()
+            }
+            Self::Json(v) => v.serialize(s),
+        }
     }
 }
 

@@ -58,7 +58,7 @@ use mcpx_proto::{Config, ConfigError, SessionTable};
 
 pub use context::{AskError, RequestContext};
 pub use handler::{
-    BoxFuture, Content, HandlerError, Handlers, Service, ServiceResult, ToolDef, ToolResult,
+    BoxFuture, Content, ContentBlock, HandlerError, Handlers, Service, ServiceResult, ToolDef, ToolResult,
 };
 pub use notify::{ListKind, MAX_SUBSCRIPTIONS_PER_CLIENT, ServerHandle};
 pub use tower::{McpBody, McpService};

@@ -30,6 +30,11 @@ pub fn default_shards() -> usize {
     (cores * SHARDS_PER_CORE).min(mcpx_proto::MAX_SHARDS)
 }
 
+/// Starting capacity of the buffer a response or notification is encoded into: a typical
+/// `tools/call` answer fits, so encoding it grows the buffer zero times instead of three or
+/// four (each growth is an allocation and a copy). Larger messages grow it as needed.
+pub(crate) const MESSAGE_BUF_START: usize = 512;
+
 /// Requests (or 2025-03-26 batches) one message channel (a stdio connection, a legacy
 /// HTTP+SSE connection) runs at once. At the bound another request is answered at once with
 /// -32600 and not run. Equal to the session's own in-flight bound

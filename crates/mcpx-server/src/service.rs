@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::combinators::UnsyncBoxBody;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::{Body, Frame as BodyFrame, SizeHint};
 use mcpx_proto::http::MCP_PROTOCOL_VERSION;
 use mcpx_proto::{
@@ -296,7 +296,9 @@ impl Shared {
         stream: StreamKey,
         f: impl FnOnce(&mut SessionTable, Instant, &mut BytesMut) -> Result<(T, Transmit), SendError>,
     ) -> Result<(T, Out), SendError> {
-        let mut buf = BytesMut::new();
+        // Sized so a typical answer is written without growing the buffer (each growth is an
+        // allocation and a copy).
+        let mut buf = BytesMut::with_capacity(limits::MESSAGE_BUF_START);
         let result = {
             let mut table = lock(self.shard_of_stream(stream));
             let r = f(&mut table, Instant::now(), &mut buf);
@@ -370,17 +372,17 @@ impl Shared {
                 count,
             ),
         };
-        let mut result = Err(Rejection::new(ProtocolError::Overloaded, None, None));
-        for k in 0..tries {
+        let mut k = 0;
+        loop {
             let mut table = lock(self.shard(first.wrapping_add(k)));
-            result = table.handle_request(Instant::now(), &head, body.clone());
+            let result = table.handle_request(Instant::now(), &head, body.clone());
             self.drain_events(&mut table);
+            k += 1;
             match &result {
-                Err(r) if matches!(r.error(), ProtocolError::Overloaded) => {}
-                _ => break,
+                Err(r) if matches!(r.error(), ProtocolError::Overloaded) && k < tries => {}
+                _ => return result,
             }
         }
-        result
     }
 
     pub(crate) fn session_capabilities(&self, session: Option<&SessionId>) -> Option<RawJson> {
@@ -714,10 +716,10 @@ where
     if declared.is_some_and(|n| n > shared.max_body_bytes as u64) {
         return Ok(too_large());
     }
-    let bytes = match Limited::new(body, shared.max_body_bytes).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => return Ok(too_large()),
-        Err(_) => {
+    let bytes = match read_body(body, shared.max_body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(BodyError::TooLarge) => return Ok(too_large()),
+        Err(BodyError::Read) => {
             return Ok(error_response(
                 StatusCode::BAD_REQUEST,
                 ErrorCode::PARSE_ERROR,
@@ -731,12 +733,54 @@ where
         Ok(routed) => {
             let trace = parts
                 .headers
-                .get("traceparent")
+                .get(&TRACEPARENT)
                 .and_then(|v| v.to_str().ok())
                 .and_then(TraceParent::parse);
             route(&shared, routed, trace).await
         }
     })
+}
+
+/// Why a request body could not be read.
+enum BodyError {
+    /// It grew past the limit.
+    TooLarge,
+    /// The connection failed while it was read.
+    Read,
+}
+
+/// Reads a whole request body of at most `limit` bytes. A body that arrives as one frame (almost
+/// every JSON-RPC message) is returned as that frame, not copied; more frames are appended to
+/// one buffer.
+async fn read_body<B>(body: B, limit: usize) -> Result<Bytes, BodyError>
+where
+    B: Body,
+{
+    let mut body = std::pin::pin!(body);
+    let mut first: Option<Bytes> = None;
+    let mut rest = BytesMut::new();
+    while let Some(frame) = std::future::poll_fn(|cx| body.as_mut().poll_frame(cx)).await {
+        let Ok(mut data) = frame.map_err(|_| BodyError::Read)?.into_data() else {
+            continue; // trailers carry nothing for us
+        };
+        // `Bytes` (hyper's and axum's chunk type) hands itself over here without a copy.
+        let len = bytes::Buf::remaining(&data);
+        let data = bytes::Buf::copy_to_bytes(&mut data, len);
+        let total = first.as_ref().map_or(0, Bytes::len) + rest.len() + data.len();
+        if total > limit {
+            return Err(BodyError::TooLarge);
+        }
+        match &first {
+            None if rest.is_empty() => first = Some(data),
+            _ => {
+                if let Some(f) = first.take() {
+                    rest.extend_from_slice(&f);
+                }
+                rest.extend_from_slice(&data);
+            }
+        }
+    }
+    Ok(first.unwrap_or_else(|| rest.freeze()))
 }
 
 /// A refused request: its status, `Retry-After` when set, and its JSON-RPC error body.
@@ -944,6 +988,10 @@ async fn dispatch(shared: Arc<Shared>, d: Dispatch, span: tracing::Span) -> Resp
     }
 }
 
+/// The W3C Trace Context header, named once (a name given as a string is parsed on every
+/// lookup).
+static TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent");
+
 /// A W3C `traceparent` header (`00-{trace-id}-{parent-id}-{flags}`), borrowed.
 #[derive(Clone, Copy, Debug)]
 struct TraceParent<'a> {
@@ -1009,7 +1057,9 @@ async fn supervised(
     ctx: RequestContext,
     msg: Message,
 ) {
-    if CatchUnwind(Box::pin(run_request(ctx, msg))).await.is_err() {
+    // Pinned in place: this future is itself boxed once (by `Handler`), so no second box.
+    let request = std::pin::pin!(run_request(ctx, msg));
+    if CatchUnwind(request).await.is_err() {
         let out = shared.write(stream, |t, now, buf| {
             t.respond_error(
                 now,
@@ -1078,10 +1128,10 @@ impl Drop for Handler {
     }
 }
 
-/// Polls a future and turns a panic inside it into `Err(())`.
-struct CatchUnwind<F>(Pin<Box<F>>);
+/// Polls a pinned future and turns a panic inside it into `Err(())`.
+struct CatchUnwind<'a, F>(Pin<&'a mut F>);
 
-impl<F: std::future::Future> std::future::Future for CatchUnwind<F> {
+impl<F: std::future::Future> std::future::Future for CatchUnwind<'_, F> {
     type Output = Result<F::Output, ()>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -1217,7 +1267,10 @@ pub(crate) fn start_request(
     shared: &Arc<Shared>,
     d: Dispatch,
     own: mpsc::Sender<Frame>,
-) -> (impl std::future::Future<Output = ()> + Send + 'static, StreamGuard) {
+) -> (
+    impl std::future::Future<Output = ()> + Send + 'static,
+    StreamGuard,
+) {
     let slot = Arc::new(CancelSlot::default());
     let guard = StreamGuard::request(shared.clone(), d.stream, slot.clone());
     let span = request_span(d.method(), &d.id, d.session.as_ref(), d.version, None);
@@ -1346,5 +1399,51 @@ mod tests {
             Some("4bf92f3577b34da6a3ce929d0e0e4736")
         );
         assert_eq!(get("parent_id").as_deref(), Some("00f067aa0ba902b7"));
+    }
+    /// A body that yields the given chunks, one frame each.
+    struct Chunks(std::collections::VecDeque<Bytes>);
+
+    impl Body for Chunks {
+        type Data = Bytes;
+        type Error = Infallible;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<BodyFrame<Bytes>, Infallible>>> {
+            Poll::Ready(self.0.pop_front().map(|b| Ok(BodyFrame::data(b))))
+        }
+    }
+
+    fn chunks(parts: &[&'static [u8]]) -> Chunks {
+        Chunks(parts.iter().map(|p| Bytes::from_static(p)).collect())
+    }
+
+    #[tokio::test]
+    async fn read_body_keeps_one_frame_and_joins_many() {
+        let one = Bytes::from_static(b"{\"a\":1}");
+        let got = read_body(Chunks([one.clone()].into()), 100).await;
+        let got = got.ok().unwrap_or_default();
+        assert_eq!(got, one);
+        // The same memory: a one-frame body is handed over, not copied.
+        assert_eq!(got.as_ptr(), one.as_ptr());
+
+        let got = read_body(chunks(&[b"{\"a\"", b"", b":1", b"}"]), 100).await;
+        assert_eq!(got.ok().as_deref(), Some(&b"{\"a\":1}"[..]));
+        let got = read_body(chunks(&[]), 100).await;
+        assert_eq!(got.ok().as_deref(), Some(&b""[..]));
+    }
+
+    #[tokio::test]
+    async fn read_body_refuses_past_the_limit_across_frames() {
+        assert!(read_body(chunks(&[b"12345"]), 5).await.is_ok());
+        assert!(matches!(
+            read_body(chunks(&[b"123456"]), 5).await,
+            Err(BodyError::TooLarge)
+        ));
+        assert!(matches!(
+            read_body(chunks(&[b"123", b"456"]), 5).await,
+            Err(BodyError::TooLarge)
+        ));
     }
 }
