@@ -90,14 +90,22 @@ where
     }
 }
 
-/// The headers the core's security checks read (`Host`, or HTTP/2's `:authority`; `Origin`),
-/// plus those named in `also`.
-fn carrier_headers(parts: &http::request::Parts, also: &[header::HeaderName]) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    for name in [header::HOST, header::ORIGIN].iter().chain(also) {
-        for v in parts.headers.get_all(name) {
-            headers.append(name.clone(), v.clone());
-        }
+/// The request's headers as the core checks them on Streamable HTTP (`Host`, or HTTP/2's
+/// `:authority`; `Origin`; `Content-Type`; `Content-Length`; the header-size limit), without
+/// the Streamable HTTP headers (session, version, method, name, parameters, `Last-Event-ID`,
+/// `Accept`), which belong to the channel, not to the legacy client.
+fn carrier_headers(parts: &http::request::Parts) -> HeaderMap {
+    let mut headers = parts.headers.clone();
+    let ours: Vec<header::HeaderName> = headers
+        .keys()
+        .filter(|k| {
+            let k = k.as_str();
+            k.starts_with("mcp-") || k == "last-event-id" || k == "accept"
+        })
+        .cloned()
+        .collect();
+    for k in ours {
+        headers.remove(k);
     }
     // HTTP/2 names the host in the URI (as in the Streamable HTTP handler).
     if !headers.contains_key(header::HOST)
@@ -117,7 +125,7 @@ fn open(
 ) -> Response<ResponseBody> {
     let (out_tx, out_rx) = mpsc::channel(shared.queue_len());
     let channel = Channel::new(shared.clone(), out_tx);
-    if let Err(r) = channel.check_carrier(carrier_headers(parts, &[])) {
+    if let Err(r) = channel.check_carrier(carrier_headers(parts)) {
         return rejection_response(&r);
     }
     let Some(id) = connection_id() else {
@@ -202,7 +210,7 @@ where
         Err(e) if e.is::<http_body_util::LengthLimitError>() => return too_large(),
         Err(_) => return plain(StatusCode::BAD_REQUEST, "the body could not be read"),
     };
-    let headers = carrier_headers(parts, &[header::CONTENT_TYPE]);
+    let headers = carrier_headers(parts);
     match channel.handle(bytes, headers).await {
         Ok(()) => plain(StatusCode::ACCEPTED, "Accepted"),
         Err(r) => rejection_response(&r),

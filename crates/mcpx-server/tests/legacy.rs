@@ -285,6 +285,14 @@ async fn carrier_checks_are_those_of_streamable_http() {
             .post_raw(&endpoint, ok.clone(), &[("content-type", "text/plain")])
             .await;
         assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        // The header-size limit (431), as on the Streamable HTTP endpoint.
+        let huge = "a".repeat(40 * 1024);
+        let (s, _) = srv
+            .post_raw(&endpoint, ok.clone(), &[("x-padding", huge.as_str())])
+            .await;
+        assert_eq!(s, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+        let r = srv.get("/sse", &[("x-padding", huge.as_str())]).await;
+        assert_eq!(r.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
         let big = call(2, "echo", None)
             .to_string()
             .replace("hi", &"x".repeat(8192));
