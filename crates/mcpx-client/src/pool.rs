@@ -236,7 +236,11 @@ impl HttpClient {
                 }
             }
         }
-        let sender = tokio::time::timeout(self.inner.opts.connect_timeout, self.connect(origin))
+        // Boxed: connecting (TCP, TLS, the HTTP handshake) is a future of several KiB that most
+        // requests never run; inline, every request's future (and each task that holds one)
+        // would carry and copy it.
+        let connect = Box::pin(self.connect(origin));
+        let sender = tokio::time::timeout(self.inner.opts.connect_timeout, connect)
             .await
             .map_err(|_| Error::Timeout(Phase::Connect))??;
         if shared
