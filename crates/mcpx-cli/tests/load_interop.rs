@@ -84,9 +84,8 @@ fn start(peers: &Path, ts: bool, mode: &str) -> (Peer, u16) {
 }
 
 fn load(url: &str, json: &Path) -> i32 {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mcpx"))
-        .args([
-            "load",
+    run_load(
+        &[
             url,
             "--rate",
             "8",
@@ -96,11 +95,19 @@ fn load(url: &str, json: &Path) -> i32 {
             "1s",
             "--time-scale",
             "0.02",
-            "--allow-destructive",
-            "--no-progress",
-            "--json",
-        ])
+        ],
+        json,
+    )
+}
+
+/// `mcpx load ARGS --json JSON`, bounded by [`BOUND`]; its exit code.
+fn run_load(args: &[&str], json: &Path) -> i32 {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mcpx"))
+        .arg("load")
+        // Before ARGS: a stdio run's ARGS end with `-- CMD ...`.
+        .args(["--allow-destructive", "--no-progress", "--json"])
         .arg(json)
+        .args(args)
         .env("NO_COLOR", "1")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -167,6 +174,148 @@ fn load_against_the_sdk_servers() {
                 total["requests"], calls["requests"], total["errors_by_class"]
             );
         }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Checks a report of a run against an SDK server: enough requests, no connect, TLS or
+/// protocol errors, answered tool calls; returns (requests, answered calls).
+fn check_report(what: &str, json: &Path, min_requests: u64) -> (u64, u64) {
+    let report: Value = serde_json::from_slice(&std::fs::read(json).unwrap()).unwrap();
+    let total = &report["summary"];
+    let requests = total["requests"].as_u64().unwrap();
+    assert!(
+        requests >= min_requests,
+        "{what}: too few requests: {total}"
+    );
+    for class in ["connect", "tls", "protocol"] {
+        assert_eq!(
+            total["errors_by_class"][class], 0,
+            "{what}: {class} errors: {total}"
+        );
+    }
+    let calls = report["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "tools/call")
+        .unwrap_or_else(|| panic!("{what}: no tools/call"));
+    let answered = calls["answered"].as_u64().unwrap();
+    assert!(answered > 0, "{what}: {calls}");
+    // Sessions were set up (a process or a stream each): `initialize` answered.
+    let inits = report["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "initialize")
+        .unwrap_or_else(|| panic!("{what}: no initialize"));
+    assert!(inits["answered"].as_u64().unwrap() > 0, "{what}: {inits}");
+    let notes = report["run"]["notes"].to_string();
+    eprintln!(
+        "mcpx load vs {what}: {requests} requests, {answered} tools/call answered, {} initialize, errors {}, notes {notes}",
+        inits["answered"], total["errors_by_class"]
+    );
+    (requests, answered)
+}
+
+/// `--stdio -- CMD`: the SDK servers in stdio mode, one process per session (the Python SDK
+/// answers `server/discover` with 2026-07-28 over stdio, so its users also run modern). The
+/// time scale is larger than the HTTP runs' because a process start (Node, Python) is part of
+/// every session's first request and the profile's handshake deadline (10 s) scales with it.
+#[test]
+fn load_stdio_sdk_servers() {
+    let Some(peers) = peers() else { return };
+    let dir = std::env::temp_dir().join(format!("mcpx-load-stdio-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for ts in [true, false] {
+        let sdk = if ts { "ts" } else { "py" };
+        let (program, file) = if ts {
+            (
+                peers.join("node_modules/.bin/node"),
+                script("ts_server.mjs"),
+            )
+        } else {
+            (peers.join("venv/bin/python"), script("py_server.py"))
+        };
+        let json = dir.join(format!("{sdk}-stdio.json"));
+        let program = program.to_str().unwrap().to_owned();
+        let file = file.to_str().unwrap().to_owned();
+        // A Python SDK server takes about a second of CPU to start (seconds on a busy
+        // machine): a slower rate and a larger scale keep its handshakes within the deadline.
+        let (rate, duration, drain, scale) = if ts {
+            ("3", "3s", "4s", "0.1")
+        } else {
+            ("2", "4s", "6s", "0.5")
+        };
+        let code = run_load(
+            &[
+                "--rate",
+                rate,
+                "--duration",
+                duration,
+                "--drain",
+                drain,
+                "--time-scale",
+                scale,
+                "--stdio",
+                "--",
+                &program,
+                &file,
+                "stdio",
+            ],
+            &json,
+        );
+        assert_eq!(code, 0, "{sdk} stdio: mcpx load failed");
+        let what = format!("{sdk} stdio");
+        check_report(&what, &json, 10);
+        let report: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+        assert!(
+            report["run"]["notes"]
+                .to_string()
+                .contains("one server process per MCP session"),
+            "{what}: the report must say how sessions map to processes"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Legacy HTTP+SSE (2024-11-05): the SDK servers' `GET /sse` endpoints. The run finds the
+/// transport itself (the POST `initialize` is refused, the `GET` offers the endpoint), with
+/// one stream per session.
+#[test]
+fn load_legacy_sse_sdk_servers() {
+    let Some(peers) = peers() else { return };
+    let dir = std::env::temp_dir().join(format!("mcpx-load-legacy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for ts in [true, false] {
+        let sdk = if ts { "ts" } else { "py" };
+        let (_peer, port) = start(&peers, ts, "legacy");
+        let json = dir.join(format!("{sdk}-legacy.json"));
+        let url = format!("http://127.0.0.1:{port}/sse");
+        let code = run_load(
+            &[
+                &url,
+                "--rate",
+                "6",
+                "--duration",
+                "2s",
+                "--drain",
+                "2s",
+                "--time-scale",
+                "0.05",
+            ],
+            &json,
+        );
+        assert_eq!(code, 0, "{sdk} legacy: mcpx load failed");
+        let what = format!("{sdk} legacy SSE");
+        check_report(&what, &json, 20);
+        let report: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+        assert!(
+            report["run"]["notes"]
+                .to_string()
+                .contains("legacy HTTP+SSE"),
+            "{what}: the report must name the transport"
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -275,6 +275,73 @@ impl Client {
         })
     }
 
+    /// A session handle over a new stdio child, before any handshake: spawns `command` (its
+    /// stdin and stdout piped, everything else as the command says) and sends nothing. The
+    /// stdio counterpart of [`Client::handle`], for callers that send `initialize` (or
+    /// `server/discover`) themselves and time it. Server requests go to this client's
+    /// [`ClientOptions::handler`]; the child is killed when the last handle is dropped.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the command cannot be spawned.
+    pub fn stdio_handle(
+        &self,
+        command: tokio::process::Command,
+        version: ProtocolVersion,
+    ) -> Result<Session, Error> {
+        let chan = crate::chan::spawn_stdio(self, command)?;
+        let base = Base {
+            client: self.clone(),
+            url: Uri::from_static("stdio:"),
+            origin: None,
+        };
+        Ok(Session {
+            core: base.core(
+                Transport::Chan(chan),
+                version,
+                None,
+                None,
+                handle_first_id(),
+            ),
+        })
+    }
+
+    /// A session handle over a new legacy HTTP+SSE (2024-11-05) connection to `url`, before
+    /// any handshake: opens the `GET` stream and waits for its `endpoint` event, sends no
+    /// MCP message. The legacy counterpart of [`Client::handle`]. Server requests go to this
+    /// client's [`ClientOptions::handler`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for a bad URL; [`Error::HttpStatus`] when the `GET` is
+    /// refused; [`Error::Protocol`] when no `endpoint` event comes; [`Error::Timeout`] after
+    /// [`ClientOptions::discovery_timeout`].
+    pub async fn legacy_handle(
+        &self,
+        url: &str,
+        version: ProtocolVersion,
+    ) -> Result<Session, Error> {
+        let uri: Uri = url
+            .parse()
+            .map_err(|e| Error::InvalidArgument(format!("{url}: {e}")))?;
+        let origin = Origin::of(&uri)?;
+        let base = Base {
+            client: self.clone(),
+            url: uri,
+            origin: Some(origin),
+        };
+        let chan = crate::chan::connect_legacy(&base).await?;
+        Ok(Session {
+            core: base.core(
+                Transport::Chan(chan),
+                version,
+                None,
+                None,
+                handle_first_id(),
+            ),
+        })
+    }
+
     /// The options.
     pub fn options(&self) -> &ClientOptions {
         &self.opts
@@ -982,6 +1049,31 @@ impl Session {
     /// The protocol version in use.
     pub fn protocol_version(&self) -> ProtocolVersion {
         self.core.version
+    }
+
+    /// A handle over the same transport and session id under another protocol version (its
+    /// own id counter starts where this one's is): for a caller that probed with
+    /// `server/discover` on a stdio child or legacy connection and carries on there with
+    /// `initialize`, or that learnt the negotiated version. Sends nothing.
+    pub fn with_version(&self, version: ProtocolVersion) -> Session {
+        let c = &self.core;
+        Session {
+            core: Arc::new(SessionCore {
+                opts: c.opts.clone(),
+                http: c.http.clone(),
+                url: c.url.clone(),
+                origin: c.origin.clone(),
+                version,
+                session_id: c.session_id.clone(),
+                next_id: AtomicI64::new(c.next_id.load(Ordering::Relaxed)),
+                meta: (!version.is_session_era()).then(|| stateless_meta(&c.opts, version)),
+                server: None,
+                transport: c.transport.clone(),
+                closed: AtomicBool::new(false),
+                background: std::sync::Mutex::new(None),
+                tool_headers: std::sync::Mutex::new(HashMap::new()),
+            }),
+        }
     }
 
     /// Whether this is a 2026-07-28 (stateless) session.

@@ -165,12 +165,13 @@ pub fn render(report: &Report) -> String {
     o.push_str(
         "<h2>Client families</h2>\n<table><tr><th>family</th><th>users</th><th>finished</th>\
                 <th>sessions</th><th>requests</th><th>p50 ms</th><th>p99 ms</th>\
-                <th>calls/conversation p50</th></tr>\n",
+                <th>calls/conversation p50</th><th>turn p50 / p90 s</th>\
+                <th>conversation p50 / p90 s</th><th>handshake + call p50 / p99 ms</th></tr>\n",
     );
     for f in &report.families {
         let _ = writeln!(
             o,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&f.name),
             f.users_started,
             f.users_finished,
@@ -178,7 +179,18 @@ pub fn render(report: &Report) -> String {
             f.requests.requests,
             fmt_ms_num(f.requests.latency_us.p50),
             fmt_ms_num(f.requests.latency_us.p99),
-            f.calls_per_conversation.p50
+            f.calls_per_conversation.p50,
+            pair_s(&f.turn_us),
+            pair_s(&f.conversation_us),
+            if f.handshake_call_us.count == 0 {
+                "-".to_owned()
+            } else {
+                format!(
+                    "{} / {}",
+                    fmt_ms_num(f.handshake_call_us.p50),
+                    fmt_ms_num(f.handshake_call_us.p99)
+                )
+            }
         );
     }
     o.push_str(
@@ -509,6 +521,14 @@ fn esc(s: &str) -> String {
         }
     }
     o
+}
+
+/// `p50 / p90` of a duration distribution in seconds, `-` when empty.
+fn pair_s(d: &crate::report::Dist) -> String {
+    if d.count == 0 {
+        return "-".to_owned();
+    }
+    format!("{:.1} / {:.1}", d.p50 as f64 / 1e6, d.p90 as f64 / 1e6)
 }
 
 #[cfg(test)]

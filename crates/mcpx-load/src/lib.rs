@@ -25,6 +25,7 @@ pub mod runner;
 pub mod sink;
 
 pub use runner::{
-    LiveCounts, RunError, RunEvent, RunOptions, RunSummary, Sink, discover_tools, run,
+    Discovery, LiveCounts, RunError, RunEvent, RunOptions, RunSummary, Sink, Transport, discover,
+    discover_tools, run,
 };
 pub use sink::MetricsSink;

@@ -507,6 +507,9 @@ pub(crate) struct Family {
     pub(crate) conversation_us: Histogram<u64>,
     pub(crate) calls_per_conversation: Histogram<u64>,
     pub(crate) requests_per_conversation: Histogram<u64>,
+    /// A session opened for one call: `initialize` start to the tool result (claude.ai's
+    /// effective call latency, PROFILE.md section 4).
+    pub(crate) handshake_call_us: Histogram<u64>,
 }
 
 impl Family {
@@ -521,6 +524,7 @@ impl Family {
             conversation_us: new_hist(),
             calls_per_conversation: new_hist(),
             requests_per_conversation: new_hist(),
+            handshake_call_us: new_hist(),
         }
     }
 
@@ -537,6 +541,7 @@ impl Family {
             &mut self.requests_per_conversation,
             &o.requests_per_conversation,
         );
+        hist::add(&mut self.handshake_call_us, &o.handshake_call_us);
     }
 }
 
@@ -688,6 +693,13 @@ impl Metrics {
     pub fn record_turn(&mut self, family: &str, duration_us: u64) {
         let f = self.families.get_mut(family, Family::new);
         self.clamped += u64::from(hist::record(&mut f.turn_us, duration_us));
+    }
+
+    /// A tool call on a session opened for it (claude.ai opens one before nearly every call):
+    /// from the intended start of its `initialize` to the tool result, µs. Only answered calls.
+    pub fn record_handshake_call(&mut self, family: &str, latency_us: u64) {
+        let f = self.families.get_mut(family, Family::new);
+        self.clamped += u64::from(hist::record(&mut f.handshake_call_us, latency_us));
     }
 
     /// One finished conversation: its duration, tool calls and requests (all methods).
@@ -894,6 +906,7 @@ impl Metrics {
                         + h(&f.conversation_us)
                         + h(&f.calls_per_conversation)
                         + h(&f.requests_per_conversation)
+                        + h(&f.handshake_call_us)
                 })
                 .sum::<usize>()
             + self.think.iter().map(|(_, x)| h(x)).sum::<usize>();

@@ -219,6 +219,11 @@ impl Dist {
         }
     }
 
+    /// An empty distribution (a field missing from an older report).
+    fn empty() -> Self {
+        Self::of(&hist::new_hist())
+    }
+
     /// Decodes the full histogram.
     ///
     /// # Errors
@@ -408,6 +413,11 @@ pub struct FamilyStats {
     pub calls_per_conversation: Dist,
     /// Requests (all methods) per conversation.
     pub requests_per_conversation: Dist,
+    /// Calls on a session opened for them: from the `initialize` start to the tool result,
+    /// µs (claude.ai's effective call latency, PROFILE.md section 4; empty for families that
+    /// keep their sessions). Absent in reports from before it existed.
+    #[serde(default = "Dist::empty")]
+    pub handshake_call_us: Dist,
 }
 
 /// The generator's own lag behind its schedule.
@@ -678,6 +688,7 @@ impl Report {
                 conversation_us: Dist::of(&f.conversation_us),
                 calls_per_conversation: Dist::of(&f.calls_per_conversation),
                 requests_per_conversation: Dist::of(&f.requests_per_conversation),
+                handshake_call_us: Dist::of(&f.handshake_call_us),
             })
             .collect();
         let lag = Dist::of(&metrics.lag);
@@ -859,6 +870,7 @@ impl Report {
             fam.conversation_us = f.conversation_us.histogram()?;
             fam.calls_per_conversation = f.calls_per_conversation.histogram()?;
             fam.requests_per_conversation = f.requests_per_conversation.histogram()?;
+            fam.handshake_call_us = f.handshake_call_us.histogram()?;
             m.families.get_mut(&f.name, Family::new).merge(&fam);
         }
         for t in &self.think {
@@ -1051,6 +1063,27 @@ impl Report {
                 f.requests.requests,
                 fmt_ms_num(f.requests.latency_us.p99)
             )?;
+            if f.turn_us.count > 0 || f.conversation_us.count > 0 {
+                writeln!(
+                    w,
+                    "  turns: {} p50 {}, p90 {}; conversations: {} p50 {}, p90 {}",
+                    f.turn_us.count,
+                    fmt_secs(f.turn_us.p50),
+                    fmt_secs(f.turn_us.p90),
+                    f.conversation_us.count,
+                    fmt_secs(f.conversation_us.p50),
+                    fmt_secs(f.conversation_us.p90)
+                )?;
+            }
+            if f.handshake_call_us.count > 0 {
+                writeln!(
+                    w,
+                    "  handshake + call (a session per call): {} calls, p50 {} ms, p99 {} ms",
+                    f.handshake_call_us.count,
+                    fmt_ms_num(f.handshake_call_us.p50),
+                    fmt_ms_num(f.handshake_call_us.p99)
+                )?;
+            }
         }
         let p = &self.population;
         writeln!(

@@ -12,6 +12,22 @@
 //! What each operation is on the wire is the table in the `mcpx-scenario` crate docs; the
 //! runner binds sessions issued by `initialize` to the user's session slots, pages lists,
 //! sends `_meta` from the profile, and answers server-to-client requests as the user decides.
+//!
+//! # Transports
+//!
+//! [`Transport::StreamableHttp`] is the default. Over [`Transport::LegacySse`] (2024-11-05
+//! HTTP+SSE, found by [`discover`] when `initialize` is refused and a `GET` offers the
+//! `endpoint` event) and [`Transport::Stdio`] (the server spawned as a child), a session is a
+//! channel of its own: **one `GET` stream or one child process per MCP session** (each
+//! `initialize`), as a real client has it. Channels alive at once are bounded by
+//! [`MAX_STDIO_PROCESSES`] / [`MAX_LEGACY_SSE_STREAMS`] (a session beyond it waits for a free
+//! one; the wait counts in its latency, and [`RunSummary::channel_waits`] says how often), and
+//! a user keeps at most [`MAX_CHANNEL_SESSIONS_PER_USER`] (older ones are closed: the profile
+//! never returns to a session it has replaced). A user's first `server/discover` probe over
+//! stdio runs in a child of its own: if it lists 2026-07-28 that child is the user's stateless
+//! channel (later probes and every modern request go there), else it takes the user's
+//! `initialize`. Over legacy HTTP+SSE the probe is POSTed to the URL (as by a client that does
+//! not know the server yet) and the user stays in the session era.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
@@ -20,8 +36,8 @@ use std::time::{Duration, Instant};
 
 use bytes::{BufMut, BytesMut};
 use mcpx_client::{
-    Client, ClientOptions, Error as ClientError, EventKind, Exchange, HttpVersion, PoolMode,
-    ProtocolVersion, Session,
+    Client, ClientOptions, EraChoice, Error as ClientError, EventKind, Exchange, HttpVersion,
+    PoolMode, ProtocolVersion, Session,
 };
 use mcpx_scenario::{
     Action, Answer, Arrivals, CancelReason, Connections, Done, Era, Failure, MetaValue, Op, OpId,
@@ -32,7 +48,7 @@ use mcpx_wire::{Message, RawJson};
 
 use crate::metrics::{Outcome as RequestOutcome, RequestRecord};
 use serde_json::Value as Json;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 use tokio::task::AbortHandle;
 
 /// Virtual users alive at once, at most: each holds a task, a few sessions and buffers. An
@@ -53,6 +69,93 @@ const SCHEDULER_TICK: Duration = Duration::from_millis(100);
 
 /// How long users get after the deadline to close what they hold before the run ends anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// stdio server processes alive at once, at most (one per MCP session). A spawned SDK server
+/// costs 30 to 60 MiB and 50 to 300 ms of CPU to start (Node, Python, measured against the
+/// interop peers): 32 keep a 2-core machine responsive while still loading the server with
+/// concurrent sessions. A session beyond it waits for a free process.
+pub const MAX_STDIO_PROCESSES: usize = 32;
+
+/// Legacy HTTP+SSE sessions (each one held `GET` stream) alive at once, at most: a held
+/// stream costs the generator one connection and a reader task, far less than a process;
+/// the bound keeps a run under the default open-file limit (1024) with room for POSTs.
+pub const MAX_LEGACY_SSE_STREAMS: usize = 512;
+
+/// Channel sessions (stdio processes, legacy streams) one user keeps, at most: the profile's
+/// widest parallel step is 5 calls, each on a fresh session (claude.ai), plus the session a
+/// Claude Code user holds; older sessions are closed when a new one is bound.
+pub const MAX_CHANNEL_SESSIONS_PER_USER: usize = 6;
+
+/// The stateless handle's URL in a stdio run (never sent to: see [`drive_user`]).
+const UNUSED_HTTP_URL: &str = "http://127.0.0.1:9/unused";
+
+/// How the runner reaches the target.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Transport {
+    /// Streamable HTTP at [`RunOptions::url`] (both eras).
+    #[default]
+    StreamableHttp,
+    /// Legacy HTTP+SSE (2024-11-05) at [`RunOptions::url`] (the `GET` endpoint): one stream per
+    /// session.
+    LegacySse,
+    /// A stdio server: `program` with `args`, one process per session (stderr discarded).
+    Stdio {
+        /// The program.
+        program: String,
+        /// Its arguments.
+        args: Vec<String>,
+    },
+}
+
+impl Transport {
+    fn is_channel(&self) -> bool {
+        !matches!(self, Self::StreamableHttp)
+    }
+
+    /// How many channel sessions may be alive at once (none for Streamable HTTP).
+    fn channel_limit(&self) -> Option<usize> {
+        match self {
+            Self::StreamableHttp => None,
+            Self::LegacySse => Some(MAX_LEGACY_SSE_STREAMS),
+            Self::Stdio { .. } => Some(MAX_STDIO_PROCESSES),
+        }
+    }
+
+    /// One line for the plan: what a session is on this transport.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        match self {
+            Self::StreamableHttp => "Streamable HTTP".to_owned(),
+            Self::LegacySse => format!(
+                "legacy HTTP+SSE (2024-11-05): one GET stream per MCP session, at most {MAX_LEGACY_SSE_STREAMS} at once"
+            ),
+            Self::Stdio { program, .. } => format!(
+                "stdio ({program}): one server process per MCP session, at most {MAX_STDIO_PROCESSES} at once, {MAX_CHANNEL_SESSIONS_PER_USER} per user"
+            ),
+        }
+    }
+
+    fn command(&self) -> Option<tokio::process::Command> {
+        let Self::Stdio { program, args } = self else {
+            return None;
+        };
+        let mut c = tokio::process::Command::new(program);
+        // A server's log lines from hundreds of processes would drown the live view.
+        c.args(args).stderr(std::process::Stdio::null());
+        Some(c)
+    }
+}
+
+/// What [`discover`] found: the tools to call and the transport that reached them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Discovery {
+    /// The server's tools.
+    pub tools: Vec<ToolInfo>,
+    /// The transport (Streamable HTTP, or legacy HTTP+SSE when the server fell back to it).
+    pub transport: Transport,
+}
 
 /// Everything else the runner reports.
 #[derive(Clone, Copy, Debug)]
@@ -111,6 +214,15 @@ pub enum RunEvent<'a> {
         /// Bytes.
         bytes: u64,
     },
+    /// A tool call answered on a session opened for it (its `initialize` and
+    /// `notifications/initialized` were the session's only requests before it): claude.ai's
+    /// effective call latency (PROFILE.md section 4).
+    HandshakeCall {
+        /// The family.
+        family: &'a str,
+        /// From the intended start of the `initialize` to the tool result, µs.
+        latency_us: u64,
+    },
 }
 
 /// Where measurements go (the metrics recorder; tests use their own).
@@ -145,6 +257,9 @@ pub struct RunOptions {
     pub insecure: bool,
     /// An extra CA (PEM) for TLS targets.
     pub cacert: Option<Vec<u8>>,
+    /// How to reach the target (Streamable HTTP unless [`discover`] or the caller says
+    /// otherwise).
+    pub transport: Transport,
 }
 
 impl RunOptions {
@@ -161,6 +276,7 @@ impl RunOptions {
             max_requests: None,
             insecure: false,
             cacert: None,
+            transport: Transport::StreamableHttp,
         }
     }
 }
@@ -183,6 +299,9 @@ pub struct RunSummary {
     pub tools: Vec<String>,
     /// Why the run stopped early, if it did (Ctrl-C, request limit).
     pub stopped_early: Option<String>,
+    /// Sessions that waited for a free channel (stdio process, legacy stream) because
+    /// [`MAX_STDIO_PROCESSES`] / [`MAX_LEGACY_SSE_STREAMS`] were alive.
+    pub channel_waits: u64,
 }
 
 /// LiveCounts counters for the progress view.
@@ -227,22 +346,49 @@ impl std::error::Error for RunError {}
 ///
 /// [`RunError::Target`] naming the step that failed (connect, handshake, `tools/list`).
 pub async fn discover_tools(opts: &RunOptions) -> Result<Vec<ToolInfo>, RunError> {
-    let client = Client::new(client_options(opts, opts.http2, PoolMode::Shared)?)
-        .map_err(|e| RunError::Invalid(e.to_string()))?;
-    let session = client
-        .session(&opts.url)
-        .await
-        .map_err(|e| RunError::Target(format!("cannot open a session with {}: {e}", opts.url)))?;
+    Ok(discover(opts).await?.tools)
+}
+
+/// Connects to the target as [`RunOptions::transport`] says and lists its tools. Over
+/// Streamable HTTP the client falls back to legacy HTTP+SSE when the server refuses
+/// `initialize` and offers the `endpoint` event (MCP-DIGEST 3.9): the result then names
+/// [`Transport::LegacySse`], which the run must use.
+///
+/// # Errors
+///
+/// [`RunError::Target`] naming the step that failed (spawn, connect, handshake, `tools/list`).
+pub async fn discover(opts: &RunOptions) -> Result<Discovery, RunError> {
+    let mut o = client_options(opts, opts.http2, PoolMode::Shared)?;
+    o.legacy_fallback(true);
+    if opts.transport == Transport::LegacySse {
+        o.era(EraChoice::LegacySse);
+    }
+    let client = Client::new(o).map_err(|e| RunError::Invalid(e.to_string()))?;
+    let session = match opts.transport.command() {
+        Some(cmd) => client.stdio(cmd).await.map_err(|e| {
+            RunError::Target(format!("cannot start a session with the stdio server: {e}"))
+        })?,
+        None => client.session(&opts.url).await.map_err(|e| {
+            RunError::Target(format!("cannot open a session with {}: {e}", opts.url))
+        })?,
+    };
+    let transport = match &opts.transport {
+        Transport::StreamableHttp if session.is_channel() => Transport::LegacySse,
+        t => t.clone(),
+    };
     let tools = session
         .list_all("tools/list", "tools")
         .await
         .map_err(|e| RunError::Target(format!("tools/list failed: {e}")))?;
     let _ = session.close().await;
-    Ok(tools
-        .iter()
-        .filter_map(|raw| serde_json::from_slice::<Json>(raw.as_bytes()).ok())
-        .filter_map(|t| ToolInfo::from_json(&t))
-        .collect())
+    Ok(Discovery {
+        tools: tools
+            .iter()
+            .filter_map(|raw| serde_json::from_slice::<Json>(raw.as_bytes()).ok())
+            .filter_map(|t| ToolInfo::from_json(&t))
+            .collect(),
+        transport,
+    })
 }
 
 fn client_options(
@@ -294,8 +440,14 @@ pub async fn run(
     let tools = plan.tools().iter().map(|t| t.name.clone()).collect();
     let ctx = Arc::new(RunCtx::new(opts, &plan, sink, live)?);
     let mut arrivals = Arrivals::new(&ctx.opts.scenario, ctx.opts.shard);
-    let mut pending: Vec<mcpx_scenario::Start> =
-        mcpx_scenario::prefill(&ctx.opts.scenario, ctx.opts.shard);
+    // `[load] prefill` (open model only: a closed model's population is its user count).
+    let mut pending: Vec<mcpx_scenario::Start> = if ctx.opts.scenario.load.prefill
+        && ctx.opts.scenario.load.model == mcpx_scenario::LoadModel::Open
+    {
+        mcpx_scenario::prefill(&ctx.opts.scenario, ctx.opts.shard)
+    } else {
+        Vec::new()
+    };
     pending.reverse();
     let (finished_tx, mut finished_rx) = mpsc::unbounded_channel::<u64>();
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -409,6 +561,7 @@ pub async fn run(
         summary.users_finished += 1;
     }
     summary.requests = ctx.live.requests.load(Ordering::Relaxed);
+    summary.channel_waits = ctx.channel_waits.load(Ordering::Relaxed);
     summary.elapsed = ctx.start.elapsed();
     Ok(summary)
 }
@@ -425,6 +578,10 @@ struct RunCtx {
     headers: Vec<(http::HeaderName, http::HeaderValue)>,
     /// `Authorization: Bearer ...`, built once.
     bearer: Option<http::HeaderValue>,
+    /// Free channel sessions (stdio processes, legacy streams); `None` over Streamable HTTP.
+    channels: Option<Arc<Semaphore>>,
+    /// Sessions that had to wait for a free channel.
+    channel_waits: AtomicU64,
 }
 
 impl RunCtx {
@@ -474,6 +631,10 @@ impl RunCtx {
                 }
             })
             .collect::<Result<_, _>>()?;
+        let opts_channels = opts
+            .transport
+            .channel_limit()
+            .map(|n| Arc::new(Semaphore::new(n)));
         Ok(Self {
             opts,
             sink,
@@ -482,7 +643,21 @@ impl RunCtx {
             family_clients,
             headers,
             bearer,
+            channels: opts_channels,
+            channel_waits: AtomicU64::new(0),
         })
+    }
+
+    /// A free channel slot, waiting for one when all are taken.
+    async fn channel_permit(&self) -> Option<OwnedSemaphorePermit> {
+        let sem = self.channels.clone()?;
+        match sem.clone().try_acquire_owned() {
+            Ok(p) => Some(p),
+            Err(_) => {
+                self.channel_waits.fetch_add(1, Ordering::Relaxed);
+                sem.acquire_owned().await.ok()
+            }
+        }
     }
 
     fn now_us(&self) -> u64 {
@@ -506,7 +681,18 @@ struct UserWire {
     family: String,
     client: Client,
     /// Session slots bound by `initialize` (legacy).
-    sessions: Mutex<HashMap<SessionRef, Session>>,
+    sessions: Mutex<HashMap<SessionRef, Bound>>,
+    /// stdio: the child a `server/discover` probe ran in, kept for the user's `initialize`.
+    spare: Mutex<Option<Bound>>,
+    /// stdio: the child that answered the probe with 2026-07-28: the user's stateless
+    /// requests go there.
+    modern: Mutex<Option<Bound>>,
+    /// The user task's outcome queue (server requests that arrive outside an exchange: over a
+    /// channel's handler).
+    events: mpsc::Sender<OpEvent>,
+    /// `tools/call` operations in flight, with their session slot (newest last): a server
+    /// request over a channel is attributed to the newest call of its session.
+    open_calls: Mutex<Vec<(OpId, Option<SessionRef>)>>,
     /// The stateless handle (modern).
     stateless: Session,
     /// JSON-RPC ids: unique per user, so unique in every session it opens.
@@ -514,7 +700,11 @@ struct UserWire {
     /// The JSON-RPC id each started request got (for legacy `notifications/cancelled`).
     ids: Mutex<HashMap<OpId, (Option<SessionRef>, i64)>>,
     /// Server-to-client requests waiting for the user's answer.
-    asked: Mutex<HashMap<ServerRequestId, (Session, Message)>>,
+    asked: Mutex<HashMap<ServerRequestId, Asked>>,
+    /// Sessions with nothing but their handshake sent yet: the intended start of their
+    /// `initialize` (for [`RunEvent::HandshakeCall`]). A session leaves at its first other
+    /// request.
+    fresh: Mutex<HashMap<SessionRef, u64>>,
     next_asked: AtomicU64,
     requests: AtomicU64,
     /// A bound session was counted in `LiveCounts::sessions` and not yet released.
@@ -524,15 +714,121 @@ struct UserWire {
     accept: Option<http::HeaderValue>,
 }
 
+/// A bound session and, over a channel transport, the slot it holds.
+struct Bound {
+    session: Session,
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+/// A server-to-client request waiting for the user's [`OpKind::Answer`].
+enum Asked {
+    /// Arrived on a Streamable HTTP response stream: answered by a POST to its session.
+    Http(Session, Message),
+    /// Arrived over a channel (answered by its handler) or in an `input_required` result
+    /// (answered in the retried request): the answer goes to whoever waits here.
+    Waiting(oneshot::Sender<Answer>),
+}
+
 impl UserWire {
+    /// stdio: the user's 2026-07-28 channel, once a probe found one.
+    fn modern_session(&self) -> Option<Session> {
+        self.modern.lock().ok()?.as_ref().map(|b| b.session.clone())
+    }
+
     fn session(&self, slot: Option<SessionRef>, era: Era) -> Option<Session> {
         match era {
-            Era::Modern => Some(self.stateless.clone()),
+            Era::Modern => match self.ctx.opts.transport {
+                Transport::Stdio { .. } => self.modern_session(),
+                _ => Some(self.stateless.clone()),
+            },
             _ => {
                 let slot = slot?;
-                self.sessions.lock().ok()?.get(&slot).cloned()
+                self.sessions
+                    .lock()
+                    .ok()?
+                    .get(&slot)
+                    .map(|b| b.session.clone())
             }
         }
+    }
+
+    /// Tracks sessions opened for one call: `Some(initialize start)` when `op` is the first
+    /// `tools/call` on a session that has sent nothing but its handshake.
+    fn fresh_session(&self, op: &Op) -> Option<u64> {
+        let slot = op.session.filter(|_| op.era == Era::Legacy)?;
+        let mut fresh = self.fresh.lock().ok()?;
+        match &op.kind {
+            OpKind::Initialize { .. } if op.authenticated => {
+                fresh.insert(slot, op.intended_us);
+                None
+            }
+            OpKind::Initialized => None,
+            OpKind::CallTool { .. } => fresh.remove(&slot),
+            _ => {
+                fresh.remove(&slot);
+                None
+            }
+        }
+    }
+
+    /// Registers a request the user will answer; returns its id and where the answer arrives.
+    fn ask(&self) -> (ServerRequestId, oneshot::Receiver<Answer>) {
+        let (tx, rx) = oneshot::channel();
+        let rid = ServerRequestId(self.next_asked.fetch_add(1, Ordering::Relaxed));
+        if let Ok(mut asked) = self.asked.lock() {
+            asked.insert(rid, Asked::Waiting(tx));
+        }
+        (rid, rx)
+    }
+
+    /// Binds `session` to `slot`; over a channel transport the user's oldest sessions beyond
+    /// [`MAX_CHANNEL_SESSIONS_PER_USER`] are closed (dropping the last handle ends the child or
+    /// stream).
+    fn bind(&self, slot: SessionRef, bound: Bound) {
+        let Ok(mut sessions) = self.sessions.lock() else {
+            return;
+        };
+        if self.ctx.opts.transport.is_channel() {
+            while sessions.len() >= MAX_CHANNEL_SESSIONS_PER_USER {
+                let Some(oldest) = sessions.keys().min().copied() else {
+                    break;
+                };
+                sessions.remove(&oldest);
+                self.ctx.live.sessions.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        if sessions.insert(slot, bound).is_none() {
+            self.ctx.live.sessions.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// A new channel (stdio child or legacy stream) for one session, holding a slot of the
+    /// run's bound; server requests on it are answered by the user.
+    ///
+    /// `t.sent_us` becomes the moment a slot was free: a wait for one is the generator's lag,
+    /// the child's start or the stream's setup is the session's (its "connect").
+    async fn open_channel(
+        self: &Arc<Self>,
+        slot: Option<SessionRef>,
+        version: ProtocolVersion,
+        t: &mut Timing,
+    ) -> Result<Bound, ClientError> {
+        let permit = self.ctx.channel_permit().await;
+        t.sent_us = self.ctx.now_us();
+        let mut opts = self.client.options().clone();
+        opts.handler(Arc::new(Bridge {
+            wire: Arc::downgrade(self),
+            slot,
+        }));
+        let client = self.client.with_options(opts);
+        let session = match self.ctx.opts.transport.command() {
+            Some(cmd) => client.stdio_handle(cmd, version)?,
+            None => client.legacy_handle(&self.ctx.opts.url, version).await?,
+        };
+        Ok(Bound {
+            session,
+            _permit: permit,
+        })
     }
 
     fn id(&self) -> i64 {
@@ -608,18 +904,30 @@ async fn drive_user(
             Err(_) => return,
         },
     };
-    let Ok(stateless) = client.handle(&ctx.opts.url, ProtocolVersion::LATEST, None) else {
+    // Over stdio the URL only names the command, and nothing goes over HTTP (the modern era
+    // is not spoken over a channel): the stateless handle gets a loopback URL it never uses.
+    let http_url = match ctx.opts.transport {
+        Transport::Stdio { .. } => UNUSED_HTTP_URL,
+        _ => ctx.opts.url.as_str(),
+    };
+    let Ok(stateless) = client.handle(http_url, ProtocolVersion::LATEST, None) else {
         return;
     };
+    let (tx, mut rx) = mpsc::channel::<OpEvent>(USER_EVENT_QUEUE);
     let wire = Arc::new(UserWire {
         ctx: ctx.clone(),
         family: family.clone(),
         client,
         sessions: Mutex::new(HashMap::new()),
+        spare: Mutex::new(None),
+        modern: Mutex::new(None),
+        events: tx.clone(),
+        open_calls: Mutex::new(Vec::new()),
         stateless,
         next_id: AtomicI64::new(0),
         ids: Mutex::new(HashMap::new()),
         asked: Mutex::new(HashMap::new()),
+        fresh: Mutex::new(HashMap::new()),
         next_asked: AtomicU64::new(0),
         requests: AtomicU64::new(0),
         closed: AtomicBool::new(false),
@@ -632,7 +940,6 @@ async fn drive_user(
     });
     ctx.live.users.fetch_add(1, Ordering::Relaxed);
     ctx.sink.event(RunEvent::UserStarted { family: &family });
-    let (tx, mut rx) = mpsc::channel::<OpEvent>(USER_EVENT_QUEUE);
     let mut running: HashMap<OpId, Running> = HashMap::new();
     let mut shut = false;
     'user: loop {
@@ -825,22 +1132,58 @@ async fn op_outcome(
         request_bytes: 0,
         response_bytes: 0,
     };
+    let handshake_from = wire.fresh_session(op);
     match &op.kind {
         OpKind::Discover => {
-            let (outcome, msg) =
-                call(wire, op, &wire.stateless, "server/discover", None, &mut t).await;
-            let Some(msg) = msg else {
+            // stdio: the probe runs in a child of its own, which the user's `initialize` then
+            // takes (one process per session). Legacy HTTP+SSE: it is POSTed to the URL, as a
+            // client that does not know the server yet does.
+            // stdio: the first probe runs in a child of its own, which then serves the user
+            // as its 2026-07-28 channel if the server speaks it, else takes the user's
+            // `initialize` (one process per session either way); later probes go to the
+            // modern channel. Legacy HTTP+SSE: it is POSTed to the URL, as a client that does
+            // not know the server yet does.
+            let stdio = matches!(ctx.opts.transport, Transport::Stdio { .. });
+            let mut fresh: Option<Bound> = None;
+            let probe = match wire.modern_session() {
+                Some(s) => s,
+                None if stdio => {
+                    let bound = wire
+                        .open_channel(op.session, ProtocolVersion::LATEST, &mut t)
+                        .await
+                        .map_err(|e| {
+                            let (s, f) = classify(&e);
+                            wire.report("server/discover", None, &t, s);
+                            f
+                        })?;
+                    let session = bound.session.clone();
+                    fresh = Some(bound);
+                    session
+                }
+                None => wire.stateless.clone(),
+            };
+            let (outcome, msg) = call(wire, op, &probe, "server/discover", None, &mut t).await;
+            let result: Json = msg
+                .as_ref()
+                .and_then(Message::result)
+                .and_then(|r| serde_json::from_slice(r.as_bytes()).ok())
+                .unwrap_or(Json::Null);
+            // Over legacy HTTP+SSE the runner speaks the session era only.
+            let modern = ctx.opts.transport != Transport::LegacySse
+                && result["supportedVersions"]
+                    .as_array()
+                    .is_some_and(|v| v.iter().any(|v| v == ProtocolVersion::LATEST.as_str()));
+            if let Some(bound) = fresh {
+                let slot = if modern { &wire.modern } else { &wire.spare };
+                if let Ok(mut slot) = slot.lock() {
+                    *slot = Some(bound);
+                }
+            }
+            if msg.is_none() {
                 // Anything but a result makes the user fall back (PROFILE 2.1 step 2).
                 let _ = outcome;
                 return Ok(Outcome::Done(Done::discover(false, ServerCaps::default())));
-            };
-            let result: Json = msg
-                .result()
-                .and_then(|r| serde_json::from_slice(r.as_bytes()).ok())
-                .unwrap_or(Json::Null);
-            let modern = result["supportedVersions"]
-                .as_array()
-                .is_some_and(|v| v.iter().any(|v| v == ProtocolVersion::LATEST.as_str()));
+            }
             let caps = ServerCaps::from_json(&result["capabilities"]);
             Ok(Outcome::Done(Done::discover(modern, caps)))
         }
@@ -852,10 +1195,30 @@ async fn op_outcome(
             let version = ProtocolVersion::parse(protocol_version)
                 .filter(|v| v.is_session_era())
                 .unwrap_or(ProtocolVersion::LATEST_SESSION_ERA);
-            let pre = wire
-                .client
-                .handle(&ctx.opts.url, version, None)
-                .map_err(|_| Failure::Transport)?;
+            // Over a channel the session is the channel: the probe's stdio child if there is
+            // one, else a new child or stream (its start counts in this request's latency).
+            let mut channel: Option<Bound> = None;
+            let pre = if ctx.opts.transport.is_channel() {
+                let spare = wire.spare.lock().ok().and_then(|mut s| s.take());
+                let bound = match spare {
+                    Some(b) => b,
+                    None => wire
+                        .open_channel(op.session, version, &mut t)
+                        .await
+                        .map_err(|e| {
+                            let (s, f) = classify(&e);
+                            wire.report("initialize", None, &t, s);
+                            f
+                        })?,
+                };
+                let pre = bound.session.with_version(version);
+                channel = Some(bound);
+                pre
+            } else {
+                wire.client
+                    .handle(&ctx.opts.url, version, None)
+                    .map_err(|_| Failure::Transport)?
+            };
             let params = serde_json::json!({
                 "protocolVersion": protocol_version,
                 "capabilities": capabilities,
@@ -873,7 +1236,9 @@ async fn op_outcome(
                 builder = builder.header(k, v);
             }
             t.request_bytes = params.as_bytes().len() as u64 + 64;
-            t.sent_us = ctx.now_us();
+            if channel.is_none() {
+                t.sent_us = ctx.now_us();
+            }
             let ex = builder.send().await;
             let ex = match ex {
                 Ok(ex) => ex,
@@ -912,14 +1277,24 @@ async fn op_outcome(
                 .and_then(ProtocolVersion::parse)
                 .filter(|v| v.is_session_era())
                 .unwrap_or(version);
-            if let Some(slot) = op.session
-                && let Ok(session) = wire
-                    .client
-                    .handle(&ctx.opts.url, negotiated, sid.as_deref())
-                && let Ok(mut sessions) = wire.sessions.lock()
-                && sessions.insert(slot, session).is_none()
-            {
-                ctx.live.sessions.fetch_add(1, Ordering::Relaxed);
+            if let Some(slot) = op.session {
+                let bound = match channel {
+                    Some(c) => Some(Bound {
+                        session: c.session.with_version(negotiated),
+                        _permit: c._permit,
+                    }),
+                    None => wire
+                        .client
+                        .handle(&ctx.opts.url, negotiated, sid.as_deref())
+                        .ok()
+                        .map(|session| Bound {
+                            session,
+                            _permit: None,
+                        }),
+                };
+                if let Some(b) = bound {
+                    wire.bind(slot, b);
+                }
             }
             if op.authenticated {
                 ctx.sink.event(RunEvent::SessionOpened {
@@ -1003,7 +1378,16 @@ async fn op_outcome(
             arguments,
             meta,
             ..
-        } => call_tool(wire, op, name, arguments, meta, &mut t, tx).await,
+        } => {
+            let outcome = call_tool(wire, op, name, arguments, meta, &mut t, tx).await;
+            if let (Some(from), Ok(Outcome::Done(_))) = (handshake_from, &outcome) {
+                ctx.sink.event(RunEvent::HandshakeCall {
+                    family: &wire.family,
+                    latency_us: ctx.now_us().saturating_sub(from),
+                });
+            }
+            outcome
+        }
         OpKind::Cancelled { request } => {
             let session = wire.session(op.session, op.era).ok_or(Failure::Transport)?;
             let id = wire
@@ -1031,12 +1415,19 @@ async fn op_outcome(
         }
         OpKind::Answer { request, answer } => {
             let asked = wire.asked.lock().ok().and_then(|mut a| a.remove(request));
-            let Some((session, msg)) = asked else {
-                return Ok(Outcome::Done(Done::ok()));
-            };
             t.sent_us = ctx.now_us();
-            reply(wire, &session, &msg, answer).await;
-            wire.report("(response)", None, &t, RequestOutcome::Ok);
+            let delivered = match asked {
+                Some(Asked::Http(session, msg)) => {
+                    reply(wire, &session, &msg, answer).await;
+                    true
+                }
+                // The channel's handler writes it, or the retried request carries it.
+                Some(Asked::Waiting(tx)) => tx.send(answer.clone()).is_ok(),
+                None => false,
+            };
+            if delivered {
+                wire.report("(response)", None, &t, RequestOutcome::Ok);
+            }
             Ok(Outcome::Done(Done::ok()))
         }
         _ => Err(Failure::Transport),
@@ -1169,6 +1560,14 @@ async fn notify(
 
 /// `tools/call`: the arguments and `_meta` from the profile; progress and server requests go
 /// to the user as they arrive.
+///
+/// MRTR (2026-07-28, MCP-DIGEST 8.4): an `input_required` result hands each of its input
+/// requests to the user as a server request (the same path as a session-era request on the
+/// response stream); once the user's [`OpKind::Answer`]s are in, the call is retried with a new
+/// id, the answers in `inputResponses` and the `requestState` echoed byte for byte. Each round
+/// is a request of its own in the report (the interim one answered with `input_required`; the
+/// retry intended when the last answer came), so a person's think time never counts as
+/// server latency. At most [`MAX_MRTR_ROUNDS`] rounds.
 async fn call_tool(
     wire: &Arc<UserWire>,
     op: &Op,
@@ -1180,11 +1579,146 @@ async fn call_tool(
 ) -> Result<Outcome, Failure> {
     let ctx = &wire.ctx;
     let session = wire.session(op.session, op.era).ok_or(Failure::Transport)?;
+    let _open = OpenCall::new(wire, op);
+    ctx.sink.event(RunEvent::ArgsSize {
+        bytes: arguments.len() as u64,
+    });
+    let mut retry: Option<bytes::Bytes> = None;
+    for _ in 0..MAX_MRTR_ROUNDS {
+        let end = call_round(
+            wire,
+            op,
+            &session,
+            name,
+            arguments,
+            meta,
+            retry.as_deref(),
+            t,
+            tx,
+        )
+        .await?;
+        let result = match end {
+            RoundEnd::Done { is_error } => return Ok(Outcome::Done(Done::tool(is_error))),
+            RoundEnd::InputRequired(r) => r,
+        };
+        retry = Some(answer_inputs(wire, op, &result, tx).await?);
+        // The retry follows the last answer at once.
+        *t = Timing {
+            intended_us: ctx.now_us(),
+            sent_us: ctx.now_us(),
+            first_byte_us: None,
+            request_bytes: 0,
+            response_bytes: 0,
+        };
+    }
+    // A server that keeps asking is a protocol error (the client bounds its rounds).
+    wire.report("tools/call", Some(name), t, RequestOutcome::Protocol);
+    Err(Failure::Transport)
+}
+
+/// Rounds of one MRTR call, at most: the client library's own bound.
+const MAX_MRTR_ROUNDS: u32 = mcpx_client::limits::MAX_INPUT_ROUNDS + 1;
+
+/// Whether a result is an MRTR interim result (`resultType: "input_required"`).
+fn is_input_required(result: &RawJson) -> bool {
+    result
+        .member("resultType")
+        .is_some_and(|v| v.as_bytes() == br#""input_required""#)
+}
+
+/// Hands each input request of an `input_required` result to the user and waits for every
+/// answer; returns the retry's extra params (`"inputResponses":{..}` and, if given,
+/// `,"requestState":..`), ready to splice into the params object.
+async fn answer_inputs(
+    wire: &Arc<UserWire>,
+    op: &Op,
+    result: &RawJson,
+    tx: &mpsc::Sender<OpEvent>,
+) -> Result<bytes::Bytes, Failure> {
+    let parsed: Json = serde_json::from_slice(result.as_bytes()).unwrap_or(Json::Null);
+    let mut waits = Vec::new();
+    if let Some(requests) = parsed["inputRequests"].as_object() {
+        for (key, req) in requests.iter().take(MAX_INPUT_REQUESTS) {
+            let kind = match req["method"].as_str().unwrap_or_default() {
+                "elicitation/create" => ServerRequest::Elicitation {
+                    requested_schema: req["params"]["requestedSchema"].clone(),
+                },
+                "roots/list" => ServerRequest::RootsList,
+                "sampling/createMessage" => ServerRequest::Sampling,
+                _ => ServerRequest::Other,
+            };
+            let (rid, rx) = wire.ask();
+            let _ = tx
+                .send(OpEvent {
+                    op: op.id,
+                    outcome: Outcome::ServerRequest(rid, kind),
+                    last: false,
+                })
+                .await;
+            waits.push((key.clone(), rx));
+        }
+    }
+    let mut out = BytesMut::with_capacity(256);
+    out.put_slice(br#""inputResponses":{"#);
+    for (i, (key, rx)) in waits.into_iter().enumerate() {
+        // A user who never answers (no capability declared, too many pending) ends the call:
+        // MRTR has no error answer, and the server may only ask for declared capabilities.
+        let answer = rx.await.map_err(|_| Failure::Transport)?;
+        let value = Fixed(answer).result().map_err(|_| Failure::Transport)?;
+        if i > 0 {
+            out.put_u8(b',');
+        }
+        out.put_slice(serde_json::to_string(&key).unwrap_or_default().as_bytes());
+        out.put_u8(b':');
+        out.put_slice(value.as_bytes());
+    }
+    out.put_u8(b'}');
+    // Echoed byte for byte (never parsed into a value and re-encoded).
+    if let Some(state) = result.member("requestState") {
+        out.put_slice(br#","requestState":"#);
+        out.put_slice(state.as_bytes());
+    }
+    Ok(out.freeze())
+}
+
+/// Input requests of one `input_required` result handed to the user, at most (more are left
+/// unanswered; the server asks again): the spec sets no bound, a server cannot make a user hold
+/// unbounded state.
+const MAX_INPUT_REQUESTS: usize = 16;
+
+/// How one round of a `tools/call` ended (failures are reported and returned as `Err`).
+enum RoundEnd {
+    /// The final result.
+    Done {
+        /// `isError: true`.
+        is_error: bool,
+    },
+    /// An MRTR interim result (2026-07-28): answer its input requests and retry.
+    InputRequired(RawJson),
+}
+
+/// One round of a `tools/call`, reported when it ends.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one call's parts, passed through"
+)]
+async fn call_round(
+    wire: &Arc<UserWire>,
+    op: &Op,
+    session: &Session,
+    name: &str,
+    arguments: &str,
+    meta: &[(String, MetaValue)],
+    retry: Option<&[u8]>,
+    t: &mut Timing,
+    tx: &mpsc::Sender<OpEvent>,
+) -> Result<RoundEnd, Failure> {
+    let ctx = &wire.ctx;
     let id = wire.id();
     if let Ok(mut ids) = wire.ids.lock() {
         ids.insert(op.id, (op.session, id));
     }
-    let mut params = BytesMut::with_capacity(arguments.len() + 128);
+    let mut params = BytesMut::with_capacity(arguments.len() + 128 + retry.map_or(0, <[u8]>::len));
     params.put_slice(br#"{"name":"#);
     params.put_slice(serde_json::to_string(name).unwrap_or_default().as_bytes());
     params.put_slice(br#","arguments":"#);
@@ -1193,6 +1727,10 @@ async fn call_tool(
     } else {
         arguments.as_bytes()
     });
+    if let Some(extra) = retry {
+        params.put_u8(b',');
+        params.put_slice(extra);
+    }
     let progress = meta
         .iter()
         .any(|(k, v)| k == "progressToken" && matches!(v, MetaValue::RequestId));
@@ -1210,9 +1748,6 @@ async fn call_tool(
         .collect();
     params.put_u8(b'}');
     let params = RawJson::from_bytes(params.freeze()).map_err(|_| Failure::Transport)?;
-    ctx.sink.event(RunEvent::ArgsSize {
-        bytes: arguments.len() as u64,
-    });
     let mut builder = session
         .request("tools/call")
         .id(id)
@@ -1230,7 +1765,7 @@ async fn call_tool(
     for (k, v) in wire.headers(op) {
         builder = builder.header(k, v);
     }
-    t.request_bytes = arguments.len() as u64 + 96;
+    t.request_bytes = arguments.len() as u64 + 96 + retry.map_or(0, |r| r.len() as u64);
     t.sent_us = ctx.now_us();
     let mut ex = match builder.send().await {
         Ok(ex) => ex,
@@ -1279,7 +1814,7 @@ async fn call_tool(
                     let kind = server_request(&msg);
                     let rid = ServerRequestId(wire.next_asked.fetch_add(1, Ordering::Relaxed));
                     if let Ok(mut asked) = wire.asked.lock() {
-                        asked.insert(rid, (session.clone(), msg));
+                        asked.insert(rid, Asked::Http(session.clone(), msg));
                     }
                     let _ = tx
                         .send(OpEvent {
@@ -1309,16 +1844,23 @@ async fn call_tool(
                     .as_ref()
                     .and_then(|r| r.member("isError"))
                     .is_some_and(|v| v.as_bytes() == b"true");
-                ctx.sink.event(RunEvent::ResultSize {
-                    bytes: result.map_or(0, |r| r.as_bytes().len() as u64),
-                });
+                let interim =
+                    op.era == Era::Modern && result.as_ref().is_some_and(is_input_required);
+                if !interim {
+                    ctx.sink.event(RunEvent::ResultSize {
+                        bytes: result.as_ref().map_or(0, |r| r.as_bytes().len() as u64),
+                    });
+                }
                 let s = if is_error {
                     RequestOutcome::IsError
                 } else {
                     RequestOutcome::Ok
                 };
                 wire.report("tools/call", Some(name), t, s);
-                return Ok(Outcome::Done(Done::tool(is_error)));
+                return Ok(match result {
+                    Some(r) if interim => RoundEnd::InputRequired(r),
+                    _ => RoundEnd::Done { is_error },
+                });
             }
             _ => {}
         }
@@ -1327,16 +1869,9 @@ async fn call_tool(
 
 fn server_request(msg: &Message) -> ServerRequest {
     match msg.method().unwrap_or_default() {
-        "elicitation/create" => {
-            let schema = msg
-                .params()
-                .and_then(|p| p.member("requestedSchema"))
-                .and_then(|s| serde_json::from_slice(s.as_bytes()).ok())
-                .unwrap_or(Json::Null);
-            ServerRequest::Elicitation {
-                requested_schema: schema,
-            }
-        }
+        "elicitation/create" => ServerRequest::Elicitation {
+            requested_schema: requested_schema(msg.params().as_ref()),
+        },
         "roots/list" => ServerRequest::RootsList,
         "sampling/createMessage" => ServerRequest::Sampling,
         "ping" => ServerRequest::Ping,
@@ -1358,6 +1893,97 @@ async fn reply(wire: &UserWire, session: &Session, msg: &Message, answer: &Answe
         return;
     };
     handle.answer(msg).await;
+}
+
+/// A `tools/call` in flight, listed in [`UserWire::open_calls`] until dropped.
+struct OpenCall<'a>(&'a UserWire, OpId);
+
+impl<'a> OpenCall<'a> {
+    fn new(wire: &'a UserWire, op: &Op) -> Self {
+        if let Ok(mut calls) = wire.open_calls.lock() {
+            calls.push((op.id, op.session));
+        }
+        Self(wire, op.id)
+    }
+}
+
+impl Drop for OpenCall<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut calls) = self.0.open_calls.lock() {
+            calls.retain(|(id, _)| *id != self.1);
+        }
+    }
+}
+
+/// The handler of one channel session (stdio child, legacy stream): a server request is
+/// handed to the user as an outcome of the newest `tools/call` in flight on that session, and
+/// answered with what the user's [`OpKind::Answer`] says (the same path as a request on an
+/// HTTP response stream). With no call in flight, or a user who does not answer, it is refused
+/// with -32601 (what the profile's `undeclared = "method_not_found"` answers).
+struct Bridge {
+    wire: std::sync::Weak<UserWire>,
+    slot: Option<SessionRef>,
+}
+
+impl Bridge {
+    fn ask(&self, method: &'static str, request: ServerRequest) -> mcpx_client::HandlerFuture {
+        let refuse = move || mcpx_client::HandlerError::method_not_found(method);
+        let Some(wire) = self.wire.upgrade() else {
+            return Box::pin(async move { Err(refuse()) });
+        };
+        let op = wire.open_calls.lock().ok().and_then(|calls| {
+            calls
+                .iter()
+                .rev()
+                // A stdio probe's child is opened before its session slot is known.
+                .find(|(_, s)| self.slot.is_none() || *s == self.slot)
+                .map(|(id, _)| *id)
+        });
+        let Some(op) = op else {
+            return Box::pin(async move { Err(refuse()) });
+        };
+        let (rid, rx) = wire.ask();
+        let events = wire.events.clone();
+        drop(wire);
+        Box::pin(async move {
+            let _ = events
+                .send(OpEvent {
+                    op,
+                    outcome: Outcome::ServerRequest(rid, request),
+                    last: false,
+                })
+                .await;
+            match rx.await {
+                Ok(answer) => Fixed(answer).result(),
+                Err(_) => Err(refuse()),
+            }
+        })
+    }
+}
+
+impl mcpx_client::ClientHandler for Bridge {
+    fn create_message(&self, _params: Option<RawJson>) -> mcpx_client::HandlerFuture {
+        self.ask("sampling/createMessage", ServerRequest::Sampling)
+    }
+    fn elicit(&self, params: Option<RawJson>) -> mcpx_client::HandlerFuture {
+        self.ask(
+            "elicitation/create",
+            ServerRequest::Elicitation {
+                requested_schema: requested_schema(params.as_ref()),
+            },
+        )
+    }
+    fn list_roots(&self, _params: Option<RawJson>) -> mcpx_client::HandlerFuture {
+        self.ask("roots/list", ServerRequest::RootsList)
+    }
+}
+
+/// `requestedSchema` of `elicitation/create` params (`null` when absent).
+fn requested_schema(params: Option<&RawJson>) -> Json {
+    params
+        .and_then(|p| p.member("requestedSchema"))
+        .and_then(|s| serde_json::from_slice(s.as_bytes()).ok())
+        .unwrap_or(Json::Null)
 }
 
 /// A client handler that answers with one fixed answer.

@@ -51,6 +51,9 @@ impl Sink for MetricsSink {
                 for f in &stats.fan_outs {
                     m.record_fan_out(u64::from(*f));
                 }
+                for t in &stats.turn_us {
+                    m.record_turn(family, *t);
+                }
             }
             RunEvent::SessionOpened { family } => m.session_opened(family),
             RunEvent::SessionClosed { family } => m.session_closed(family),
@@ -60,6 +63,9 @@ impl Sink for MetricsSink {
             RunEvent::ProgressGap { gap_us } => m.record_progress_gap(gap_us),
             RunEvent::ArgsSize { bytes } => m.record_args_size(bytes),
             RunEvent::ResultSize { bytes } => m.record_result_size(bytes),
+            RunEvent::HandshakeCall { family, latency_us } => {
+                m.record_handshake_call(family, latency_us);
+            }
         });
     }
 }

@@ -49,6 +49,10 @@ pub const MAX_PENDING_ANSWERS: usize = 64;
 /// their distributions' `max`, 50 + 100 in the profile).
 pub const MAX_RECORDED_THINKS: usize = 1024;
 
+/// Most turn durations a user records (`UserStats::turn_us`): the profile's turns are at most
+/// 50; a scenario with more still runs them all, only the first 1024 are measured.
+pub const MAX_RECORDED_TURNS: usize = 1024;
+
 /// Most events one simulated user may process: a runaway user (a bug, or a scenario with an
 /// endless reconnect loop) stops here instead of hanging the test or the dry run.
 pub const MAX_EVENTS_PER_USER: usize = 1_000_000;

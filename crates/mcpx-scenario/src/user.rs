@@ -9,7 +9,7 @@
 //!   background: stream reconnects, unauthenticated probes, answers, deadlines, cancels
 //! ```
 
-use crate::limits::{MAX_CHAINS, MAX_PENDING_ANSWERS, MAX_RECORDED_THINKS};
+use crate::limits::{MAX_CHAINS, MAX_PENDING_ANSWERS, MAX_RECORDED_THINKS, MAX_RECORDED_TURNS};
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -417,6 +417,10 @@ pub struct UserStats {
     pub sessions: u32,
     /// End of the last turn, µs (set once the conversation is over).
     pub conversation_end_us: Option<u64>,
+    /// Duration of each finished turn, µs: from the user's message (`on_turn`) to the answer
+    /// of its last step (the start of the next think between turns, or the conversation's
+    /// end). At most [`MAX_RECORDED_TURNS`](crate::MAX_RECORDED_TURNS).
+    pub turn_us: Vec<u64>,
     /// Think samples (only with [`VirtualUser::record_details`]).
     pub thinks: Vec<(ThinkKind, u64)>,
 }
@@ -606,6 +610,8 @@ pub struct VirtualUser {
     probe_next: Option<u64>,
     active: bool,
     last_call_end: Option<u64>,
+    /// When the turn in progress began (its `on_turn`), for [`UserStats::turn_us`].
+    turn_started: Option<u64>,
     now: u64,
     record: bool,
     accept_json_only: bool,
@@ -850,6 +856,7 @@ impl VirtualUser {
             probe_next,
             active: true,
             last_call_end: None,
+            turn_started: None,
             now,
             record: false,
             accept_json_only,
@@ -1477,6 +1484,15 @@ impl VirtualUser {
         }
     }
 
+    /// Records the turn in progress, if any, as ended at `now`.
+    fn end_turn(&mut self, now: u64) {
+        if let Some(start) = self.turn_started.take()
+            && self.stats.turn_us.len() < MAX_RECORDED_TURNS
+        {
+            self.stats.turn_us.push(now.saturating_sub(start));
+        }
+    }
+
     fn start_instr(&mut self, instr: Instr) {
         let now = self.now;
         match instr {
@@ -1522,6 +1538,9 @@ impl VirtualUser {
                 self.running = Some(Running::Chains(vec![id]));
             }
             Instr::Seq(kind) => {
+                if kind == Seq::Turn {
+                    self.turn_started = Some(now);
+                }
                 let f = self.family();
                 let tokens = match kind {
                     Seq::Start => &f.sequence.on_start,
@@ -1543,6 +1562,9 @@ impl VirtualUser {
                 self.running = Some(Running::Chains(vec![id]));
             }
             Instr::Think(kind) => {
+                if kind == ThinkKind::BetweenTurns {
+                    self.end_turn(now);
+                }
                 let t = &self.family().think;
                 let d = match kind {
                     ThinkKind::FirstCall => t.first_call.clone(),
@@ -1563,6 +1585,7 @@ impl VirtualUser {
                 });
             }
             Instr::EndConversation => {
+                self.end_turn(now);
                 self.stats.conversation_end_us = Some(now);
                 self.active = false;
             }

@@ -17,7 +17,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use clap::Args;
 use mcpx_load::{
-    LiveCounts, MetricsSink, Model, Report, RunInfo, RunOptions, Thresholds, exit,
+    LiveCounts, MetricsSink, Model, Report, RunInfo, RunOptions, Thresholds, Transport, exit,
     metrics::Metrics, progress,
 };
 use mcpx_scenario::{LoadModel, MockTarget, Scenario, Shard, ToolInfo};
@@ -128,6 +128,17 @@ pub struct LoadArgs {
     /// Embedded mock only: switch its 2026-07-28 era off (the profile's "legacy target").
     #[arg(long)]
     pub legacy_target: bool,
+    /// Load-test a stdio server: spawn the command after `--` (one process per MCP session,
+    /// at most 32 at once), e.g. `mcpx load --stdio -- node server.js`.
+    #[arg(long, requires = "command", conflicts_with_all = ["url", "legacy_sse"])]
+    pub stdio: bool,
+    /// The URL is a legacy HTTP+SSE (2024-11-05) endpoint (the `GET` stream); without this flag
+    /// it is detected when the server refuses Streamable HTTP.
+    #[arg(long, requires = "url")]
+    pub legacy_sse: bool,
+    /// The stdio server's command and arguments (after `--`, with --stdio).
+    #[arg(last = true, value_name = "CMD ARGS", requires = "stdio")]
+    pub command: Vec<String>,
 }
 
 /// The thresholds failed: `main` exits with [`exit::THRESHOLDS_FAILED`].
@@ -198,7 +209,7 @@ pub(crate) async fn run(
         Some(file) => crate::cmd::read_scenario(file).map_err(|e| usage(format!("{e:#}")))?,
         None => Scenario::builtin(&args.profile).map_err(|e| usage(e.to_string()))?,
     };
-    let demo = args.url.is_none();
+    let demo = args.url.is_none() && !args.stdio;
     let mut notes = Vec::new();
     // The demo's choices, unless flags say otherwise.
     let time_scale = args
@@ -254,6 +265,13 @@ pub(crate) async fn run(
         scenario.load.stages = mcpx_scenario::parse_stages(&args.stage.join(","))
             .map_err(|e| usage(format!("--stage: {e}")))?;
     }
+    if args.stdio && scenario.load.prefill {
+        // Prefill starts the steady-state population of long-lived Claude Code users at once,
+        // each holding its session: over stdio that is a process each, hundreds at a time,
+        // past the runner's process bound. Users arrive from zero instead.
+        scenario.load.prefill = false;
+        notes.push("stdio: prefill is off (a held session is a process each)".to_owned());
+    }
     scenario
         .scale_time(time_scale)
         .map_err(|e| usage(e.to_string()))?;
@@ -287,9 +305,12 @@ pub(crate) async fn run(
         None => None,
     };
 
-    // The target: the URL, or the embedded mock on loopback.
+    // The target: the URL, a stdio command, or the embedded mock on loopback.
     let (url, catalog, mock_stop) = if let Some(url) = &args.url {
         (url.clone(), None, None)
+    } else if args.stdio {
+        let shown = args.command.join(" ");
+        (format!("stdio: {shown}"), None, None)
     } else {
         let opts = crate::mock::MockOptions {
             kind: crate::mock::MockKind::Claude,
@@ -334,10 +355,31 @@ pub(crate) async fn run(
     opts.max_requests = args.requests.map(|n| shard.share(n));
     opts.insecure = args.insecure;
     opts.cacert = cacert;
+    if args.stdio {
+        let Some((program, rest)) = args.command.split_first() else {
+            return Err(usage("--stdio needs a command after `--`"));
+        };
+        opts.transport = Transport::Stdio {
+            program: program.clone(),
+            args: rest.to_vec(),
+        };
+    } else if args.legacy_sse {
+        opts.transport = Transport::LegacySse;
+    }
     let catalog: Vec<ToolInfo> = match catalog {
         Some(c) => c,
         None => {
-            let mut tools = mcpx_load::discover_tools(&opts).await?;
+            let found = mcpx_load::discover(&opts).await?;
+            if found.transport != opts.transport {
+                let msg = format!(
+                    "the server refused Streamable HTTP: using {}",
+                    found.transport.describe()
+                );
+                // The report's note is the plan's transport line below.
+                println!("mcpx load: {msg}");
+                opts.transport = found.transport;
+            }
+            let mut tools = found.tools;
             if !args.allow_destructive {
                 let before = tools.len();
                 tools.retain(|t| t.read_only || !t.destructive);
@@ -364,6 +406,11 @@ pub(crate) async fn run(
     };
     let plan_line = plan_summary(&scenario, model, &catalog, time_scale);
     println!("mcpx load: {plan_line}");
+    if opts.transport != Transport::StreamableHttp {
+        let line = format!("transport: {}", opts.transport.describe());
+        println!("mcpx load: {line}");
+        notes.push(line);
+    }
     if !shard.is_all() {
         println!(
             "mcpx load: shard {shard}: this process runs the users k with k mod {} = {} of that plan",
@@ -424,6 +471,17 @@ pub(crate) async fn run(
     let summary = summary?;
     if let Some(why) = &summary.stopped_early {
         notes.push(format!("stopped early: {why}"));
+    }
+    if summary.channel_waits > 0 {
+        notes.push(format!(
+            "{} sessions waited for a free {} (the generator's limit, counted in their latency)",
+            summary.channel_waits,
+            if args.stdio {
+                "server process"
+            } else {
+                "legacy SSE stream"
+            }
+        ));
     }
     if summary.users_refused > 0 {
         notes.push(format!(
