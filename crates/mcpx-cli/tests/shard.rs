@@ -582,6 +582,21 @@ fn the_merge_refuses_what_is_not_one_run() {
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("independent runs"), "{err}");
 
+    // The scenario is recorded as a path: another path to it is only a warning.
+    let moved = edited(&dir, &s2, "moved.json", |v| {
+        v["run"]["scenario"] = "/elsewhere/s.toml".into();
+    });
+    let (code, _, err) = merge(&[&s0, &s1, &moved], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("warning: scenarios differ"), "{err}");
+
+    // A shard index out of range is a usage error of `mcpx load`.
+    for bad in ["3/3", "1/0", "one/3"] {
+        let (code, _, err) = mcpx(&["load", "--shard", bad, "--dry-run"]);
+        assert_eq!(code, 2, "--shard {bad}: {err}");
+        assert!(err.contains("--shard"), "{err}");
+    }
+
     // Thresholds apply to the merged report (exit 3).
     let (code, _, _) = merge(&[&s0, &s1, &s2], &["--max-p99", "1us"]);
     assert_eq!(code, 3);

@@ -17,9 +17,10 @@
 //!   same n, each index at most once (a duplicate would count its requests twice: always an
 //!   error) and every index present (a missing shard is an error, or with
 //!   [`MergeOptions::allow_partial`] a warning and a note in the merged report). Shards must
-//!   describe one workload: the same model, seed, scenario, duration and time scale. Reports
-//!   without a shard are independent runs, added up with a warning; mixing both is an error. The
-//!   same report given twice is an error either way.
+//!   describe one workload: the same model, seed, duration and time scale (a different scenario
+//!   path or target is only a warning: one file has many paths, each embedded mock its own
+//!   port). Reports without a shard are independent runs, added up with a warning; mixing both
+//!   is an error. The same report given twice is an error either way.
 //!
 //! Interval logs (`--hdr-log`) carry no shard, so [`merge_hdr_log_files`] only refuses
 //! identical inputs; histograms with the same tag and start are added.
@@ -478,7 +479,6 @@ pub fn check_shards(
         let differs = [
             ("run.model", a.model != b.model),
             ("run.seed", a.seed != b.seed),
-            ("run.scenario", a.scenario != b.scenario),
             ("run.duration_us", a.duration_us != b.duration_us),
             ("run.time_scale", a.time_scale != b.time_scale),
         ];
@@ -489,6 +489,18 @@ pub fn check_shards(
                 p0.display(),
                 p.display()
             )));
+        }
+        // The scenario is recorded as the path it was read from: the same file may be reached
+        // by different paths on different machines, so a difference is only suspicious.
+        if a.scenario != b.scenario && !warnings.iter().any(|w| w.starts_with("scenarios differ")) {
+            warnings.push(format!(
+                "scenarios differ ({:?} in {}, {:?} in {}): fine for two paths to the same file, \
+                 wrong for two scenarios",
+                a.scenario,
+                p0.display(),
+                b.scenario,
+                p.display()
+            ));
         }
         if a.target != b.target && !warnings.iter().any(|w| w.starts_with("targets differ")) {
             warnings.push(format!(

@@ -801,6 +801,38 @@ mod tests {
     }
 
     #[test]
+    fn calls_and_prefill_shards_partition() {
+        let s = scenario("model = \"calls\"\ncalls_per_s = 50\nsessions = 7\nduration_s = 10");
+        let key = |v: &Start| (v.at_us, v.index, v.kind == StartKind::Call);
+        let mut all: Vec<_> = drain(&mut Arrivals::new(&s, Shard::all()), u64::MAX)
+            .iter()
+            .map(key)
+            .collect();
+        let mut merged: Vec<_> = (0..3)
+            .flat_map(|i| drain(&mut Arrivals::new(&s, Shard::new(i, 3).unwrap()), u64::MAX))
+            .map(|v| key(&v))
+            .collect();
+        all.sort_unstable();
+        merged.sort_unstable();
+        assert!(all.len() > 400, "{}", all.len());
+        assert_eq!(
+            merged, all,
+            "each call goes to the shard owning its session"
+        );
+        let claude = Scenario::builtin("claude").unwrap();
+        let mut all = prefill(&claude, Shard::all());
+        let mut merged: Vec<Start> = (0..4)
+            .flat_map(|i| prefill(&claude, Shard::new(i, 4).unwrap()))
+            .collect();
+        all.sort_by_key(|s| s.index);
+        merged.sort_by_key(|s| s.index);
+        assert_eq!(
+            merged, all,
+            "prefilled users split, same lifetimes and start times"
+        );
+    }
+
+    #[test]
     fn calls_model_spreads_over_sessions() {
         let s = scenario("model = \"calls\"\ncalls_per_s = 50\nsessions = 4\nduration_s = 10");
         let all = drain(&mut Arrivals::new(&s, Shard::all()), u64::MAX);
