@@ -22,6 +22,8 @@
 //! cancelled, their handlers see it through their context, and nothing more is queued. A
 //! dropped [`Channel::handle`] future loses at most the message it was handling.
 
+use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
@@ -30,7 +32,7 @@ use mcpx_proto::http::{MCP_METHOD, MCP_NAME, MCP_PROTOCOL_VERSION, MCP_SESSION_I
 use mcpx_proto::{
     Dispatch, ProtocolError, ProtocolVersion, Rejection, Routed, SessionId, StreamKey,
 };
-use mcpx_wire::ErrorCode;
+use mcpx_wire::{ErrorCode, RequestId};
 use tokio::sync::{Semaphore, mpsc};
 
 use crate::limits::DEFAULT_MAX_CHANNEL_IN_FLIGHT;
@@ -46,6 +48,10 @@ pub(crate) struct Channel {
     state: Mutex<State>,
     /// Requests (and batches) running now; a permit each.
     in_flight: Arc<Semaphore>,
+    /// The 2026-07-28 requests running now, by id: a channel cancels them with
+    /// `notifications/cancelled` (MCP-DIGEST 7), which the core, built for HTTP where closing
+    /// the stream cancels, does not route; the channel closes the request's stream instead.
+    stateless: Mutex<HashMap<RequestId, StreamKey>>,
 }
 
 #[derive(Default)]
@@ -92,6 +98,7 @@ impl Channel {
             uri,
             state: Mutex::new(State::default()),
             in_flight: Arc::new(Semaphore::new(DEFAULT_MAX_CHANNEL_IN_FLIGHT)),
+            stateless: Mutex::new(HashMap::new()),
         })
     }
 
@@ -125,8 +132,15 @@ impl Channel {
         if closed {
             return Ok(());
         }
-        if sessionless {
-            mirror_stateless_headers(&message, &mut headers);
+        if sessionless
+            && let Some(Stateless::Cancel(id)) = mirror_stateless_headers(&message, &mut headers)
+        {
+            let stream = lock(&self.stateless).remove(&id);
+            if let Some(stream) = stream {
+                // As a closed response stream would on HTTP: the core cancels the request.
+                self.shared.stream_closed(stream);
+            }
+            return Ok(());
         }
         let parts = self.parts(Method::POST, headers);
         match self.shared.route_request(&parts, message) {
@@ -221,10 +235,10 @@ impl Channel {
                     self.refuse(&d).await;
                     return;
                 };
-                let this = self.clone();
+                let run = self.clone().run_owned(d);
                 tokio::spawn(async move {
                     let _permit = permit;
-                    this.run(d, false).await;
+                    run.await;
                 });
             }
             Routed::ClientResponse(c) => self.shared.client_response(c),
@@ -262,9 +276,34 @@ impl Channel {
         }
     }
 
+    /// [`run`](Self::run) for a spawned task, with the request registered before it returns.
+    fn run_owned(self: Arc<Self>, d: Dispatch) -> impl Future<Output = ()> + Send + 'static {
+        let registered = self.register(&d);
+        async move {
+            self.run_registered(d, false, registered).await;
+        }
+    }
+
+    /// Remembers a 2026-07-28 request so that `notifications/cancelled` finds it.
+    fn register(&self, d: &Dispatch) -> Option<RequestId> {
+        let id = d.session.is_none().then(|| d.id.clone())?;
+        lock(&self.stateless).insert(id.clone(), d.stream);
+        Some(id)
+    }
+
     /// Runs one dispatched request, queueing its stream's frames in order. With `collect`, the
     /// final answer is returned instead of queued (a batch answers in one array).
     async fn run(&self, d: Dispatch, collect: bool) -> Option<Bytes> {
+        let registered = self.register(&d);
+        self.run_registered(d, collect, registered).await
+    }
+
+    async fn run_registered(
+        &self,
+        d: Dispatch,
+        collect: bool,
+        stateless: Option<RequestId>,
+    ) -> Option<Bytes> {
         let (tx, mut rx) = mpsc::channel::<Frame>(self.shared.queue_len());
         let (handler, guard) = start_request(&self.shared, d, tx);
         let mut guard = Some(guard);
@@ -288,6 +327,9 @@ impl Channel {
         // `guard` still set: the request ended unanswered (cancelled); dropping it closes the
         // request's stream in the core.
         drop(guard);
+        if let Some(id) = stateless {
+            lock(&self.stateless).remove(&id);
+        }
         last
     }
 
@@ -404,6 +446,14 @@ impl Channel {
     }
 }
 
+/// What a sessionless message turned out to be.
+enum Stateless {
+    /// A 2026-07-28 request or notification (its headers were mirrored).
+    Message,
+    /// A 2026-07-28 `notifications/cancelled` for this request id.
+    Cancel(RequestId),
+}
+
 /// The version, method and name headers of a 2026-07-28 request, mirrored from its body.
 ///
 /// A message channel has no header layer (MCP-DIGEST 5: "everything is in the body"), while the
@@ -412,11 +462,13 @@ impl Channel {
 /// `initialize` or refused for want of a session). Not mirrored: `Mcp-Param-*` of tools that
 /// declare `x-mcp-header` (such calls are refused with -32020 on a channel), and names that
 /// are not visible ASCII.
-fn mirror_stateless_headers(message: &Bytes, headers: &mut HeaderMap) {
+fn mirror_stateless_headers(message: &Bytes, headers: &mut HeaderMap) -> Option<Stateless> {
     #[derive(serde::Deserialize)]
     struct Params {
         name: Option<String>,
         uri: Option<String>,
+        #[serde(rename = "requestId")]
+        request_id: Option<serde_json::Value>,
         #[serde(rename = "_meta")]
         meta: Option<Meta>,
     }
@@ -425,15 +477,19 @@ fn mirror_stateless_headers(message: &Bytes, headers: &mut HeaderMap) {
         #[serde(rename = "io.modelcontextprotocol/protocolVersion")]
         version: Option<String>,
     }
-    let Ok(msg) = mcpx_wire::decode(message.clone(), &mcpx_wire::DecodeOptions::new()) else {
-        return;
-    };
+    let msg = mcpx_wire::decode(message.clone(), &mcpx_wire::DecodeOptions::new()).ok()?;
     let (Some(method), Some(Ok(params))) = (msg.method(), msg.params_as::<Params>()) else {
-        return;
+        return None;
     };
-    let Some(version) = params.meta.and_then(|m| m.version) else {
-        return;
-    };
+    let version = params.meta.and_then(|m| m.version)?;
+    if method == "notifications/cancelled" {
+        let id = match params.request_id? {
+            serde_json::Value::Number(n) => RequestId::from(n.as_i64()?),
+            serde_json::Value::String(s) => RequestId::from(s.as_str()),
+            _ => return None,
+        };
+        return Some(Stateless::Cancel(id));
+    }
     let name = match method {
         "tools/call" | "prompts/get" => params.name,
         "resources/read" => params.uri,
@@ -448,6 +504,7 @@ fn mirror_stateless_headers(message: &Bytes, headers: &mut HeaderMap) {
             headers.insert(header, v);
         }
     }
+    Some(Stateless::Message)
 }
 
 impl Drop for Channel {

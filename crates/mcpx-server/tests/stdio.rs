@@ -412,3 +412,32 @@ async fn stateless_requests_need_no_handshake() {
     .await
     .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stateless_requests_are_cancelled_by_notification() {
+    tokio::time::timeout(BOUND, async {
+        let mut c = start();
+        let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                          "io.modelcontextprotocol/clientCapabilities": {}});
+        c.send(json!({"jsonrpc":"2.0","id":"s1","method":"tools/call",
+                      "params":{"name":"slow","arguments":{},"_meta":meta.clone()}}))
+            .await;
+        let seen = c.seen.clone();
+        let notified = seen.notify.notified();
+        // MCP-DIGEST 7: on stdio, the only way a 2026-07-28 client cancels.
+        c.send(json!({"jsonrpc":"2.0","method":"notifications/cancelled",
+                      "params":{"requestId":"s1","_meta":meta.clone()}}))
+            .await;
+        if !seen.cancelled.load(Ordering::SeqCst) {
+            notified.await;
+        }
+        // Nothing is answered for it: the next line is the discover answer.
+        let r = c
+            .request(2, "server/discover", json!({"_meta": meta}))
+            .await;
+        assert!(r["result"].is_object(), "{r}");
+        assert!(c.finish().await.is_empty());
+    })
+    .await
+    .unwrap();
+}
