@@ -10,9 +10,9 @@
 //!
 //! | module | owns |
 //! |---|---|
-//! | [`record`] | the reverse proxy: HTTP/1.1 + h2c (or TLS) in, pooled HTTP out, bodies forwarded frame by frame and teed to the recorder |
+//! | [`record`](mod@record) | the reverse proxy: HTTP/1.1 + h2c (or TLS) in, pooled HTTP out, bodies forwarded frame by frame and teed to the recorder |
 //! | [`tracefile`] | the writer thread: bounded queue, size cap, rotation |
-//! | [`replay`] | the replay driver over mcpx-client's pool: bindings, timing, metrics, divergence |
+//! | [`replay`](mod@replay) | the replay driver over mcpx-client's pool: bindings, timing, metrics, divergence |
 //! | [`tls`] | TLS termination (rustls, ALPN h2 / http/1.1) |
 //! | [`limits`] | every bound, with its reason |
 

@@ -4,7 +4,7 @@
 //!   certificate is given. Outbound: a pooled HTTP/1.1 (or h2c, `upstream_http2`) client.
 //! - Request bodies are read whole (bounded by [`MAX_REQUEST_BODY_BYTES`]: MCP requests are
 //!   single JSON messages) and forwarded as the same bytes. Response bodies are forwarded frame
-//!   by frame as they arrive ([`TeeBody`]): an SSE event reaches the client when the server sends
+//!   by frame as they arrive (`TeeBody`): an SSE event reaches the client when the server sends
 //!   it, never at the end; the tee only looks at each frame (mcpx-wire's incremental SSE decoder
 //!   for `text/event-stream`, a bounded copy otherwise) on its way through.
 //! - Hop-by-hop headers are dropped both ways (RFC 9110 7.6.1); everything else, paths included,
@@ -30,6 +30,7 @@ use hyper_util::client::legacy::Client as UpstreamClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
 use mcpx_trace::Dir;
 use mcpx_trace::record::{BodyMode, Recorder, RecorderOptions};
 use mcpx_trace::{Event, Header};
@@ -253,7 +254,10 @@ pub async fn record(
         upstream_origin: origin,
         client,
     });
-    let conns = tokio_util_tracker();
+    // Connections are watched for a graceful shutdown (idle keep-alive ones close at once,
+    // busy ones finish their exchanges) and aborted after RECORD_DRAIN.
+    let graceful = GracefulShutdown::new();
+    let mut conns = tokio::task::JoinSet::new();
     let mut next_conn = 0u64;
     tokio::pin!(shutdown);
     loop {
@@ -269,13 +273,15 @@ pub async fn record(
                 }
             },
         };
+        // Finished connection tasks are reaped as we go.
+        while conns.try_join_next().is_some() {}
         let _ = socket.set_nodelay(true);
         next_conn += 1;
         let conn = next_conn;
         let shared = shared.clone();
         let tls = tls.clone();
-        let guard = conns.clone();
-        tokio::spawn(async move {
+        let watcher = graceful.watcher();
+        conns.spawn(async move {
             let svc = hyper::service::service_fn(move |req| {
                 let shared = shared.clone();
                 async move { Ok::<_, Infallible>(proxy(shared, conn, req).await) }
@@ -283,25 +289,38 @@ pub async fn record(
             let builder = auto::Builder::new(TokioExecutor::new());
             let result = match tls {
                 Some(acceptor) => match acceptor.accept(socket).await {
-                    Ok(stream) => builder.serve_connection(TokioIo::new(stream), svc).await,
+                    Ok(stream) => {
+                        watcher
+                            .watch(builder.serve_connection(TokioIo::new(stream), svc))
+                            .await
+                    }
                     Err(e) => {
                         tracing::debug!(error = %e, "TLS handshake failed");
                         Ok(())
                     }
                 },
-                None => builder.serve_connection(TokioIo::new(socket), svc).await,
+                None => {
+                    watcher
+                        .watch(builder.serve_connection(TokioIo::new(socket), svc))
+                        .await
+                }
             };
             if let Err(e) = result {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
-            drop(guard);
         });
     }
-    // Let open exchanges finish (bounded), then close the queue so the writer ends.
-    let deadline = Instant::now() + crate::limits::RECORD_DRAIN;
-    while Arc::strong_count(&conns) > 1 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    drop(listener);
+    if tokio::time::timeout(crate::limits::RECORD_DRAIN, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("open exchanges did not finish in time: closing them");
     }
+    // Every connection (and with it every sender of the trace queue) is gone after this, so
+    // the writer sees the end of the queue.
+    conns.abort_all();
+    while conns.join_next().await.is_some() {}
     let exchanges = shared.exchanges.load(Ordering::Relaxed);
     let upstream_errors = shared.upstream_errors.load(Ordering::Relaxed);
     let dropped = shared.dropped.load(Ordering::Relaxed);
@@ -317,11 +336,6 @@ pub async fn record(
         rotations: stats.rotations,
         upstream_errors,
     })
-}
-
-/// A counter of live connections: one clone per connection task.
-fn tokio_util_tracker() -> Arc<()> {
-    Arc::new(())
 }
 
 fn strip_hop_by_hop(h: &mut HeaderMap) {

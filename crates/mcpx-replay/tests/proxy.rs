@@ -1,0 +1,176 @@
+//! The recorder in-process, against an in-process mcpx-server: TLS termination (ALPN h2 and
+//! http/1.1), trace rotation at the size cap (every rotated file reads on its own), the request
+//! body cap, and a replay of the recording with no divergence.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests"
+)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mcpx_client::{Client, ClientOptions, HttpVersion};
+use mcpx_load::MetricsSink;
+use mcpx_load::metrics::Metrics;
+use mcpx_replay::{RecordOptions, ReplayOptions, TraceFileOptions};
+use mcpx_server::{Handlers, Server, ToolDef, ToolResult};
+use mcpx_trace::plan::{Plan, PlanOptions};
+use serde::Deserialize;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::sync::{oneshot, watch};
+
+/// Every test ends within this.
+const BOUND: Duration = Duration::from_secs(60);
+
+#[derive(Deserialize)]
+struct Text {
+    text: String,
+}
+
+async fn upstream() -> String {
+    let mut h = Handlers::new();
+    h.tool(ToolDef::new("echo"), |_ctx, Text { text }| async move {
+        Ok(ToolResult::text(text))
+    });
+    let server = Server::builder().handlers(h).build().unwrap();
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", l.local_addr().unwrap());
+    tokio::spawn(server.serve(l, std::future::pending()));
+    url
+}
+
+fn tmp(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("mcpx-replay-test-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn read(path: &std::path::Path) -> Vec<mcpx_trace::Event> {
+    let f = std::fs::File::open(path).unwrap();
+    mcpx_trace::Reader::new(std::io::BufReader::new(f))
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .read_all()
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_termination_rotation_and_replay() {
+    tokio::time::timeout(BOUND, async {
+        let up = upstream().await;
+        let dir = tmp("tls");
+        let out = dir.join("t.jsonl");
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let cert_pem = cert.cert.pem();
+        let key_pem = cert.signing_key.serialize_pem();
+        let mut trace = TraceFileOptions::new(&out);
+        // Small files: each holds a handful of events, so 20 calls rotate several times.
+        trace.max_bytes = 3_000;
+        let mut opts = RecordOptions::new(up.clone(), trace);
+        opts.tls = Some((cert_pem.clone().into_bytes(), key_pem.into_bytes()));
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let rec = tokio::spawn(mcpx_replay::record(opts, l, async move {
+            let _ = stop_rx.await;
+        }));
+        for version in [HttpVersion::Http1, HttpVersion::Http2] {
+            let mut o = ClientOptions::new();
+            o.ca_pem(cert_pem.clone().into_bytes());
+            o.http_version(version);
+            let s = Client::connect(&format!("https://localhost:{port}/mcp"), o)
+                .await
+                .unwrap();
+            for i in 0..10 {
+                let r = s
+                    .call_tool("echo", &json!({"text": format!("call {i}")}))
+                    .await
+                    .unwrap();
+                assert_eq!(r.text, format!("call {i}"));
+            }
+            s.close().await.unwrap();
+        }
+        let _ = stop_tx.send(());
+        let summary = rec.await.unwrap().unwrap();
+        assert!(summary.rotations >= 2, "{summary:?}");
+        assert_eq!(summary.events_dropped, 0);
+        // Every file is a trace of its own; together they hold every event once, in order.
+        let mut all = Vec::new();
+        for n in (1..=mcpx_replay::limits::MAX_ROTATED_FILES).rev() {
+            let p = dir.join(format!("t.jsonl.{n}"));
+            if p.exists() {
+                all.extend(read(&p));
+            }
+        }
+        all.extend(read(&out));
+        assert!(all.windows(2).all(|w| w[0].t <= w[1].t));
+        let calls = all
+            .iter()
+            .filter(|e| e.method().as_deref() == Some("tools/call"))
+            .count();
+        // Up to MAX_ROTATED_FILES old files are kept: with 20 calls nothing was deleted yet
+        // unless more rotations happened.
+        if summary.rotations <= u64::from(mcpx_replay::limits::MAX_ROTATED_FILES) {
+            assert_eq!(calls, 20);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    })
+    .await
+    .expect("bounded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recording_replays_in_process_without_divergence_and_bodies_are_capped() {
+    tokio::time::timeout(BOUND, async {
+        let up = upstream().await;
+        let dir = tmp("inproc");
+        let out = dir.join("t.jsonl");
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", l.local_addr().unwrap());
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let rec = tokio::spawn(mcpx_replay::record(
+            RecordOptions::new(up.clone(), TraceFileOptions::new(&out)),
+            l,
+            async move {
+                let _ = stop_rx.await;
+            },
+        ));
+        let s = Client::connect(&format!("{base}/mcp"), ClientOptions::new())
+            .await
+            .unwrap();
+        s.list_tools().await.unwrap();
+        s.call_tool("echo", &json!({"text": "a"})).await.unwrap();
+        s.close().await.unwrap();
+        // Over the body cap: 413 from the proxy, nothing forwarded.
+        let big = "x".repeat(mcpx_replay::limits::MAX_REQUEST_BODY_BYTES + 1);
+        let http = mcpx_client::HttpClient::new(mcpx_client::HttpOptions::default()).unwrap();
+        let mut req = http::Request::new(bytes::Bytes::from(big));
+        *req.method_mut() = http::Method::POST;
+        *req.uri_mut() = format!("{base}/mcp").parse().unwrap();
+        let resp = http.send_raw(req).await.unwrap();
+        assert_eq!(resp.status(), http::StatusCode::PAYLOAD_TOO_LARGE);
+        let _ = stop_tx.send(());
+        let summary = rec.await.unwrap().unwrap();
+        assert_eq!(summary.upstream_errors, 0);
+
+        let events = read(&out);
+        let plan = Plan::new(&events, PlanOptions::default()).unwrap();
+        let steps = plan.steps();
+        let sink = Arc::new(MetricsSink::new(Metrics::new(Duration::from_secs(1))));
+        let (_tx, stop) = watch::channel(false);
+        let r = mcpx_replay::replay(ReplayOptions::new(up, plan), sink.clone(), stop)
+            .await
+            .unwrap();
+        assert_eq!(r.requests, steps);
+        assert_eq!(r.divergence.exchanges, steps);
+        assert_eq!(r.divergence.diverged, 0, "{:?}", r.divergence);
+        assert_eq!(r.unbound, 0);
+        assert_eq!(sink.with(|m| m.requests()), steps);
+        let _ = std::fs::remove_dir_all(&dir);
+    })
+    .await
+    .expect("bounded");
+}
