@@ -369,11 +369,22 @@ impl Channel {
             header::ACCEPT,
             HeaderValue::from_static("text/event-stream"),
         );
-        {
+        let adopted = {
             let mut state = lock(&self.state);
-            state.session = Some(id);
-            state.version = version;
-            self.add_session_headers(&state, &mut headers);
+            let adopt = state.session.is_none() && !state.closed;
+            if adopt {
+                state.session = Some(id.clone());
+                state.version = version;
+                self.add_session_headers(&state, &mut headers);
+            }
+            adopt
+        };
+        if !adopted {
+            // A second `initialize` that raced the first (legacy POSTs are concurrent), or one
+            // answered after the channel closed: its session would have no owner and, with no
+            // stream of its own, would linger until idle expiry.
+            self.delete_session(&id);
+            return;
         }
         let parts = self.parts(Method::GET, headers);
         match self.shared.route_request(&parts, Bytes::new()) {
@@ -427,7 +438,13 @@ impl Channel {
         if let Some(stream) = get {
             self.shared.stream_closed(stream);
         }
-        let Some(id) = session else { return };
+        if let Some(id) = session {
+            self.delete_session(&id);
+        }
+    }
+
+    /// Ends a session as a DELETE would (its requests in flight are cancelled).
+    fn delete_session(&self, id: &SessionId) {
         let mut headers = HeaderMap::new();
         if let Ok(v) = HeaderValue::from_str(id.as_str()) {
             headers.insert(MCP_SESSION_ID, v);

@@ -2,6 +2,10 @@
 //! ([`Server::serve_io`], [`Server::serve_stdio`]), one session per connection, through the
 //! same session table and handlers as Streamable HTTP (`crate::channel`).
 //!
+//! Both eras: an `initialize` makes the connection one session-era session (MCP-DIGEST 2.4:
+//! scoped to the process); without one, requests carrying the 2026-07-28 `_meta` are served
+//! statelessly, and `notifications/cancelled` cancels them (stdio's only way, MCP-DIGEST 7).
+//!
 //! Framing is `mcpx_wire::stdio`: one message per line, blank lines skipped, a line over the
 //! body limit ([`ServerBuilder::max_body_bytes`](crate::ServerBuilder::max_body_bytes))
 //! answered with -32600 and skipped (framing resumes after its newline). Nothing but messages

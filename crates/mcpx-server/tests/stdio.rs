@@ -441,3 +441,50 @@ async fn stateless_requests_are_cancelled_by_notification() {
     .await
     .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stateless_listen_gets_list_changes_until_cancelled() {
+    tokio::time::timeout(BOUND, async {
+        let mut c = start();
+        let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                          "io.modelcontextprotocol/clientCapabilities": {}});
+        c.send(
+            json!({"jsonrpc":"2.0","id":"l1","method":"subscriptions/listen",
+                      "params":{"_meta":meta.clone(),"notifications":{"toolsListChanged":true}}}),
+        )
+        .await;
+        let ack = c.recv().await;
+        assert_eq!(
+            ack["method"], "notifications/subscriptions/acknowledged",
+            "{ack}"
+        );
+        assert_eq!(
+            ack["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+            "l1"
+        );
+        assert_eq!(c.handle.list_changed(ListKind::Tools), 1);
+        let n = c.recv().await;
+        assert_eq!(n["method"], "notifications/tools/list_changed", "{n}");
+        assert_eq!(
+            n["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+            "l1"
+        );
+        c.send(json!({"jsonrpc":"2.0","method":"notifications/cancelled",
+                      "params":{"requestId":"l1","_meta":meta}}))
+            .await;
+        // The listen stream is gone: a change reaches no one.
+        let gone = async {
+            loop {
+                if c.handle.list_changed(ListKind::Tools) == 0 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        gone.await;
+        c.input.shutdown().await.unwrap();
+        c.served.await.unwrap().unwrap();
+    })
+    .await
+    .unwrap();
+}
