@@ -438,6 +438,12 @@ impl Channel {
         if let Some(stream) = get {
             self.shared.stream_closed(stream);
         }
+        // 2026-07-28 requests belong to no session: their streams close as HTTP ones would,
+        // which cancels them.
+        let stateless: Vec<StreamKey> = lock(&self.stateless).drain().map(|(_, k)| k).collect();
+        for stream in stateless {
+            self.shared.stream_closed(stream);
+        }
         if let Some(id) = session {
             self.delete_session(&id);
         }

@@ -12,9 +12,10 @@
 )]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use mcpx_server::limits::DEFAULT_MAX_CHANNEL_IN_FLIGHT;
 use mcpx_server::{Handlers, ListKind, Server, ServerHandle, ToolDef, ToolResult};
 use serde_json::{Value, json};
 use tokio::io::{
@@ -30,6 +31,8 @@ const V: &str = "2025-11-25";
 #[derive(Default)]
 struct Seen {
     cancelled: AtomicBool,
+    /// How many `slow` calls saw their cancellation.
+    count: AtomicUsize,
     notify: Notify,
 }
 
@@ -60,6 +63,7 @@ fn handlers(seen: Arc<Seen>) -> Handlers {
         async move {
             ctx.cancelled().await;
             seen.cancelled.store(true, Ordering::SeqCst);
+            seen.count.fetch_add(1, Ordering::SeqCst);
             seen.notify.notify_waiters();
             Ok(ToolResult::text("cancelled"))
         }
@@ -484,6 +488,39 @@ async fn a_stateless_listen_gets_list_changes_until_cancelled() {
         gone.await;
         c.input.shutdown().await.unwrap();
         c.served.await.unwrap().unwrap();
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_over_the_in_flight_bound_are_refused_and_shutdown_cancels_the_rest() {
+    tokio::time::timeout(BOUND, async {
+        let mut c = start();
+        let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                          "io.modelcontextprotocol/clientCapabilities": {}});
+        let n = i64::try_from(DEFAULT_MAX_CHANNEL_IN_FLIGHT).unwrap();
+        for id in 0..=n {
+            c.send(json!({"jsonrpc":"2.0","id":id,"method":"tools/call",
+                          "params":{"name":"slow","arguments":{},"_meta":meta.clone()}}))
+                .await;
+        }
+        // Stateless requests count against no session: the channel's own bound refuses the
+        // one over it, at once and with its id.
+        let r = c.recv().await;
+        assert_eq!(r["id"], n, "{r}");
+        assert_eq!(r["error"]["code"], -32600, "{r}");
+        // Ending the connection cancels every one still running.
+        let _ = c.stop.take().unwrap().send(());
+        c.served.await.unwrap().unwrap();
+        let seen = c.seen.clone();
+        while seen.count.load(Ordering::SeqCst) < DEFAULT_MAX_CHANNEL_IN_FLIGHT {
+            let notified = seen.notify.notified();
+            if seen.count.load(Ordering::SeqCst) >= DEFAULT_MAX_CHANNEL_IN_FLIGHT {
+                break;
+            }
+            notified.await;
+        }
     })
     .await
     .unwrap();
