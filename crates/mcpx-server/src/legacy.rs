@@ -8,7 +8,7 @@
 //! Security, as on the Streamable HTTP endpoint: the `Host` and `Origin` of the GET and of every
 //! POST go through the core's checks (403), bodies through the body limit (413 from
 //! `Content-Length`, before reading), `Content-Type` must be JSON (415); connections are
-//! bounded by [`DEFAULT_MAX_LEGACY_CONNECTIONS`] (503 + `Retry-After`) and sessions by the
+//! bounded by [`ServerBuilder::max_legacy_connections`](crate::ServerBuilder::max_legacy_connections) (503 + `Retry-After`) and sessions by the
 //! table's limits. The `sessionId` only names a connection (128 random bits); it is not a
 //! credential.
 //!
@@ -40,7 +40,6 @@ use mcpx_wire::sse::{SseEventRef, encode_comment, encode_event};
 use tokio::sync::mpsc;
 
 use crate::channel::Channel;
-use crate::limits::DEFAULT_MAX_LEGACY_CONNECTIONS;
 use crate::service::{ResponseBody, Shared, lock};
 
 /// The path of the event stream.
@@ -51,12 +50,15 @@ pub(crate) const MESSAGES_PATH: &str = "/messages";
 /// The open legacy connections of one server.
 pub(crate) struct Legacy {
     conns: Mutex<HashMap<String, Arc<Channel>>>,
+    /// [`ServerBuilder::max_legacy_connections`](crate::ServerBuilder::max_legacy_connections).
+    max: usize,
 }
 
 impl Legacy {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(max: usize) -> Self {
         Self {
             conns: Mutex::new(HashMap::new()),
+            max,
         }
     }
 
@@ -133,7 +135,7 @@ fn open(
     };
     {
         let mut conns = lock(&legacy.conns);
-        if conns.len() >= DEFAULT_MAX_LEGACY_CONNECTIONS {
+        if conns.len() >= legacy.max {
             let r = Rejection::new(ProtocolError::Overloaded, None, None);
             let mut resp = rejection_response(&r);
             let after = mcpx_proto::limits::DEFAULT_RETRY_AFTER.as_secs().max(1);
@@ -342,6 +344,6 @@ mod tests {
         assert_eq!(a.len(), 32);
         assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
         assert_ne!(a, b);
-        assert_eq!(Legacy::new().len(), 0);
+        assert_eq!(Legacy::new(1).len(), 0);
     }
 }

@@ -58,7 +58,8 @@ use mcpx_proto::{Config, ConfigError, SessionTable};
 
 pub use context::{AskError, RequestContext};
 pub use handler::{
-    BoxFuture, Content, ContentBlock, HandlerError, Handlers, Service, ServiceResult, ToolDef, ToolResult,
+    BoxFuture, Content, ContentBlock, HandlerError, Handlers, Service, ServiceResult, ToolDef,
+    ToolResult,
 };
 pub use notify::{ListKind, MAX_SUBSCRIPTIONS_PER_CLIENT, ServerHandle};
 pub use tower::{McpBody, McpService};
@@ -92,6 +93,7 @@ pub struct ServerBuilder {
     shards: Option<usize>,
     list_changed: bool,
     legacy_sse: bool,
+    max_legacy_connections: Option<usize>,
 }
 
 /// A secret that `Debug` never prints.
@@ -181,6 +183,14 @@ impl ServerBuilder {
         self
     }
 
+    /// Most legacy HTTP+SSE connections open at once (default
+    /// [`limits::DEFAULT_MAX_LEGACY_CONNECTIONS`]; at least 1); a `GET /sse` over it gets 503
+    /// with `Retry-After`.
+    pub fn max_legacy_connections(mut self, n: usize) -> Self {
+        self.max_legacy_connections = Some(n.max(1));
+        self
+    }
+
     /// Validates the configuration and builds the server.
     pub fn build(self) -> Result<Server, ConfigError> {
         let mut config = self.config;
@@ -222,7 +232,10 @@ impl ServerBuilder {
             state_key,
         );
         if self.legacy_sse {
-            shared.legacy = Some(legacy::Legacy::new());
+            shared.legacy = Some(legacy::Legacy::new(
+                self.max_legacy_connections
+                    .unwrap_or(limits::DEFAULT_MAX_LEGACY_CONNECTIONS),
+            ));
         }
         Ok(Server {
             shared: Arc::new(shared),

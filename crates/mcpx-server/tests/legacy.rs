@@ -76,13 +76,18 @@ struct Srv {
 }
 
 async fn start(legacy: bool) -> Srv {
+    start_with(|b| b.legacy_sse(legacy)).await
+}
+
+async fn start_with(
+    f: impl FnOnce(mcpx_server::ServerBuilder) -> mcpx_server::ServerBuilder,
+) -> Srv {
     let seen = Arc::new(Seen::default());
-    let server = Server::builder()
+    let server = f(Server::builder()
         .handlers(handlers(seen.clone()))
-        .max_body_bytes(4096)
-        .legacy_sse(legacy)
-        .build()
-        .unwrap();
+        .max_body_bytes(4096))
+    .build()
+    .unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(server.serve(listener, std::future::pending()));
@@ -354,6 +359,44 @@ async fn a_disconnect_ends_the_session_and_cancels_its_requests() {
             .post_raw(&endpoint, call(2, "echo", None).to_string(), &[])
             .await;
         assert_eq!(s, StatusCode::NOT_FOUND);
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connections_are_bounded_and_idle_streams_kept_alive() {
+    tokio::time::timeout(BOUND, async {
+        let srv = start_with(|b| {
+            b.legacy_sse(true)
+                .max_legacy_connections(1)
+                .keep_alive(Duration::from_millis(50))
+        })
+        .await;
+        let (mut events, endpoint) = srv.open().await;
+        let r = srv.get("/sse", &[]).await;
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(r.headers()["retry-after"], "1");
+        // An idle stream gets keep-alive comments (which the decoder skips and counts).
+        while events.decoder.comments_seen() == 0 {
+            let frame = events.body.frame().await.expect("stream ended").unwrap();
+            if let Ok(data) = frame.into_data() {
+                events.buf.extend_from_slice(&data);
+            }
+            assert!(events.decoder.decode(&mut events.buf).unwrap().is_none());
+        }
+        srv.initialize(&endpoint, &mut events).await;
+        // A closed connection frees its slot.
+        drop(events);
+        loop {
+            let r = srv.get("/sse", &[]).await;
+            if r.status() == StatusCode::OK {
+                break;
+            }
+            assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+            drop(r);
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     })
     .await
     .unwrap();
