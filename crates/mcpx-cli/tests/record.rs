@@ -442,6 +442,27 @@ fn mixed_era_trace_replays_without_divergence_multiplied_and_absolute() {
             "{extra:?}: {pop}"
         );
     }
+    // A wrong path: every exchange answers 404, no session is ever issued, and the requests
+    // that needed one do not wait for it (the run takes about the trace's length, not 30 s
+    // per request).
+    let report = dir.join("r.json");
+    let started = Instant::now();
+    let (code, out, err) = replay(&[
+        trace.to_str().unwrap(),
+        &format!("{url}-nowhere"),
+        "--json",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    let div = &read_report(&report)["divergence"];
+    assert_eq!(div["diverged"], 8, "{div:#}");
+    assert!(out.contains("went without the live session id"), "{out}");
+
     // The same trace against a server that streams every answer: the replay must notice.
     let (_sse_server, sse_url) = serve(&["--response-mode", "sse"]);
     let report = dir.join("r.json");

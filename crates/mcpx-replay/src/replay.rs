@@ -19,7 +19,7 @@
 //!
 //! [`Metrics`]: mcpx_load::Metrics
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -120,6 +120,9 @@ struct Ctx {
     timeout: Duration,
     timing: Timing,
     expected: Arc<HashMap<u64, Expected>>,
+    /// Session keys some exchange of the trace issues (a key never issued, because the
+    /// recording began mid-session, cannot be bound: requests using it do not wait).
+    issued: HashSet<String>,
     sink: Arc<MetricsSink>,
     start: Instant,
     div: Mutex<DivergenceReport>,
@@ -150,6 +153,10 @@ struct CopyState {
     cursors: HashMap<String, String>,
     /// Recorded server request id (raw JSON) -> live one.
     answers: HashMap<String, String>,
+    /// Keys whose issuing exchange ended live without issuing a session.
+    unissued: HashSet<String>,
+    /// Recorded server requests whose exchange ended live without them.
+    unasked: HashSet<String>,
 }
 
 struct CopyRun {
@@ -225,6 +232,11 @@ pub async fn replay(
         timeout: opts.request_timeout,
         timing: plan.options.timing,
         expected: plan.expected.clone(),
+        issued: plan
+            .expected
+            .values()
+            .filter_map(|e| e.issues_session.clone())
+            .collect(),
         sink,
         start,
         div: Mutex::new(DivergenceReport::default()),
@@ -395,9 +407,13 @@ async fn prepare(ctx: &Ctx, run: &CopyRun, req: &Request) -> Prepared {
         let value = match name.as_str() {
             "mcp-session-id" => {
                 let key = value.trim_start_matches('$').to_owned();
-                let deadline = Instant::now() + BINDING_WAIT;
-                run.wait_for(deadline, |s| s.sessions.contains_key(&key))
+                if ctx.issued.contains(&key) {
+                    let deadline = Instant::now() + BINDING_WAIT;
+                    run.wait_for(deadline, |s| {
+                        s.sessions.contains_key(&key) || s.unissued.contains(&key)
+                    })
                     .await;
+                }
                 match run.with(|s| s.sessions.get(&key).cloned()).flatten() {
                     Some(live) => {
                         session = Some(key);
@@ -433,8 +449,10 @@ async fn prepare(ctx: &Ctx, run: &CopyRun, req: &Request) -> Prepared {
     let mut body = req.body.clone().unwrap_or_default();
     if let Some(recorded_id) = &req.answer_to {
         let deadline = Instant::now() + BINDING_WAIT;
-        run.wait_for(deadline, |s| s.answers.contains_key(recorded_id))
-            .await;
+        run.wait_for(deadline, |s| {
+            s.answers.contains_key(recorded_id) || s.unasked.contains(recorded_id)
+        })
+        .await;
         match run.with(|s| s.answers.get(recorded_id).cloned()).flatten() {
             Some(live) => {
                 if let Some(b) = mcpx_trace::with_id(&body, &live) {
@@ -651,6 +669,19 @@ async fn exchange(
         if let Some(e) = s.ex.get_mut(&x) {
             e.ended = Some(done);
             e.close = None;
+        }
+        // What this exchange should have issued and did not will not come: nobody waits.
+        if let Some(exp) = expected {
+            if let Some(key) = &exp.issues_session
+                && !s.sessions.contains_key(key)
+            {
+                s.unissued.insert(key.clone());
+            }
+            for id in &exp.server_request_ids {
+                if !s.answers.contains_key(id) && s.unasked.len() < MAX_BINDINGS_PER_COPY {
+                    s.unasked.insert(id.clone());
+                }
+            }
         }
     });
     run.changed.notify_waiters();
