@@ -471,6 +471,18 @@ fn three_shards_merge_to_the_single_run() {
         }
         t
     };
+    for (i, path) in shard_hlog.iter().enumerate() {
+        let text = std::fs::read_to_string(path).unwrap();
+        assert!(
+            text.starts_with(&format!("#[mcpx shard {i}/3]\n")),
+            "{text:.80}"
+        );
+    }
+    let merged_text = std::fs::read_to_string(&merged_hlog).unwrap();
+    assert!(
+        merged_text.starts_with("#[mcpx merged from shards 0/3, 1/3, 2/3]\n"),
+        "{merged_text:.80}"
+    );
     let (whole, parts) = (totals(&one_hlog), totals(&merged_hlog));
     assert_eq!(whole, parts);
     assert_eq!(
@@ -596,6 +608,57 @@ fn the_merge_refuses_what_is_not_one_run() {
         assert_eq!(code, 2, "--shard {bad}: {err}");
         assert!(err.contains("--shard"), "{err}");
     }
+
+    // Interval logs: the same rules, from their `#[mcpx shard i/n]` comment.
+    let log = |name: &str, shard: Option<(u64, u64)>, requests: u64| {
+        let mut m = Metrics::new(Duration::from_secs(1));
+        for i in 0..requests {
+            m.record_request(&RequestRecord::new(
+                "tools/call",
+                "a",
+                i,
+                i + 700,
+                Outcome::Ok,
+            ));
+        }
+        m.advance(2_000_000);
+        let mut bytes = Vec::new();
+        mcpx_load::hdrlog::write_interval_log(&m, &mut bytes).unwrap();
+        if let Some((i, n)) = shard {
+            let s = mcpx_scenario::Shard::new(i, n).unwrap();
+            bytes = mcpx_load::merge::shard_log(s, &bytes);
+        }
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    };
+    let l0 = log("l0.hlog", Some((0, 3)), 1);
+    let l1 = log("l1.hlog", Some((1, 3)), 2);
+    let l1b = log("l1b.hlog", Some((1, 3)), 3);
+    let l2 = log("l2.hlog", Some((2, 3)), 4);
+    let lw = log("lw.hlog", None, 5);
+    let out = dir.join("out.hlog");
+    let logs = |files: &[&Path], extra: &[&str]| {
+        let mut args = vec!["report", "merge", "--hdr-log"];
+        args.extend(files.iter().map(|p| p.to_str().unwrap()));
+        args.extend(["-o", p(&out)]);
+        args.extend(extra);
+        mcpx(&args)
+    };
+    let (code, _, err) = logs(&[&l0, &l1, &l2], &[]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = logs(&[&l0, &l1, &l1b, &l2], &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("shard 1/3 appears twice"), "{err}");
+    let (code, _, err) = logs(&[&l0, &l2], &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("1/3 missing"), "{err}");
+    let (code, _, err) = logs(&[&l0, &l2], &["--allow-partial"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("PARTIAL"), "{err}");
+    let (code, _, err) = logs(&[&l0, &l1, &l2, &lw], &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("whole run"), "{err}");
 
     // Thresholds apply to the merged report (exit 3).
     let (code, _, _) = merge(&[&s0, &s1, &s2], &["--max-p99", "1us"]);

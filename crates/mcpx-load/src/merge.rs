@@ -22,8 +22,9 @@
 //!   port). Reports without a shard are independent runs, added up with a warning; mixing both
 //!   is an error. The same report given twice is an error either way.
 //!
-//! Interval logs (`--hdr-log`) carry no shard, so [`merge_hdr_log_files`] only refuses
-//! identical inputs; histograms with the same tag and start are added.
+//! Interval logs (`--hdr-log`) of a shard start with a `#[mcpx shard i/n]` comment
+//! ([`shard_log`]); [`merge_hdr_log_files`] checks their set by the same rules and adds the
+//! histograms with the same tag and start.
 //!
 //! # Not here
 //! Printing and exit codes (`mcpx-cli`); the arithmetic of merging ([`Report::merge`],
@@ -388,6 +389,7 @@ fn dists(r: &Report) -> Vec<(String, &Dist)> {
             format!("{at}.requests_per_conversation"),
             &f.requests_per_conversation,
         ));
+        out.push((format!("{at}.handshake_call_us"), &f.handshake_call_us));
     }
     out.push(("generator.lag_us".into(), &r.generator.lag_us));
     if let Some(d) = &r.sse.event_us {
@@ -412,7 +414,6 @@ pub fn check_shards(
     reports: &[(PathBuf, Report)],
     opts: &MergeOptions,
 ) -> Result<(ShardSet, Vec<String>), MergeError> {
-    let mut warnings = Vec::new();
     for (i, (pa, a)) in reports.iter().enumerate() {
         for (pb, b) in &reports[..i] {
             if a == b {
@@ -424,53 +425,21 @@ pub fn check_shards(
             }
         }
     }
-    let mut shards: BTreeMap<u64, &Path> = BTreeMap::new();
-    let mut count: Option<(u64, &Path)> = None;
-    let mut whole: Option<&Path> = None;
+    let mut tagged = Vec::with_capacity(reports.len());
     for (path, r) in reports {
-        let Some(text) = &r.run.shard else {
-            whole.get_or_insert(path);
-            continue;
-        };
         // read_report checked the field; a report built in memory gets the same message.
-        let s = Shard::parse(text)
+        let shard = r
+            .run
+            .shard
+            .as_deref()
+            .map(Shard::parse)
+            .transpose()
             .map_err(|e| MergeError::Shards(format!("{}: run.shard: {e}", path.display())))?;
-        match count {
-            None => count = Some((s.count(), path)),
-            Some((n, first)) if n != s.count() => {
-                return Err(MergeError::Shards(format!(
-                    "{} is shard {s} but {} is one of {n} shards: shards of one run share their n",
-                    path.display(),
-                    first.display()
-                )));
-            }
-            Some(_) => {}
-        }
-        if let Some(other) = shards.insert(s.index(), path) {
-            return Err(MergeError::Shards(format!(
-                "shard {s} appears twice ({} and {}): its requests would count twice",
-                other.display(),
-                path.display()
-            )));
-        }
+        tagged.push((path.as_path(), shard));
     }
-    let Some((n, first)) = count else {
-        if reports.len() > 1 {
-            warnings.push(format!(
-                "the {} reports carry no shard (run.shard): merged as independent runs, their \
-                 counts added",
-                reports.len()
-            ));
-        }
-        return Ok((ShardSet::Independent, warnings));
-    };
-    if let Some(w) = whole {
-        return Err(MergeError::Shards(format!(
-            "{} is a whole run (no run.shard) but {} is a shard of {n}: merge the shards of one \
-             run, or whole runs, not both",
-            w.display(),
-            first.display()
-        )));
+    let (set, mut warnings) = check_set(&tagged, "reports", "run.shard", opts)?;
+    if set == ShardSet::Independent {
+        return Ok((set, warnings));
     }
     // One workload: the shards of a run share everything that decides who does what.
     let (p0, r0) = &reports[0];
@@ -511,6 +480,64 @@ pub fn check_shards(
                 p.display()
             ));
         }
+    }
+    Ok((set, warnings))
+}
+
+/// The shard-set rules shared by reports and interval logs: one n, each index once, none
+/// missing (unless `allow_partial`), shards not mixed with whole runs. `what` names the inputs
+/// and `field` where their shard is recorded, for the messages.
+fn check_set(
+    items: &[(&Path, Option<Shard>)],
+    what: &str,
+    field: &str,
+    opts: &MergeOptions,
+) -> Result<(ShardSet, Vec<String>), MergeError> {
+    let mut warnings = Vec::new();
+    let mut shards: BTreeMap<u64, &Path> = BTreeMap::new();
+    let mut count: Option<(u64, &Path)> = None;
+    let mut whole: Option<&Path> = None;
+    for &(path, shard) in items {
+        let Some(s) = shard else {
+            whole.get_or_insert(path);
+            continue;
+        };
+        match count {
+            None => count = Some((s.count(), path)),
+            Some((n, first)) if n != s.count() => {
+                return Err(MergeError::Shards(format!(
+                    "{} is shard {s} but {} is one of {n} shards: shards of one run share their n",
+                    path.display(),
+                    first.display()
+                )));
+            }
+            Some(_) => {}
+        }
+        if let Some(other) = shards.insert(s.index(), path) {
+            return Err(MergeError::Shards(format!(
+                "shard {s} appears twice ({} and {}): its requests would count twice",
+                other.display(),
+                path.display()
+            )));
+        }
+    }
+    let Some((n, first)) = count else {
+        if items.len() > 1 {
+            warnings.push(format!(
+                "the {} {what} carry no shard ({field}): merged as independent runs, their \
+                 counts added",
+                items.len()
+            ));
+        }
+        return Ok((ShardSet::Independent, warnings));
+    };
+    if let Some(w) = whole {
+        return Err(MergeError::Shards(format!(
+            "{} is a whole run (no {field}) but {} is a shard of {n}: merge the shards of one \
+             run, or whole runs, not both",
+            w.display(),
+            first.display()
+        )));
     }
     let set = ShardSet::Shards {
         count: n,
@@ -592,14 +619,77 @@ fn check_count(n: usize) -> Result<(), MergeError> {
     Ok(())
 }
 
+/// The comment that names the shard an interval log belongs to: `#[mcpx shard i/n]` before
+/// its first line ([`shard_log`]). Interval-log readers skip comments; [`merge_hdr_log_files`]
+/// reads it to check the shard set as it does for reports.
+const SHARD_COMMENT: &str = "#[mcpx shard ";
+
+/// `log` (an interval log as [`crate::hdrlog`] writes it) marked as shard `shard`.
+#[must_use]
+pub fn shard_log(shard: Shard, log: &[u8]) -> Vec<u8> {
+    let mut out = format!("{SHARD_COMMENT}{shard}]\n").into_bytes();
+    out.extend_from_slice(log);
+    out
+}
+
+/// The shard an interval log says it is (its `#[mcpx shard i/n]` comment), if any.
+fn log_shard(path: &Path, bytes: &[u8]) -> Result<Option<Shard>, MergeError> {
+    let mut found: Option<(Shard, usize)> = None;
+    for (n, line) in bytes.split(|c| *c == b'\n').enumerate() {
+        let Some(rest) = line.strip_prefix(SHARD_COMMENT.as_bytes()) else {
+            continue;
+        };
+        let text = std::str::from_utf8(rest)
+            .ok()
+            .and_then(|t| t.trim_end().strip_suffix(']'));
+        let shard = text
+            .ok_or_else(|| "expected #[mcpx shard i/n]".to_owned())
+            .and_then(Shard::parse)
+            .map_err(|e| malformed(path, None, format!("line {}: {e}", n + 1)))?;
+        match found {
+            Some((first, line)) if first != shard => {
+                return Err(malformed(
+                    path,
+                    None,
+                    format!(
+                        "line {}: shard {shard}, but line {line} said {first}: one log, one shard",
+                        n + 1
+                    ),
+                ));
+            }
+            Some(_) => {}
+            None => found = Some((shard, n + 1)),
+        }
+    }
+    Ok(found.map(|(s, _)| s))
+}
+
+/// A merged interval log and what the caller should tell the user.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct MergedLog {
+    /// The merged log (interval-log text).
+    pub log: Vec<u8>,
+    /// Warnings (independent runs, missing shards with `allow_partial`).
+    pub warnings: Vec<String>,
+    /// The shard set found.
+    pub shards: ShardSet,
+}
+
 /// Merges the interval logs at `paths` exactly (histograms with the same tag and start are
-/// added, sorted by start then tag) and returns the merged log.
+/// added, sorted by start then tag), after the shard-set check of [`check_shards`] on their
+/// `#[mcpx shard i/n]` comments. The merged log is a whole run (no shard comment).
 ///
 /// # Errors
-/// [`MergeError`] naming the file and line that does not parse, or the same log given twice.
-pub fn merge_hdr_log_files(paths: &[PathBuf]) -> Result<Vec<u8>, MergeError> {
+/// [`MergeError`] naming the file and line that does not parse, the same log given twice, or a
+/// wrong shard set.
+pub fn merge_hdr_log_files(
+    paths: &[PathBuf],
+    opts: &MergeOptions,
+) -> Result<MergedLog, MergeError> {
     check_count(paths.len())?;
     let mut seen: Vec<(&Path, Vec<u8>)> = Vec::new();
+    let mut tagged: Vec<(&Path, Option<Shard>)> = Vec::new();
     let mut merged: BTreeMap<(u64, Option<String>), LogInterval> = BTreeMap::new();
     for path in paths {
         let bytes = read_capped(path, MAX_HDR_LOG_BYTES)?;
@@ -610,6 +700,7 @@ pub fn merge_hdr_log_files(paths: &[PathBuf]) -> Result<Vec<u8>, MergeError> {
                 path.display()
             )));
         }
+        tagged.push((path, log_shard(path, &bytes)?));
         let items = hdrlog::read_interval_log(&bytes).map_err(|e| {
             let line = match &e {
                 HdrLogError::Parse(offset) => Some(line_of(&bytes, *offset)),
@@ -644,10 +735,21 @@ pub fn merge_hdr_log_files(paths: &[PathBuf]) -> Result<Vec<u8>, MergeError> {
         }
         seen.push((path, bytes));
     }
+    let (shards, warnings) = check_set(&tagged, "interval logs", "#[mcpx shard i/n]", opts)?;
     let items: Vec<LogInterval> = merged.into_values().collect();
-    let mut out = Vec::new();
-    hdrlog::write_intervals(&items, &mut out).map_err(|e| MergeError::Write(e.to_string()))?;
-    Ok(out)
+    let mut log = Vec::new();
+    if let ShardSet::Shards { count, present } = &shards {
+        let list: Vec<String> = present.iter().map(|i| format!("{i}/{count}")).collect();
+        log.extend_from_slice(
+            format!("#[mcpx merged from shards {}]\n", list.join(", ")).as_bytes(),
+        );
+    }
+    hdrlog::write_intervals(&items, &mut log).map_err(|e| MergeError::Write(e.to_string()))?;
+    Ok(MergedLog {
+        log,
+        warnings,
+        shards,
+    })
 }
 
 /// 1-based line number of byte `offset`.
@@ -685,6 +787,21 @@ mod tests {
         assert_eq!(key_before(text, 0, 0), None);
         assert_eq!(key_before(b"[1, 2]", 1, 4), None);
         assert_eq!(key_before(b"", 9, 9), None);
+    }
+
+    #[test]
+    fn log_shard_comments() {
+        let p = Path::new("x.hlog");
+        let s = Shard::new(1, 3).unwrap_or(Shard::all());
+        let log = shard_log(s, b"#[StartTime: 0]\n");
+        assert_eq!(log_shard(p, &log).ok(), Some(Some(s)));
+        assert_eq!(log_shard(p, b"#[StartTime: 0]\n").ok(), Some(None));
+        let bad = log_shard(p, b"#[mcpx shard 3/2]\n")
+            .map(|_| ())
+            .unwrap_err();
+        assert!(bad.to_string().contains("x.hlog: line 1"), "{bad}");
+        let two = log_shard(p, b"#[mcpx shard 0/2]\n#[mcpx shard 1/2]\n").map(|_| ());
+        assert!(two.is_err());
     }
 
     #[test]

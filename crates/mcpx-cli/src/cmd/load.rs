@@ -539,10 +539,15 @@ pub(crate) async fn run(
         println!("mcpx load: HTML report: {}", path.display());
     }
     if let Some(path) = &args.hdr_log {
-        sink.with(|m| mcpx_load::hdrlog::write_interval_log_file(m, path))
-            .map_err(|e| {
-                anyhow::anyhow!("cannot write the interval log {}: {e}", path.display())
-            })?;
+        // A shard's log names its shard, so `mcpx report merge --hdr-log` checks the set.
+        let mut log = Vec::new();
+        sink.with(|m| mcpx_load::hdrlog::write_interval_log(m, &mut log))
+            .map_err(|e| anyhow::anyhow!("cannot write the interval log: {e}"))?;
+        if args.shard.is_some() {
+            log = mcpx_load::merge::shard_log(shard, &log);
+        }
+        std::fs::write(path, log)
+            .with_context(|| format!("cannot write the interval log {}", path.display()))?;
         println!("mcpx load: HdrHistogram interval log: {}", path.display());
     }
     let violations = mcpx_load::thresholds::check(&report, &thresholds);

@@ -46,7 +46,7 @@ pub struct MergeArgs {
     pub inputs: Vec<PathBuf>,
     /// The inputs are HdrHistogram interval logs (`mcpx load --hdr-log`); write the merged log
     /// to -o.
-    #[arg(long, requires = "out", conflicts_with_all = ["json", "html", "max_p99", "max_error_rate", "allow_partial"])]
+    #[arg(long, requires = "out", conflicts_with_all = ["json", "html", "max_p99", "max_error_rate"])]
     pub hdr_log: bool,
     /// With --hdr-log: where to write the merged interval log.
     #[arg(short, long, value_name = "FILE", requires = "hdr_log")]
@@ -85,8 +85,13 @@ fn run_merge(args: MergeArgs) -> anyhow::Result<()> {
         let Some(out) = &args.out else {
             return Err(usage("--hdr-log needs -o FILE".into()));
         };
-        let merged = merge::merge_hdr_log_files(&args.inputs)?;
-        std::fs::write(out, merged)
+        let mut opts = MergeOptions::default();
+        opts.allow_partial = args.allow_partial;
+        let merged = merge::merge_hdr_log_files(&args.inputs, &opts)?;
+        for w in &merged.warnings {
+            eprintln!("mcpx report: warning: {w}");
+        }
+        std::fs::write(out, merged.log)
             .with_context(|| format!("cannot write the interval log {}", out.display()))?;
         println!(
             "mcpx report: merged {} interval logs into {}",
