@@ -108,3 +108,42 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// Untrusted input never panics the reader: any bytes after a valid header give events or
+    /// an error naming a line.
+    #[test]
+    fn reader_never_panics(lines in prop::collection::vec(prop_oneof![
+        ".{0,60}".prop_map(String::into_bytes),
+        prop::collection::vec(any::<u8>(), 0..60),
+        json_value().prop_map(String::into_bytes),
+        Just(br#"{"t":1,"u":"a","d":"c2s","k":"req","http":"POST","x":1}"#.to_vec()),
+    ], 0..8)) {
+        let mut text = br#"{"format":"mcpx-trace/1","start":"s","transport":"stdio","group":"session"}"#.to_vec();
+        for l in lines {
+            text.push(b'\n');
+            text.extend_from_slice(&l);
+        }
+        if let Ok(mut r) = Reader::new(&text[..]) {
+            match r.read_all() {
+                Ok(_) => {}
+                Err(e) => prop_assert!(e.line >= 2, "{e}"),
+            }
+        }
+    }
+
+    /// Redaction keeps a message valid JSON and changes nothing outside the redacted values;
+    /// filling the markers back never panics and keeps it valid.
+    #[test]
+    fn redaction_keeps_json_valid(args in json_value(), secret in json_value()) {
+        let msg = format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"t","arguments":{{"a":{args},"api_key":{secret},"n":[{{"password":{secret}}}]}},"_meta":{{"progressToken":1}}}}}}"#
+        );
+        let out = mcpx_trace::redact::message(&msg, mcpx_trace::redact::Redact::default()).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        prop_assert!(v["params"]["arguments"]["api_key"]["$redacted"]["bytes"].is_u64());
+        prop_assert_eq!(&v["params"]["_meta"]["progressToken"], &serde_json::json!(1));
+        let filled = mcpx_trace::redact::fill(&out).unwrap_or(out);
+        serde_json::from_str::<serde_json::Value>(&filled).unwrap();
+    }
+}
