@@ -26,6 +26,8 @@ use tokio::task::JoinHandle;
 
 const BOUND: Duration = Duration::from_secs(10);
 const V: &str = "2025-11-25";
+/// Progress notifications the `flood` tool sends.
+const FLOOD: u32 = 2000;
 
 /// Set by the `slow` tool when it sees its cancellation.
 #[derive(Default)]
@@ -33,6 +35,8 @@ struct Seen {
     cancelled: AtomicBool,
     /// How many `slow` calls saw their cancellation.
     count: AtomicUsize,
+    /// Progress notifications the `flood` tool has handed over so far.
+    flooded: AtomicUsize,
     notify: Notify,
 }
 
@@ -58,6 +62,7 @@ fn handlers(seen: Arc<Seen>) -> Handlers {
             answer["content"]["name"].as_str().unwrap_or("?"),
         ))
     });
+    let flood = seen.clone();
     h.tool(ToolDef::new("slow"), move |ctx, _a: Value| {
         let seen = seen.clone();
         async move {
@@ -66,6 +71,16 @@ fn handlers(seen: Arc<Seen>) -> Handlers {
             seen.count.fetch_add(1, Ordering::SeqCst);
             seen.notify.notify_waiters();
             Ok(ToolResult::text("cancelled"))
+        }
+    });
+    h.tool(ToolDef::new("flood"), move |ctx, _a: Value| {
+        let seen = flood.clone();
+        async move {
+            for i in 0..FLOOD {
+                ctx.progress(f64::from(i), None, None).await;
+                seen.flooded.fetch_add(1, Ordering::SeqCst);
+            }
+            Ok(ToolResult::text("flooded"))
         }
     });
     h.tool(ToolDef::new("sleep"), |_ctx, _a: Value| async move {
@@ -91,10 +106,15 @@ struct Conn {
 }
 
 fn start_with(builder: impl FnOnce(Handlers) -> mcpx_server::ServerBuilder) -> Conn {
+    start_piped(builder, 1 << 16)
+}
+
+/// A connection whose pipes buffer `pipe` bytes.
+fn start_piped(builder: impl FnOnce(Handlers) -> mcpx_server::ServerBuilder, pipe: usize) -> Conn {
     let seen = Arc::new(Seen::default());
     let server = builder(handlers(seen.clone())).build().unwrap();
     let handle = server.handle();
-    let (client, server_end) = tokio::io::duplex(1 << 16);
+    let (client, server_end) = tokio::io::duplex(pipe);
     let (server_r, server_w) = tokio::io::split(server_end);
     let (client_r, client_w) = tokio::io::split(client);
     let (stop, stopped) = oneshot::channel::<()>();
@@ -521,6 +541,36 @@ async fn requests_over_the_in_flight_bound_are_refused_and_shutdown_cancels_the_
             }
             notified.await;
         }
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_does_not_read_stalls_the_handler_not_memory() {
+    tokio::time::timeout(BOUND, async {
+        let mut config = mcpx_proto::Config::new();
+        config.max_queued_events_per_stream(4);
+        let mut c = start_piped(|h| Server::builder().handlers(h).config(config), 1024);
+        c.initialize().await;
+        c.send(json!({"jsonrpc":"2.0","id":1,"method":"tools/call",
+                      "params":{"name":"flood","arguments":{},"_meta":{"progressToken":1}}}))
+            .await;
+        // Nobody reads: the handler gets as far as the bounded queues and the pipe allow.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let stalled = c.seen.flooded.load(Ordering::SeqCst);
+        assert!(
+            stalled < 200,
+            "{stalled} notifications queued for a client that reads none"
+        );
+        // Reading lets it finish, with every notification in order, then the answer.
+        for i in 0..FLOOD {
+            let p = c.recv().await;
+            assert_eq!(p["params"]["progress"], f64::from(i), "{p}");
+        }
+        let r = c.recv().await;
+        assert_eq!(r["result"]["content"][0]["text"], "flooded", "{r}");
+        c.finish().await;
     })
     .await
     .unwrap();
