@@ -122,8 +122,49 @@ fn the_demo_runs_and_writes_every_report() {
     ] {
         assert!(method(&report, m)["requests"].as_u64().unwrap() > 0, "{m}");
     }
+    // Turns and conversations per family, and claude.ai's handshake + call latency (a
+    // session before each call) which Claude Code (one session, kept) never has.
+    let family = |name: &str| -> &Value {
+        report["families"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == name)
+            .unwrap_or_else(|| panic!("no family {name}"))
+    };
+    for name in ["claude_ai", "claude_code", "messages_api"] {
+        let f = family(name);
+        assert!(f["turn_us"]["count"].as_u64().unwrap() > 0, "{name}: {f}");
+        assert!(
+            f["conversation_us"]["count"].as_u64().unwrap() > 0,
+            "{name}"
+        );
+        // A conversation holds at least one turn.
+        assert!(
+            f["conversation_us"]["max"].as_u64().unwrap() >= f["turn_us"]["p50"].as_u64().unwrap(),
+            "{name}: {f}"
+        );
+    }
+    let ai = &family("claude_ai")["handshake_call_us"];
+    assert!(ai["count"].as_u64().unwrap() > 0, "claude_ai: {ai}");
+    // Each sample spans a handshake and a call: none is shorter than the fastest call plus the
+    // fastest initialize.
+    let fastest = |m: &str| method(&report, m)["latency_us"]["min"].as_u64().unwrap();
+    assert!(
+        ai["min"].as_u64().unwrap() >= fastest("tools/call") + fastest("initialize"),
+        "{ai}"
+    );
+    assert_eq!(family("claude_code")["handshake_call_us"]["count"], 0);
+    assert!(
+        stdout.contains("turns:") && stdout.contains("handshake + call"),
+        "{stdout}"
+    );
     let html = std::fs::read_to_string(&html).unwrap();
     assert!(html.contains("<svg"), "the HTML report has charts");
+    assert!(
+        html.contains("handshake + call"),
+        "the HTML report shows it"
+    );
     assert!(std::fs::metadata(&hlog).unwrap().len() > 100);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -214,6 +255,153 @@ fn a_stall_shows_in_p99_no_coordinated_omission() {
     // ~40 calls were due during the stall (a tenth of the run): they waited up to a second.
     assert!(p99 >= 500_000, "p99 {p99} us hides the 1 s stall: {calls}");
     assert!(p50 < 200_000, "p50 {p50} us: most calls were fast");
+    drop(rt);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The one-tool scenario, made to call `confirm` with users that declare elicitation and
+/// accept every form after 20 ms, in the era `modern_p` draws (0: sessions, 1: 2026-07-28).
+fn elicit_scenario(dir: &Path, modern_p: &str) -> PathBuf {
+    let base = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/generator/one-tool.toml"),
+    )
+    .unwrap();
+    let mut text = base.clone();
+    for (from, to) in [
+        (
+            "steps = { dist = \"constant\", value = 1000000 }",
+            "steps = { dist = \"constant\", value = 3 }".to_owned(),
+        ),
+        (
+            "elicitation_accept_p = 0.0",
+            "elicitation_accept_p = 1.0".to_owned(),
+        ),
+        (
+            "elicitation_delay = { dist = \"constant\", value_ms = 0 }",
+            "elicitation_delay = { dist = \"constant\", value_ms = 20 }".to_owned(),
+        ),
+        (
+            "capabilities = [ { value = {}, weight = 1.0 } ]",
+            "capabilities = [ { value = { elicitation = {} }, weight = 1.0 } ]".to_owned(),
+        ),
+        ("modern_p = 0.0", format!("modern_p = {modern_p}")),
+        ("name = \"echo\"", "name = \"confirm\"".to_owned()),
+    ] {
+        assert!(text.contains(from), "one-tool.toml changed: {from}");
+        text = text.replace(from, &to);
+    }
+    let path = dir.join(format!("elicit-{modern_p}.toml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Server-to-client requests are answered by the virtual users' Answer ops in both eras: in
+/// the session era an `elicitation/create` on the call's SSE stream (answered by a POST), in
+/// 2026-07-28 an `input_required` result (MRTR: answered in a retry that carries
+/// `inputResponses` and the sealed `requestState`). The server counts the accepted answers
+/// it saw and the retries that came back with its state.
+#[test]
+fn server_requests_and_mrtr_are_answered_by_the_users() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let accepted = Arc::new(AtomicU64::new(0));
+    let retries = Arc::new(AtomicU64::new(0));
+    let url = rt.block_on(async {
+        let mut handlers = Handlers::new();
+        let (acc, ret) = (accepted.clone(), retries.clone());
+        handlers.tool(
+            ToolDef::new("confirm")
+                .description("Asks the user to confirm")
+                .input_schema(json!({"type":"object","properties":{"text":{"type":"string"}}}))
+                .annotations(json!({"readOnlyHint": true})),
+            move |ctx: mcpx_server::RequestContext, _a: Value| {
+                let (acc, ret) = (acc.clone(), ret.clone());
+                async move {
+                    if ctx.has_request_state() {
+                        ret.fetch_add(1, Ordering::Relaxed);
+                    }
+                    let schema = json!({"type":"object","properties":{"ok":{"type":"boolean"}},"required":["ok"]});
+                    let asked = ctx
+                        .ask(
+                            "elicitation/create",
+                            json!({"message": "Proceed?", "requestedSchema": schema}),
+                        )
+                        .await;
+                    Ok(match asked {
+                        Ok(answer) if answer["action"] == "accept" => {
+                            acc.fetch_add(1, Ordering::Relaxed);
+                            ToolResult::text("confirmed")
+                        }
+                        Ok(answer) => ToolResult::error(format!("not accepted: {answer}")),
+                        Err(e) => ToolResult::error(format!("ask failed: {e}")),
+                    })
+                }
+            },
+        );
+        let server = Server::builder().handlers(handlers).build().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+        tokio::spawn(server.serve(listener, std::future::pending()));
+        url
+    });
+    let dir = tmp("elicit");
+    for modern_p in ["0.0", "1.0"] {
+        let before = accepted.load(Ordering::Relaxed);
+        let scenario = elicit_scenario(&dir, modern_p);
+        let json = dir.join(format!("r-{modern_p}.json"));
+        let (code, stdout) = mcpx_load(&[
+            &url,
+            "--scenario",
+            scenario.to_str().unwrap(),
+            "--users",
+            "3",
+            "--duration",
+            "2s",
+            "--drain",
+            "1s",
+            "--no-progress",
+            "--json",
+            json.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{stdout}");
+        let report = read_report(&json);
+        let total = &report["summary"];
+        for class in ["connect", "tls", "protocol", "is_error"] {
+            assert_eq!(
+                total["errors_by_class"][class], 0,
+                "modern_p {modern_p}: {class}: {total}"
+            );
+        }
+        let answered = accepted.load(Ordering::Relaxed) - before;
+        assert!(answered > 5, "modern_p {modern_p}: {answered} accepted");
+        // Every accepted form was one answer the users sent.
+        let responses = method(&report, "(response)")["requests"].as_u64().unwrap();
+        assert!(
+            responses >= answered,
+            "modern_p {modern_p}: {responses} answers sent, {answered} accepted"
+        );
+        let calls = method(&report, "tools/call")["requests"].as_u64().unwrap();
+        if modern_p == "1.0" {
+            // MRTR: each confirmed call is an input_required round and a retry with the state.
+            assert!(retries.load(Ordering::Relaxed) >= answered, "retries");
+            assert!(
+                calls >= 2 * answered,
+                "{calls} calls for {answered} answers"
+            );
+            assert!(
+                method(&report, "server/discover")["requests"]
+                    .as_u64()
+                    .unwrap()
+                    > 0
+            );
+        } else {
+            assert_eq!(
+                retries.load(Ordering::Relaxed),
+                0,
+                "no MRTR in the session era"
+            );
+            assert!(calls >= answered);
+        }
+    }
     drop(rt);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -954,7 +954,10 @@ async fn drive_user(
                         _ => None,
                     };
                     let intended_us = op.intended_us;
-                    let task = tokio::spawn(run_op(wire.clone(), op, tx.clone()));
+                    // Boxed first: an operation's future is several KiB (every kind of
+                    // operation is one state machine), and spawning moves a future several
+                    // times; a box is moved as a pointer.
+                    let task = tokio::spawn(Box::pin(run_op(wire.clone(), op, tx.clone())));
                     running.insert(
                         id,
                         Running {
@@ -1007,7 +1010,12 @@ async fn drive_user(
         }
     }
     for (_, task) in running.drain() {
-        task.abort.abort();
+        // An answer already on its way is delivered (the server may be waiting for it; the
+        // client's request deadline bounds it): the user often finishes as soon as the call
+        // it unblocked returns, before the answer's POST has its 202.
+        if task.method != "response" {
+            task.abort.abort();
+        }
     }
     let sessions = wire.sessions.lock().map(|s| s.len()).unwrap_or_default();
     if !wire.closed.swap(true, Ordering::Relaxed) {
@@ -1110,6 +1118,11 @@ async fn run_op(wire: Arc<UserWire>, op: Op, tx: mpsc::Sender<OpEvent>) {
         Ok(o) => o,
         Err(f) => Outcome::Failed(f),
     };
+    // Its JSON-RPC id was kept only so a cancellation could name it: once the operation is
+    // over, forget it (kept, the map would grow with every call of a long run).
+    if let Ok(mut ids) = wire.ids.lock() {
+        ids.remove(&id);
+    }
     let _ = tx
         .send(OpEvent {
             op: id,

@@ -78,6 +78,7 @@ fn synthetic(part: u64, parts: u64, lag_us: u64) -> Metrics {
             m.record_think("turn", 5_000_000 + x % 1_000_000);
             m.record_think("step", 500_000 + x % 100_000);
             m.record_turn(fam, 3_000_000 + x % 9_000_000);
+            m.record_handshake_call(fam, 20_000 + x % 400_000);
         }
         if i % 300 == 299 {
             m.record_conversation(fam, 60_000_000 + x % 1_000_000, 7, 12);
@@ -305,6 +306,26 @@ fn shard_reports_merge_exactly() {
         .map(|p| (p.start_us, p.requests, p.p99_us))
         .collect();
     assert_eq!(a, b);
+    // Per-family turn and handshake + call histograms merge exactly too.
+    for f in &whole.families {
+        let n = merged.families.iter().find(|x| x.name == f.name).unwrap();
+        assert!(f.handshake_call_us.count > 0, "{}", f.name);
+        assert!(
+            same(
+                &n.handshake_call_us.histogram().unwrap(),
+                &f.handshake_call_us.histogram().unwrap()
+            ),
+            "{}",
+            f.name
+        );
+        assert_eq!(
+            n.handshake_call_us.p99, f.handshake_call_us.p99,
+            "{}",
+            f.name
+        );
+        assert_eq!(n.turn_us.count, f.turn_us.count, "{}", f.name);
+        assert_eq!(n.turn_us.p99, f.turn_us.p99, "{}", f.name);
+    }
     assert_eq!(merged.run.users, Some(150));
     assert!(merged.run.notes.iter().any(|n| n.contains("0/3, 1/3, 2/3")));
     assert!(Report::merge(&[]).is_err());
