@@ -239,6 +239,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn stdio_excludes_the_http_flags() {
+        use clap::Parser as _;
+        let parse = |args: &[&str]| {
+            crate::Cli::try_parse_from(["mcpx", "serve"].iter().chain(args)).map(|c| c.command)
+        };
+        for bad in [
+            &["--stdio", "--port", "1"][..],
+            &["--stdio", "--bind", "127.0.0.1"],
+            &["--stdio", "--legacy-sse"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} accepted");
+        }
+        let Ok(crate::Command::Serve(args)) = parse(&["--stdio", "--mock", "claude"]) else {
+            panic!("--stdio --mock claude refused");
+        };
+        assert!(args.stdio && !args.legacy_sse);
+        // `--legacy` shapes the mock target; `--legacy-sse` is the transport.
+        let Ok(crate::Command::Serve(args)) =
+            parse(&["--mock", "claude", "--legacy", "--legacy-sse"])
+        else {
+            panic!("--legacy with --legacy-sse refused");
+        };
+        assert!(args.legacy && args.legacy_sse);
+    }
+
+    #[test]
     fn config_file_keys_and_errors() {
         let dir = std::env::temp_dir().join(format!("mcpx-serve-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
