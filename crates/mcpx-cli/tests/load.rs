@@ -262,6 +262,11 @@ fn a_stall_shows_in_p99_no_coordinated_omission() {
 /// The one-tool scenario, made to call `confirm` with users that declare elicitation and
 /// accept every form after 20 ms, in the era `modern_p` draws (0: sessions, 1: 2026-07-28).
 fn elicit_scenario(dir: &Path, modern_p: &str) -> PathBuf {
+    elicit_scenario_for(dir, modern_p, "confirm", "{ text = \"hello\" }")
+}
+
+/// [`elicit_scenario`] calling `tool` with `arguments` (a TOML inline table).
+fn elicit_scenario_for(dir: &Path, modern_p: &str, tool: &str, arguments: &str) -> PathBuf {
     let base = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/generator/one-tool.toml"),
     )
@@ -285,12 +290,16 @@ fn elicit_scenario(dir: &Path, modern_p: &str) -> PathBuf {
             "capabilities = [ { value = { elicitation = {} }, weight = 1.0 } ]".to_owned(),
         ),
         ("modern_p = 0.0", format!("modern_p = {modern_p}")),
-        ("name = \"echo\"", "name = \"confirm\"".to_owned()),
+        ("name = \"echo\"", format!("name = \"{tool}\"")),
+        (
+            "arguments = { text = \"hello\" }",
+            format!("arguments = {arguments}"),
+        ),
     ] {
         assert!(text.contains(from), "one-tool.toml changed: {from}");
         text = text.replace(from, &to);
     }
-    let path = dir.join(format!("elicit-{modern_p}.toml"));
+    let path = dir.join(format!("elicit-{tool}-{modern_p}.toml"));
     std::fs::write(&path, text).unwrap();
     path
 }
@@ -403,5 +412,124 @@ fn server_requests_and_mrtr_are_answered_by_the_users() {
         }
     }
     drop(rt);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Starts `mcpx ARGS` (a server) and waits until it accepts connections on `port`.
+struct Serve(std::process::Child);
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn serve(args: &[&str], port: u16) -> Serve {
+    let child = Command::new(env!("CARGO_BIN_EXE_mcpx"))
+        .arg("serve")
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let s = Serve(child);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "mcpx serve did not open {port}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    s
+}
+
+/// `mcpx load --stdio -- mcpx serve --stdio` and `mcpx load http://.../sse` against
+/// `mcpx serve --legacy-sse`: the fixtures' `test_elicitation` asks the user on every call, over
+/// a channel (the process's stdout, the legacy GET stream) and in both eras on stdio (MRTR in
+/// 2026-07-28). Zero protocol and isError errors: every form was answered by a user's Answer op.
+#[test]
+fn channels_answer_server_requests_through_the_users() {
+    let dir = tmp("channels");
+    let mcpx = env!("CARGO_BIN_EXE_mcpx");
+    let port = free_port();
+    let port_s = port.to_string();
+    let _legacy = serve(&["--port", &port_s, "--legacy-sse"], port);
+    let legacy_url = format!("http://127.0.0.1:{port}/sse");
+    let runs: [(&str, &str, Vec<&str>); 3] = [
+        (
+            "stdio-session",
+            "0.0",
+            vec!["--stdio", "--", mcpx, "serve", "--stdio"],
+        ),
+        (
+            "stdio-modern",
+            "1.0",
+            vec!["--stdio", "--", mcpx, "serve", "--stdio"],
+        ),
+        (
+            "legacy-sse",
+            "0.0",
+            vec![legacy_url.as_str(), "--legacy-sse"],
+        ),
+    ];
+    for (what, modern_p, target) in runs {
+        let scenario = elicit_scenario_for(
+            &dir,
+            modern_p,
+            "test_elicitation",
+            "{ message = \"Who are you?\" }",
+        );
+        let json = dir.join(format!("{what}.json"));
+        let mut args = vec![
+            "--scenario",
+            scenario.to_str().unwrap(),
+            "--users",
+            "3",
+            "--duration",
+            "2s",
+            "--drain",
+            "1s",
+            "--allow-destructive",
+            "--no-progress",
+            "--json",
+            json.to_str().unwrap(),
+        ];
+        // The target last: a stdio command ends the arguments.
+        args.extend(target.iter().copied());
+        let (code, stdout) = mcpx_load(&args);
+        assert_eq!(code, 0, "{what}: {stdout}");
+        let report = read_report(&json);
+        let total = &report["summary"];
+        for class in ["connect", "tls", "protocol", "is_error", "timeout"] {
+            assert_eq!(
+                total["errors_by_class"][class], 0,
+                "{what}: {class}: {total}"
+            );
+        }
+        let calls = method(&report, "tools/call");
+        let answered = calls["answered"].as_u64().unwrap();
+        assert!(answered > 3, "{what}: {calls}");
+        let responses = method(&report, "(response)")["requests"].as_u64().unwrap();
+        assert!(
+            responses >= answered / 2,
+            "{what}: {responses} answers for {answered} calls"
+        );
+        let notes = report["run"]["notes"].to_string();
+        assert!(
+            notes.contains(if what == "legacy-sse" {
+                "legacy HTTP+SSE"
+            } else {
+                "one server process per MCP session"
+            }),
+            "{what}: {notes}"
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
