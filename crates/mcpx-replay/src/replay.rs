@@ -50,6 +50,9 @@ pub struct ReplayOptions {
     pub http2: bool,
     /// The bearer token that replaces redacted `Authorization` values.
     pub token: Option<String>,
+    /// Tokens by the redaction hash of the recorded credential (`--tokens`): a recorded
+    /// `Bearer $redacted:HASH` is sent as `Bearer TOKEN` when HASH is here (before `token`).
+    pub tokens: HashMap<String, String>,
     /// Deadline of each exchange.
     pub request_timeout: Duration,
     /// Accept any TLS certificate.
@@ -66,6 +69,7 @@ impl ReplayOptions {
             plan,
             http2: false,
             token: None,
+            tokens: HashMap::new(),
             request_timeout: crate::limits::DEFAULT_REPLAY_TIMEOUT,
             insecure: false,
             cacert: None,
@@ -117,6 +121,7 @@ struct Ctx {
     http: HttpClient,
     url: Uri,
     token: Option<HeaderValue>,
+    tokens: HashMap<String, HeaderValue>,
     timeout: Duration,
     timing: Timing,
     expected: Arc<HashMap<u64, Expected>>,
@@ -223,12 +228,22 @@ pub async fn replay(
         ),
         None => None,
     };
+    let mut tokens = HashMap::new();
+    for (hash, t) in &opts.tokens {
+        let v = HeaderValue::from_str(&format!("Bearer {t}")).map_err(|_| {
+            ReplayError::Setup(format!(
+                "--tokens: the token for {hash} is not a header value"
+            ))
+        })?;
+        tokens.insert(hash.clone(), v);
+    }
     let plan = opts.plan;
     let start = Instant::now();
     let ctx = Arc::new(Ctx {
         http,
         url,
         token,
+        tokens,
         timeout: opts.request_timeout,
         timing: plan.options.timing,
         expected: plan.expected.clone(),
@@ -430,7 +445,11 @@ async fn prepare(ctx: &Ctx, run: &CopyRun, req: &Request) -> Prepared {
                 Some(live) => live,
                 None => continue,
             },
-            "authorization" if value.contains("$redacted") => match &ctx.token {
+            "authorization" if value.contains("$redacted") => match value
+                .rsplit_once("$redacted:")
+                .and_then(|(_, hash)| ctx.tokens.get(hash.trim()))
+                .or(ctx.token.as_ref())
+            {
                 Some(t) => {
                     headers.insert(hname, t.clone());
                     continue;
@@ -533,6 +552,13 @@ async fn exchange(
 ) {
     let x = req.x;
     let expected = ctx.expected.get(&x);
+    let method = req.method.clone().unwrap_or_else(|| {
+        if req.answer_to.is_some() {
+            "(response)".into()
+        } else {
+            req.http.clone()
+        }
+    });
     let sent = Instant::now();
     let deadline = sent + ctx.timeout;
     let request_bytes = p.body.len() as u64;
@@ -594,6 +620,7 @@ async fn exchange(
             let mut whole = BytesMut::new();
             let mut live_ids: Vec<String> = Vec::new();
             let mut live_reqs: Vec<String> = Vec::new();
+            let mut last_progress: Option<Instant> = None;
             loop {
                 let chunk = tokio::select! {
                     c = tokio::time::timeout_at(deadline.into(), resp.chunk()) => c,
@@ -635,6 +662,20 @@ async fn exchange(
                     observed.bytes += ev.data().len() as u64;
                     let text = std::str::from_utf8(ev.data()).unwrap_or_default();
                     let shape = shape_of(text);
+                    // SSE timings as `mcpx load` reports them: each event from the send, and
+                    // the gaps between progress notifications.
+                    let since_sent = ctx.us(now).saturating_sub(ctx.us(sent));
+                    let is_progress = matches!(&shape, Shape::Notification { method: m } if m == "notifications/progress");
+                    let gap = is_progress
+                        .then(|| last_progress.replace(now))
+                        .flatten()
+                        .map(|prev| ctx.us(now).saturating_sub(ctx.us(prev)));
+                    ctx.sink.with(|m| {
+                        m.record_sse_event(&method, since_sent);
+                        if let Some(g) = gap {
+                            m.record_progress_gap(g);
+                        }
+                    });
                     match &shape {
                         Shape::Request { .. } => {
                             if let Some(id) = raw_id(text) {
@@ -718,13 +759,6 @@ async fn exchange(
             d.add(&label, &session, &divs);
         }
     }
-    let method = req.method.clone().unwrap_or_else(|| {
-        if req.answer_to.is_some() {
-            "(response)".into()
-        } else {
-            req.http.clone()
-        }
-    });
     let end = answered_at.filter(|_| is_stream).unwrap_or(done);
     let mut rec = RequestRecord::new(&method, FAMILY, ctx.us(intended), ctx.us(end), outcome)
         .with_sent(ctx.us(sent));

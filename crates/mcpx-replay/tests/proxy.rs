@@ -138,9 +138,12 @@ async fn recording_replays_in_process_without_divergence_and_bodies_are_capped()
                 let _ = stop_rx.await;
             },
         ));
-        let s = Client::connect(&format!("{base}/mcp"), ClientOptions::new())
-            .await
-            .unwrap();
+        let mut o = ClientOptions::new();
+        o.header(
+            http::header::AUTHORIZATION,
+            http::HeaderValue::from_static("Bearer ORIGINAL-TOKEN"),
+        );
+        let s = Client::connect(&format!("{base}/mcp"), o).await.unwrap();
         s.list_tools().await.unwrap();
         s.call_tool("echo", &json!({"text": "a"})).await.unwrap();
         s.close().await.unwrap();
@@ -161,9 +164,55 @@ async fn recording_replays_in_process_without_divergence_and_bodies_are_capped()
         let steps = plan.steps();
         let sink = Arc::new(MetricsSink::new(Metrics::new(Duration::from_secs(1))));
         let (_tx, stop) = watch::channel(false);
-        let r = mcpx_replay::replay(ReplayOptions::new(up, plan), sink.clone(), stop)
+        // The replay goes through a second recorder: what it sent is traced again, the oracle
+        // for "verbatim" (and for the token swap).
+        let out2 = dir.join("t2.jsonl");
+        let l2 = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base2 = format!("http://{}", l2.local_addr().unwrap());
+        let (stop2_tx, stop2_rx) = oneshot::channel::<()>();
+        let rec2 = tokio::spawn(mcpx_replay::record(
+            RecordOptions::new(up.clone(), TraceFileOptions::new(&out2)),
+            l2,
+            async move {
+                let _ = stop2_rx.await;
+            },
+        ));
+        let original_hash = mcpx_trace::redact::sha256_8(b"ORIGINAL-TOKEN");
+        let mut ropts = ReplayOptions::new(format!("{base2}/mcp"), plan);
+        ropts
+            .tokens
+            .insert(original_hash.clone(), "REPLAY-TOKEN".to_owned());
+        let r = mcpx_replay::replay(ropts, sink.clone(), stop)
             .await
             .unwrap();
+        let _ = stop2_tx.send(());
+        rec2.await.unwrap().unwrap();
+        let again = read(&out2);
+        let sent = |evs: &[mcpx_trace::Event]| -> Vec<(Option<String>, String)> {
+            evs.iter()
+                .filter(|e| e.k == mcpx_trace::Kind::Req)
+                .map(|e| {
+                    (
+                        e.msg.as_ref().map(|m| m.get().to_owned()),
+                        e.http.clone().unwrap_or_default(),
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(sent(&again), sent(&events), "the replay sent other bytes");
+        let auth = |evs: &[mcpx_trace::Event]| -> Vec<String> {
+            evs.iter()
+                .filter_map(|e| e.hdr.get("authorization").map(str::to_owned))
+                .collect()
+        };
+        let replay_hash = mcpx_trace::redact::sha256_8(b"REPLAY-TOKEN");
+        assert!(auth(&events).iter().all(|a| a.ends_with(&original_hash)));
+        assert!(!auth(&again).is_empty());
+        assert!(
+            auth(&again).iter().all(|a| a.ends_with(&replay_hash)),
+            "{:?}",
+            auth(&again)
+        );
         assert_eq!(r.requests, steps);
         assert_eq!(r.divergence.exchanges, steps);
         assert_eq!(r.divergence.diverged, 0, "{:?}", r.divergence);

@@ -54,6 +54,10 @@ pub struct ReplayArgs {
     /// Bearer token sent where the trace has a redacted Authorization.
     #[arg(long, value_name = "TOKEN")]
     pub token: Option<String>,
+    /// Tokens by recorded credential: lines `HASH TOKEN` (HASH as in the trace's
+    /// `Bearer $redacted:HASH`); used before --token.
+    #[arg(long, value_name = "FILE")]
+    pub tokens: Option<PathBuf>,
     /// Deadline of each exchange, e.g. 30s (default 300s).
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
@@ -143,6 +147,24 @@ pub(crate) async fn run(
     let mut opts = ReplayOptions::new(url.clone(), plan);
     opts.http2 = args.http2;
     opts.token.clone_from(&args.token);
+    if let Some(p) = &args.tokens {
+        let text = std::fs::read_to_string(p)
+            .with_context(|| format!("cannot read --tokens {}", p.display()))?;
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let Some((hash, token)) = line.split_once(char::is_whitespace) else {
+                return Err(usage(format!(
+                    "--tokens {} line {}: expected `HASH TOKEN`",
+                    p.display(),
+                    i + 1
+                )));
+            };
+            opts.tokens.insert(hash.to_owned(), token.trim().to_owned());
+        }
+    }
     opts.insecure = args.insecure;
     if let Some(t) = &args.timeout {
         opts.request_timeout = Duration::from_micros(
