@@ -688,12 +688,18 @@ pub fn merge_hdr_log_files(
     opts: &MergeOptions,
 ) -> Result<MergedLog, MergeError> {
     check_count(paths.len())?;
-    let mut seen: Vec<(&Path, Vec<u8>)> = Vec::new();
+    // A fingerprint per input, not its bytes: the logs are not kept once merged.
+    let mut seen: Vec<(&Path, (usize, u64))> = Vec::new();
     let mut tagged: Vec<(&Path, Option<Shard>)> = Vec::new();
     let mut merged: BTreeMap<(u64, Option<String>), LogInterval> = BTreeMap::new();
     for path in paths {
         let bytes = read_capped(path, MAX_HDR_LOG_BYTES)?;
-        if let Some((other, _)) = seen.iter().find(|(_, b)| *b == bytes) {
+        let fingerprint = (bytes.len(), {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            std::hash::Hash::hash(&bytes, &mut h);
+            std::hash::Hasher::finish(&h)
+        });
+        if let Some((other, _)) = seen.iter().find(|(_, f)| *f == fingerprint) {
             return Err(MergeError::Shards(format!(
                 "{} and {} are the same interval log: its requests would count twice",
                 other.display(),
@@ -733,7 +739,7 @@ pub fn merge_hdr_log_files(
                 }
             }
         }
-        seen.push((path, bytes));
+        seen.push((path, fingerprint));
     }
     let (shards, warnings) = check_set(&tagged, "interval logs", "#[mcpx shard i/n]", opts)?;
     let items: Vec<LogInterval> = merged.into_values().collect();
@@ -802,6 +808,30 @@ mod tests {
         assert!(bad.to_string().contains("x.hlog: line 1"), "{bad}");
         let two = log_shard(p, b"#[mcpx shard 0/2]\n#[mcpx shard 1/2]\n").map(|_| ());
         assert!(two.is_err());
+    }
+
+    #[test]
+    fn shard_rates_and_users_add_back_to_the_run() {
+        // `mcpx load --shard i/3 --rate 0.9` records 0.3 per shard, and 0.3 + 0.3 + 0.3 is
+        // 0.8999999999999999 in floating point: the merge gives 0.9.
+        let reports: Vec<(PathBuf, Report)> = (0..3u64)
+            .map(|i| {
+                let mut info = crate::RunInfo::new("http://127.0.0.1:9/mcp", crate::Model::Open);
+                info.rate_per_s = Some(0.9 / 3.0);
+                info.users = Some(Shard::new(i, 3).map_or(0, |s| s.share(10)));
+                info.shard = Some(format!("{i}/3"));
+                info.started_at = format!("2026-01-01T00:00:0{i}Z");
+                let m = crate::Metrics::new(std::time::Duration::from_secs(1));
+                (
+                    PathBuf::from(format!("s{i}.json")),
+                    Report::from_metrics(&m, info),
+                )
+            })
+            .collect();
+        let merged = merge_reports(&reports, &MergeOptions::default()).map(|m| m.report.run);
+        let run = merged.as_ref().ok();
+        assert_eq!(run.and_then(|r| r.rate_per_s), Some(0.9));
+        assert_eq!(run.and_then(|r| r.users), Some(10));
     }
 
     #[test]
