@@ -446,7 +446,10 @@ enum Instr {
     ConnectVerify,
     Seq(Seq),
     Think(ThinkKind),
-    Step,
+    /// The `n` steps of a turn, separated by between-step thinks: one entry however many steps
+    /// a user draws (a program the size of its steps would cost memory per user proportional
+    /// to its calls, up to `MAX_COUNT` each).
+    Steps(u32),
     EndConversation,
     Hold,
     CloseStream,
@@ -803,11 +806,8 @@ impl VirtualUser {
                 if *n > 0 || f.think.no_tool_turn == NoToolTurn::FirstCall {
                     program.push_back(Instr::Think(ThinkKind::FirstCall));
                 }
-                for s in 0..*n {
-                    if s > 0 {
-                        program.push_back(Instr::Think(ThinkKind::BetweenSteps));
-                    }
-                    program.push_back(Instr::Step);
+                if *n > 0 {
+                    program.push_back(Instr::Steps(*n));
                 }
             }
             program.push_back(Instr::EndConversation);
@@ -1577,7 +1577,13 @@ impl VirtualUser {
                 }
                 self.running = Some(Running::Until(now.saturating_add(us)));
             }
-            Instr::Step => {
+            Instr::Steps(n) => {
+                // This step now; the rest after a between-step think.
+                if n > 1 {
+                    self.program.push_front(Instr::Steps(n - 1));
+                    self.program
+                        .push_front(Instr::Think(ThinkKind::BetweenSteps));
+                }
                 let groups = self.draw_step();
                 self.running = Some(Running::Step {
                     groups,
@@ -2050,3 +2056,40 @@ impl VirtualUser {
 
 /// The modern version string, re-exported for runners building `_meta`.
 pub const STATELESS_VERSION: &str = MODERN_VERSION;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A user's program is one entry per turn element, not per step: a user that draws the
+    /// most steps there are holds as little as one that draws one.
+    #[test]
+    fn steps_are_run_length_encoded() {
+        let text = r#"
+format = "mcpx-scenario/1"
+[session]
+user_turns = { dist = "constant", value = 2 }
+steps = { dist = "constant", value = 1000000 }
+[[clients]]
+name = "claude_code"
+"#;
+        let scenario = crate::Scenario::parse(text, "t.toml").expect("scenario");
+        let tool = crate::ToolInfo::from_json(&serde_json::json!({
+            "name": "echo", "inputSchema": {"type": "object"}
+        }))
+        .expect("tool");
+        let plan = Arc::new(Plan::new(scenario, &[tool]).expect("plan"));
+        let user = VirtualUser::new(&plan, 0, 0);
+        assert_eq!(u64::from(user.stats.steps), crate::limits::MAX_COUNT);
+        let steps: u64 = user
+            .program
+            .iter()
+            .map(|i| match i {
+                Instr::Steps(n) => u64::from(*n),
+                _ => 0,
+            })
+            .sum();
+        assert_eq!(steps, crate::limits::MAX_COUNT);
+        assert!(user.program.len() < 16, "{} entries", user.program.len());
+    }
+}
