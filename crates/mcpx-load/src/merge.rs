@@ -52,8 +52,8 @@ pub const MAX_HDR_LOG_BYTES: u64 = 1024 * 1024 * 1024;
 /// Most inputs one merge takes (each report is held in memory until the merge ends); 4096
 /// shards is far beyond any Kubernetes Job we ship.
 pub const MAX_MERGE_INPUTS: usize = 4096;
-/// Merged rates (sums of a rate split n ways) are rounded to this many decimals, so 3 × (10/3)
-/// reads back as 10 rather than 10.000000000000002.
+/// Merged rates (sums of a rate split n ways) are rounded to this many decimals, so 3 × 0.3
+/// reads back as 0.9 rather than 0.8999999999999999.
 const RATE_DECIMALS: i32 = 6;
 
 /// How strict a merge is.
