@@ -4,10 +4,12 @@
 #   2. kubernetes-validate --strict on every Kubernetes object, against the OpenAPI schemas the
 #      package bundles, for the oldest Kubernetes these manifests support (1.31: Job
 #      podFailurePolicy is GA there) and the newest the package knows;
-#   3. what neither sees, since kustomize is not installed here: kustomization.yaml names files
-#      that exist, the shard count agrees in its three places, every container uses the image
-#      it rewrites, every ConfigMap a pod uses is generated, and the pods may use
-#      podFailurePolicy (restartPolicy Never).
+#   3. the kustomization rendered by `kubectl kustomize` (offline), validated the same way,
+#      when kubectl is installed (a loud skip line otherwise);
+#   4. what the validators cannot see: kustomization.yaml names files that exist, the shard
+#      count agrees in its three places, every container uses the image it rewrites, every
+#      ConfigMap a pod uses is generated, and the pods may use podFailurePolicy (restartPolicy
+#      Never).
 # Needs yamllint and kubernetes-validate on PATH (scripts/test installs the versions pinned in
 # peers/requirements-deploy.txt into .peers/venv and puts it first on PATH).
 set -euo pipefail
@@ -26,6 +28,26 @@ yamllint --strict -c .yamllint.yaml ./*.yaml .yamllint.yaml
 for version in 1.31.0 1.37.0; do
   kubernetes-validate --strict --quiet -k "$version" "${objects[@]}"
 done
+
+# What `kubectl apply -k` would send: kustomize (built into kubectl, offline) renders the
+# generated ConfigMaps, the image and the patch; the result must validate too, with no
+# container left on the placeholder image.
+if command -v kubectl >/dev/null 2>&1; then
+  rendered=$(mktemp --suffix=.yaml)
+  trap 'rm -f "$rendered"' EXIT
+  kubectl kustomize . >"$rendered"
+  for version in 1.31.0 1.37.0; do
+    kubernetes-validate --strict --quiet -k "$version" "$rendered"
+  done
+  if grep -nE '^ *image: mcpx *$' "$rendered"; then
+    echo "deploy/kubernetes: a container still uses the placeholder image after kustomize" >&2
+    exit 1
+  fi
+  echo "deploy/kubernetes: the rendered kustomization ($(grep -c '^kind:' "$rendered") objects) validates"
+else
+  echo "deploy/kubernetes: SKIPPED rendering the kustomization: kubectl is not installed" \
+    "(the files are validated one by one)"
+fi
 
 python3 - "${objects[@]}" <<'PY'
 import os
