@@ -652,7 +652,13 @@ async fn exchange(
                     continue;
                 }
                 buf.extend_from_slice(&chunk);
-                while let Ok(Some(ev)) = dec.decode(&mut buf) {
+                loop {
+                    let ev = match dec.decode(&mut buf) {
+                        Ok(Some(ev)) => ev,
+                        Ok(None) => break,
+                        // An oversized event is skipped by the decoder; the next ones follow.
+                        Err(_) => continue,
+                    };
                     let now = Instant::now();
                     first_event.get_or_insert(now);
                     live_ids.push(ev.id().unwrap_or_default().to_owned());
