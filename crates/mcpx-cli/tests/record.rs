@@ -442,6 +442,32 @@ fn mixed_era_trace_replays_without_divergence_multiplied_and_absolute() {
             "{extra:?}: {pop}"
         );
     }
+    // Poisson arrivals over the trace's users, looped for a second.
+    let report = dir.join("r.json");
+    let (code, out, err) = replay(&[
+        trace.to_str().unwrap(),
+        &url,
+        "--users-per-s",
+        "20",
+        "--loop",
+        "--duration",
+        "1s",
+        "--speed",
+        "4",
+        "--json",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let r = read_report(&report);
+    let div = &r["divergence"];
+    let runs = r["families"][0]["users_started"].as_u64().unwrap();
+    assert!(
+        (8..=40).contains(&runs),
+        "{runs} user runs for 20/s over 1 s: {out}"
+    );
+    assert!(div["exchanges"].as_u64().unwrap() >= 2 * runs, "{div}");
+    assert_eq!(div["diverged"], 0, "{div:#}");
+
     // A wrong path: every exchange answers 404, no session is ever issued, and the requests
     // that needed one do not wait for it (the run takes about the trace's length, not 30 s
     // per request).

@@ -124,6 +124,9 @@ struct Ctx {
     tokens: HashMap<String, HeaderValue>,
     timeout: Duration,
     timing: Timing,
+    /// Poisson arrivals: a copy starts with its first request (its recorded offset from the
+    /// trace start is dropped).
+    at_arrival: bool,
     expected: Arc<HashMap<u64, Expected>>,
     /// Session keys some exchange of the trace issues (a key never issued, because the
     /// recording began mid-session, cannot be bound: requests using it do not wait).
@@ -246,6 +249,7 @@ pub async fn replay(
         tokens,
         timeout: opts.request_timeout,
         timing: plan.options.timing,
+        at_arrival: plan.options.arrivals.is_some(),
         expected: plan.expected.clone(),
         issued: plan
             .expected
@@ -309,6 +313,11 @@ async fn run_copy(ctx: Arc<Ctx>, user: Arc<UserSteps>, label: String, copy_start
     ctx.sink.with(|m| m.user_started(FAMILY));
     let mut complete = true;
     let mut reqs = tokio::task::JoinSet::new();
+    let shift = if ctx.at_arrival {
+        user.steps.first().map_or(0, |s| s.at_us)
+    } else {
+        0
+    };
     for (i, step) in user.steps.iter().enumerate() {
         if *stop.borrow() {
             complete = false;
@@ -327,14 +336,22 @@ async fn run_copy(ctx: Arc<Ctx>, user: Arc<UserSteps>, label: String, copy_start
                 .await;
         }
         let at = match ctx.timing {
-            Timing::Absolute => copy_start + Duration::from_micros(step.at_us),
+            Timing::Absolute => {
+                copy_start + Duration::from_micros(step.at_us.saturating_sub(shift))
+            }
             _ => {
-                let base = match step.anchor {
-                    Anchor::Step(j) => run.with(|s| s.step_at.get(j).copied().flatten()).flatten(),
-                    Anchor::Ended(x) => run.with(|s| s.ex.get(&x).and_then(|e| e.ended)).flatten(),
-                    _ => Some(copy_start),
+                let (base, gap) = match step.anchor {
+                    Anchor::Step(j) => (
+                        run.with(|s| s.step_at.get(j).copied().flatten()).flatten(),
+                        step.gap_us,
+                    ),
+                    Anchor::Ended(x) => (
+                        run.with(|s| s.ex.get(&x).and_then(|e| e.ended)).flatten(),
+                        step.gap_us,
+                    ),
+                    _ => (Some(copy_start), step.gap_us.saturating_sub(shift)),
                 };
-                base.unwrap_or_else(Instant::now) + Duration::from_micros(step.gap_us)
+                base.unwrap_or_else(Instant::now) + Duration::from_micros(gap)
             }
         };
         tokio::select! {

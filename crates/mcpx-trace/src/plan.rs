@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use crate::diverge::Observed;
 use crate::event::{Dir, Event, Headers, Kind};
-use crate::limits::MAX_MULTIPLY;
+use crate::limits::{MAX_ARRIVALS, MAX_MULTIPLY};
 
 /// How requests are timed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -32,6 +32,33 @@ pub enum Timing {
     Absolute,
 }
 
+/// Open-model arrivals (`--users-per-s`): trace users started round-robin as a Poisson
+/// process instead of at their recorded times.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub struct Arrivals {
+    /// Users started per second (> 0).
+    pub users_per_s: f64,
+    /// Start users only this long, µs (required with `looped`).
+    pub duration_us: Option<u64>,
+    /// Cycle through the trace's users until the duration is over (otherwise each starts once).
+    pub looped: bool,
+    /// Seed of the arrival times.
+    pub seed: u64,
+}
+
+impl Arrivals {
+    /// `users_per_s` users per second, each trace user once, seed 1.
+    pub fn new(users_per_s: f64) -> Self {
+        Self {
+            users_per_s,
+            duration_us: None,
+            looped: false,
+            seed: 1,
+        }
+    }
+}
+
 /// Replay knobs.
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
@@ -42,6 +69,8 @@ pub struct PlanOptions {
     pub multiply: u32,
     /// Timing rule.
     pub timing: Timing,
+    /// Poisson arrivals instead of recorded start times and `multiply`.
+    pub arrivals: Option<Arrivals>,
 }
 
 impl Default for PlanOptions {
@@ -50,6 +79,7 @@ impl Default for PlanOptions {
             speed: 1.0,
             multiply: 1,
             timing: Timing::User,
+            arrivals: None,
         }
     }
 }
@@ -242,6 +272,17 @@ impl Plan {
                 last_t: evs.last().map_or(0, |e| e.t),
             }));
         }
+        if let Some(a) = options.arrivals {
+            let copies = arrivals(a, users.len())?;
+            return Ok(Self {
+                users,
+                copies,
+                expected: Arc::new(expected),
+                span_us,
+                skipped,
+                options,
+            });
+        }
         let mut copies = Vec::with_capacity(users.len() * options.multiply as usize);
         for copy in 0..options.multiply {
             let offset = scaled(
@@ -273,6 +314,54 @@ impl Plan {
             .filter_map(|c| self.users.get(c.user))
             .map(|u| u.steps.len() as u64)
             .sum()
+    }
+}
+
+/// The copies of a Poisson arrival process over `n` trace users, round-robin: copy k is trace
+/// user k mod n, started at the k-th arrival (its steps keep their recorded offsets from the
+/// trace start, scaled, in either timing).
+fn arrivals(a: Arrivals, n: usize) -> Result<Vec<Copy>, PlanError> {
+    if !(a.users_per_s.is_finite() && a.users_per_s > 0.0) {
+        return Err(PlanError("--users-per-s must be a positive number".into()));
+    }
+    if a.looped && a.duration_us.is_none() {
+        return Err(PlanError("--loop needs --duration".into()));
+    }
+    let mut out = Vec::new();
+    if n == 0 {
+        return Ok(out);
+    }
+    let mut rng = SplitMix64(a.seed);
+    let mut t = 0.0f64;
+    let mut i = 0usize;
+    while out.len() < MAX_ARRIVALS && (a.looped || i < n) {
+        // Exponential gaps: -ln(1 - U) / rate, U in [0, 1).
+        let u = (rng.next() >> 11) as f64 / (1u64 << 53) as f64;
+        t += -(1.0 - u).ln() / a.users_per_s * 1e6;
+        let at = t.min(u64::MAX as f64) as u64;
+        if a.duration_us.is_some_and(|d| at > d) {
+            break;
+        }
+        out.push(Copy {
+            user: i % n,
+            copy: u32::try_from(i / n).unwrap_or(u32::MAX),
+            offset_us: at,
+        });
+        i += 1;
+    }
+    Ok(out)
+}
+
+/// A small seeded generator for arrival times (deterministic per seed, no dependency).
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
     }
 }
 
@@ -466,6 +555,7 @@ mod tests {
                 speed: 2.0,
                 multiply: 3,
                 timing: Timing::User,
+                arrivals: None,
             },
         )
         .unwrap();
@@ -513,5 +603,54 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn poisson_arrivals() {
+        let mut events = Vec::new();
+        for (i, u) in ["a", "b", "c"].iter().enumerate() {
+            events.push(ev(i as u64 * 10, u, i as u64 + 1, Dir::C2s, Kind::Req));
+        }
+        // Round-robin over the users, increasing offsets, bounded by the duration when
+        // looping; deterministic per seed.
+        let mut a = Arrivals::new(1000.0);
+        a.looped = true;
+        a.duration_us = Some(100_000);
+        let opts = PlanOptions {
+            arrivals: Some(a),
+            ..PlanOptions::default()
+        };
+        let p = Plan::new(&events, opts).unwrap();
+        assert!((50..=160).contains(&p.copies.len()), "{}", p.copies.len());
+        assert!(
+            p.copies
+                .windows(2)
+                .all(|w| w[0].offset_us <= w[1].offset_us)
+        );
+        assert!(
+            p.copies
+                .iter()
+                .enumerate()
+                .all(|(k, c)| c.user == k % 3 && c.copy == (k / 3) as u32)
+        );
+        assert!(p.copies.iter().all(|c| c.offset_us <= 100_000));
+        let again = Plan::new(&events, opts).unwrap();
+        let offsets = |p: &Plan| p.copies.iter().map(|c| c.offset_us).collect::<Vec<_>>();
+        assert_eq!(offsets(&again), offsets(&p));
+        // The mean gap is 1/rate (1 ms) within sampling error.
+        let mean = p.copies.last().unwrap().offset_us as f64 / p.copies.len() as f64;
+        assert!((700.0..1400.0).contains(&mean), "{mean}");
+        let once = PlanOptions {
+            arrivals: Some(Arrivals::new(10.0)),
+            ..PlanOptions::default()
+        };
+        assert_eq!(Plan::new(&events, once).unwrap().copies.len(), 3);
+        let mut bad = Arrivals::new(10.0);
+        bad.looped = true;
+        let bad = PlanOptions {
+            arrivals: Some(bad),
+            ..PlanOptions::default()
+        };
+        assert!(Plan::new(&events, bad).is_err());
     }
 }

@@ -45,6 +45,19 @@ pub struct ReplayArgs {
     /// Run N copies of every user, copy i started i*span/N later.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub multiply: u32,
+    /// Start trace users round-robin as a Poisson process at R users per second instead of at
+    /// their recorded times (each once, or until --duration with --loop); replaces --multiply.
+    #[arg(long, value_name = "R", conflicts_with = "multiply")]
+    pub users_per_s: Option<f64>,
+    /// With --users-per-s: cycle through the trace's users until --duration is over.
+    #[arg(long = "loop", requires_all = ["users_per_s", "duration"])]
+    pub looped: bool,
+    /// With --users-per-s: start users only this long, e.g. 10m.
+    #[arg(long, value_name = "DURATION", requires = "users_per_s")]
+    pub duration: Option<String>,
+    /// Seed of the --users-per-s arrival times.
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    pub seed: u64,
     /// Timing rule.
     #[arg(long, value_enum, default_value_t = TimingArg::User)]
     pub timing: TimingArg,
@@ -123,7 +136,20 @@ pub(crate) async fn run(
         TimingArg::User => Timing::User,
         TimingArg::Absolute => Timing::Absolute,
     };
+    if let Some(r) = args.users_per_s {
+        let mut a = mcpx_trace::plan::Arrivals::new(r);
+        a.looped = args.looped;
+        a.seed = args.seed;
+        a.duration_us = args
+            .duration
+            .as_deref()
+            .map(mcpx_load::thresholds::parse_duration_us)
+            .transpose()
+            .map_err(|e| usage(format!("--duration: {e}")))?;
+        popts.arrivals = Some(a);
+    }
     let plan = Plan::new(&events, popts).map_err(|e| usage(e.to_string()))?;
+    let copies = plan.copies.len();
     if plan.skipped > 0 {
         notes.push(format!(
             "{} trace events cannot be replayed over HTTP (stdio messages, requests without an exchange id)",
@@ -178,9 +204,8 @@ pub(crate) async fn run(
         );
     }
     println!(
-        "mcpx replay: {} users x {} copies, {steps} requests over {:.1}s recorded, speed {}, {:?} timing, against {url}",
+        "mcpx replay: {} users, {copies} user runs, {steps} requests over {:.1}s recorded, speed {}, {:?} timing, against {url}",
         users,
-        args.multiply,
         span as f64 / 1e6,
         args.speed,
         args.timing
