@@ -25,7 +25,8 @@
 //! At the end of input, requests in flight get [`limits::STDIO_EOF_DRAIN`] to finish and be
 //! written; then the session ends (what still runs is cancelled) and `serve_io` returns after
 //! flushing. When `shutdown` resolves first, the session ends at once. Dropping the
-//! `serve_io` future ends the session too (the channel's drop), losing unwritten output.
+//! `serve_io` future ends the session too (a guard closes the channel), losing unwritten
+//! output.
 
 use std::future::Future;
 use std::io;
@@ -85,6 +86,9 @@ impl Server {
     {
         let (out_tx, out_rx) = mpsc::channel(self.shared.queue_len());
         let channel = Channel::new(self.shared.clone(), out_tx);
+        // The session's standalone stream holds the channel alive: end it explicitly, also
+        // when this future is dropped before the end.
+        let _close = CloseOnDrop(channel.clone());
         let (done_tx, done_rx) = oneshot::channel::<()>();
         let write = write_loop(writer, out_rx, done_rx);
         tokio::pin!(write);
@@ -103,6 +107,15 @@ impl Server {
                 read.and(written)
             }
         }
+    }
+}
+
+/// Closes a channel when dropped.
+struct CloseOnDrop(Arc<Channel>);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.0.close();
     }
 }
 

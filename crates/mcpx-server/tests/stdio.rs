@@ -575,3 +575,23 @@ async fn a_client_that_does_not_read_stalls_the_handler_not_memory() {
     .await
     .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dropping_serve_io_ends_the_session() {
+    tokio::time::timeout(BOUND, async {
+        let mut c = start();
+        c.initialize().await;
+        c.send(json!({"jsonrpc":"2.0","id":1,"method":"tools/call",
+                      "params":{"name":"slow","arguments":{}}}))
+            .await;
+        c.request(2, "ping", json!({})).await;
+        let seen = c.seen.clone();
+        let notified = seen.notify.notified();
+        c.served.abort();
+        if !seen.cancelled.load(Ordering::SeqCst) {
+            notified.await;
+        }
+    })
+    .await
+    .unwrap();
+}
