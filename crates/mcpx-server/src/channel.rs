@@ -107,9 +107,9 @@ impl Channel {
         let _ = self.out.send(message).await;
     }
 
-    /// Handles one incoming message. `headers` are the carrier's own (stdio: none; legacy: the
-    /// POST's `Content-Type`, `Host` and `Origin`, which the core checks as it would on
-    /// Streamable HTTP).
+    /// Handles one incoming message. `headers` are the carrier's own (stdio: just
+    /// `Content-Type`; legacy: the POST's, less the Streamable HTTP ones), which the core checks
+    /// as it would on Streamable HTTP (`Host`, `Origin`, sizes, `Content-Type`).
     ///
     /// # Errors
     ///
