@@ -261,8 +261,23 @@ async fn progress_and_logs_precede_the_answer_in_order() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_server_asks_and_the_client_answers_on_stdin() {
+    asks_and_gets_an_answer(start()).await;
+}
+
+/// With JSON responses a question goes on the session's standalone stream (HTTP has nowhere
+/// else for it): on stdio that is the same output.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_server_asks_in_json_response_mode_too() {
+    asks_and_gets_an_answer(start_with(|h| {
+        Server::builder()
+            .handlers(h)
+            .response_mode(mcpx_server::ResponseMode::Json)
+    }))
+    .await;
+}
+
+async fn asks_and_gets_an_answer(mut c: Conn) {
     tokio::time::timeout(BOUND, async {
-        let mut c = start();
         c.initialize().await;
         let ask = c.call(5, "ask", json!({})).await;
         assert_eq!(ask["method"], "elicitation/create", "{ask}");
