@@ -15,7 +15,6 @@
 //!   (the summary says how many), the traffic goes on.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -584,9 +583,4 @@ impl Drop for TeeBody {
             }
         }
     }
-}
-
-/// The local address to print: what the listener is bound to.
-pub fn describe(addr: SocketAddr) -> String {
-    format!("http://{addr}")
 }

@@ -71,6 +71,8 @@ async fn tls_termination_rotation_and_replay() {
         trace.max_bytes = 3_000;
         let mut opts = RecordOptions::new(up.clone(), trace);
         opts.tls = Some((cert_pem.clone().into_bytes(), key_pem.into_bytes()));
+        // And h2c to the upstream (prior knowledge), so both directions speak HTTP/2 here.
+        opts.upstream_http2 = true;
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = l.local_addr().unwrap().port();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
