@@ -171,6 +171,7 @@ struct CopyRun {
     state: Mutex<CopyState>,
     changed: Notify,
     label: String,
+    stop: watch::Receiver<bool>,
 }
 
 impl CopyRun {
@@ -178,8 +179,9 @@ impl CopyRun {
         self.state.lock().ok().map(|mut s| f(&mut s))
     }
 
-    /// Waits until `pred` holds or `deadline` passes; whether it holds.
+    /// Waits until `pred` holds, `deadline` passes or the run is stopped; whether it holds.
     async fn wait_for(&self, deadline: Instant, pred: impl Fn(&CopyState) -> bool) -> bool {
+        let mut stop = self.stop.clone();
         loop {
             let notified = self.changed.notified();
             tokio::pin!(notified);
@@ -190,6 +192,7 @@ impl CopyRun {
             tokio::select! {
                 () = notified => {}
                 () = tokio::time::sleep_until(deadline.into()) => return false,
+                () = stopped(&mut stop) => return false,
             }
         }
     }
@@ -308,6 +311,7 @@ async fn run_copy(ctx: Arc<Ctx>, user: Arc<UserSteps>, label: String, copy_start
         }),
         changed: Notify::new(),
         label,
+        stop: ctx.stop.clone(),
     });
     let mut stop = ctx.stop.clone();
     ctx.sink.with(|m| m.user_started(FAMILY));
@@ -398,15 +402,17 @@ async fn run_copy(ctx: Arc<Ctx>, user: Arc<UserSteps>, label: String, copy_start
         }
     }
     // The end: exchanges that ended in the recording may finish (bounded); streams still open
-    // when the recording stopped are closed.
-    let deadline = Instant::now() + ctx.timeout;
-    let expected = ctx.expected.clone();
-    run.wait_for(deadline, |s| {
-        s.ex.iter().all(|(x, e)| {
-            e.ended.is_some() || expected.get(x).is_none_or(|exp| exp.ended_at.is_none())
+    // when the recording stopped are closed. Interrupted: everything is closed at once.
+    if complete {
+        let deadline = Instant::now() + ctx.timeout;
+        let expected = ctx.expected.clone();
+        run.wait_for(deadline, |s| {
+            s.ex.iter().all(|(x, e)| {
+                e.ended.is_some() || expected.get(x).is_none_or(|exp| exp.ended_at.is_none())
+            })
         })
-    })
-    .await;
+        .await;
+    }
     run.with(|s| {
         for e in s.ex.values_mut() {
             if let Some(tx) = e.close.take() {
