@@ -392,6 +392,13 @@ async fn proxy(shared: Arc<Shared>, conn: u64, req: Request<Incoming>) -> Respon
     }) else {
         return plain(StatusCode::INTERNAL_SERVER_ERROR, "recorder unavailable\n");
     };
+    // Until the response body takes over, a client that goes away (the future is dropped)
+    // still ends the exchange in the trace (and in the recorder's table).
+    let mut pending = Pending {
+        shared: shared.clone(),
+        x,
+        armed: true,
+    };
     // Forward: same method, path, headers (minus hop-by-hop and Host) and body bytes.
     let pq = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let uri = match format!(
@@ -418,6 +425,7 @@ async fn proxy(shared: Arc<Shared>, conn: u64, req: Request<Incoming>) -> Respon
             shared.upstream_errors.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(error = %e, "upstream request failed");
             let what = if e.is_connect() { "connect" } else { "reset" };
+            pending.armed = false;
             shared.emit(|r, now| ((), vec![r.error(now, x, Dir::S2c, what)]));
             return plain(StatusCode::BAD_GATEWAY, "mcpx record: upstream failed\n");
         }
@@ -440,6 +448,7 @@ async fn proxy(shared: Arc<Shared>, conn: u64, req: Request<Incoming>) -> Respon
             buf: BytesMut::new(),
         },
     };
+    pending.armed = false;
     let body = TeeBody {
         inner: rbody,
         shared,
@@ -449,6 +458,23 @@ async fn proxy(shared: Arc<Shared>, conn: u64, req: Request<Incoming>) -> Respon
         finished: false,
     };
     Response::from_parts(rparts, body.boxed_unsync())
+}
+
+/// Ends an exchange whose request future was dropped before its response (the client left).
+struct Pending {
+    shared: Arc<Shared>,
+    x: u64,
+    armed: bool,
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if self.armed {
+            let x = self.x;
+            self.shared
+                .emit(|r, now| ((), vec![r.error(now, x, Dir::C2s, "reset")]));
+        }
+    }
 }
 
 enum Tap {
