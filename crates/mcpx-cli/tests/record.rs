@@ -572,3 +572,53 @@ fn malformed_trace_lines_are_named() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn an_interrupted_replay_ends_promptly_with_its_report() {
+    let (_server, url) = serve(&[]);
+    let sample =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../mcpx-trace/tests/data/sample-trace.jsonl");
+    // At speed 1 the sample lasts 96 s; SIGTERM after 1.5 s must end it within seconds, open
+    // GET streams and long calls included.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mcpx"))
+        .args(["replay", "--no-progress"])
+        .arg(&sample)
+        .arg(&url)
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let child = Proc { child };
+    std::thread::sleep(Duration::from_millis(1500));
+    let pid = child.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let started = Instant::now();
+    let mut child = child;
+    let status = loop {
+        if let Some(s) = child.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "replay did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let out = reader.join().unwrap();
+    assert!(status.success(), "{out}");
+    assert!(out.contains("stopped early"), "{out}");
+    assert!(out.contains("divergence: "), "{out}");
+}

@@ -36,6 +36,10 @@ async fn upstream() -> String {
     h.tool(ToolDef::new("echo"), |_ctx, Text { text }| async move {
         Ok(ToolResult::text(text))
     });
+    h.tool(ToolDef::new("slow"), |_ctx, Text { text }| async move {
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        Ok(ToolResult::text(text))
+    });
     let server = Server::builder().handlers(h).build().unwrap();
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/mcp", l.local_addr().unwrap());
@@ -220,6 +224,45 @@ async fn recording_replays_in_process_without_divergence_and_bodies_are_capped()
         assert_eq!(r.divergence.diverged, 0, "{:?}", r.divergence);
         assert_eq!(r.unbound, 0);
         assert_eq!(sink.with(|m| m.requests()), steps);
+        let _ = std::fs::remove_dir_all(&dir);
+    })
+    .await
+    .expect("bounded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_leaves_before_the_answer_ends_its_exchange_in_the_trace() {
+    tokio::time::timeout(BOUND, async {
+        let up = upstream().await;
+        let dir = tmp("leave");
+        let out = dir.join("t.jsonl");
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", l.local_addr().unwrap());
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let rec = tokio::spawn(mcpx_replay::record(
+            RecordOptions::new(up, TraceFileOptions::new(&out)),
+            l,
+            async move {
+                let _ = stop_rx.await;
+            },
+        ));
+        let mut o = ClientOptions::new();
+        o.request_timeout(Duration::from_millis(200));
+        let s = Client::connect(&format!("{base}/mcp"), o).await.unwrap();
+        let e = s.call_tool("slow", &json!({"text": "late"})).await;
+        assert!(e.is_err(), "the call must time out on the client");
+        let _ = stop_tx.send(());
+        rec.await.unwrap().unwrap();
+        let events = read(&out);
+        let call = events
+            .iter()
+            .find(|e| e.method().as_deref() == Some("tools/call"))
+            .unwrap();
+        let ended = events
+            .iter()
+            .find(|e| e.x == call.x && matches!(e.k, mcpx_trace::Kind::Err | mcpx_trace::Kind::End))
+            .unwrap_or_else(|| panic!("exchange {:?} never ended in the trace", call.x));
+        assert_eq!(ended.d, mcpx_trace::Dir::C2s, "{ended:?}");
         let _ = std::fs::remove_dir_all(&dir);
     })
     .await
