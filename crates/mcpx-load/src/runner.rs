@@ -60,6 +60,11 @@ pub const MAX_LIVE_USERS: usize = 200_000;
 /// flight, each with a few events.
 const USER_EVENT_QUEUE: usize = 256;
 
+/// Server requests waiting for one user's answer, at most: the user schedules at most
+/// `mcpx_scenario::MAX_PENDING_ANSWERS` (64) answers and ignores the rest, so a server that
+/// asks faster than anyone answers must not grow the runner's memory.
+const MAX_ASKED: usize = 256;
+
 /// Pages of one list followed at most (a server whose cursor never ends must not hold a user
 /// forever).
 const MAX_LIST_PAGES: usize = 100;
@@ -772,13 +777,22 @@ impl UserWire {
     }
 
     /// Registers a request the user will answer; returns its id and where the answer arrives.
-    fn ask(&self) -> (ServerRequestId, oneshot::Receiver<Answer>) {
+    /// `None` when [`MAX_ASKED`] are already waiting.
+    fn ask(&self) -> Option<(ServerRequestId, oneshot::Receiver<Answer>)> {
         let (tx, rx) = oneshot::channel();
-        let rid = ServerRequestId(self.next_asked.fetch_add(1, Ordering::Relaxed));
-        if let Ok(mut asked) = self.asked.lock() {
-            asked.insert(rid, Asked::Waiting(tx));
+        Some((self.register(Asked::Waiting(tx))?, rx))
+    }
+
+    /// Keeps a server request until the user answers it; `None` (nothing kept) when
+    /// [`MAX_ASKED`] are already waiting.
+    fn register(&self, request: Asked) -> Option<ServerRequestId> {
+        let mut asked = self.asked.lock().ok()?;
+        if asked.len() >= MAX_ASKED {
+            return None;
         }
-        (rid, rx)
+        let rid = ServerRequestId(self.next_asked.fetch_add(1, Ordering::Relaxed));
+        asked.insert(rid, request);
+        Some(rid)
     }
 
     /// Binds `session` to `slot`; over a channel transport the user's oldest sessions beyond
@@ -1660,7 +1674,8 @@ async fn answer_inputs(
                 "sampling/createMessage" => ServerRequest::Sampling,
                 _ => ServerRequest::Other,
             };
-            let (rid, rx) = wire.ask();
+            // Past the bound the call cannot be answered: it ends as a failure.
+            let (rid, rx) = wire.ask().ok_or(Failure::Transport)?;
             let _ = tx
                 .send(OpEvent {
                     op: op.id,
@@ -1825,10 +1840,11 @@ async fn call_round(
             EventKind::Request => {
                 if let Some(msg) = ev.into_message() {
                     let kind = server_request(&msg);
-                    let rid = ServerRequestId(wire.next_asked.fetch_add(1, Ordering::Relaxed));
-                    if let Ok(mut asked) = wire.asked.lock() {
-                        asked.insert(rid, Asked::Http(session.clone(), msg));
-                    }
+                    // Past the bound the request stays unanswered (the server's deadline ends
+                    // it): a server asking faster than a person answers.
+                    let Some(rid) = wire.register(Asked::Http(session.clone(), msg)) else {
+                        continue;
+                    };
                     let _ = tx
                         .send(OpEvent {
                             op: op.id,
@@ -1955,7 +1971,9 @@ impl Bridge {
         let Some(op) = op else {
             return Box::pin(async move { Err(refuse()) });
         };
-        let (rid, rx) = wire.ask();
+        let Some((rid, rx)) = wire.ask() else {
+            return Box::pin(async move { Err(refuse()) });
+        };
         let events = wire.events.clone();
         drop(wire);
         Box::pin(async move {
