@@ -41,10 +41,13 @@ mod dispatch;
 mod handler;
 mod legacy;
 pub mod limits;
+mod metrics;
 mod mrtr;
 mod notify;
 mod service;
+mod shed;
 mod stdio;
+mod tls;
 mod tower;
 
 use std::future::Future;
@@ -62,6 +65,7 @@ pub use handler::{
     ToolResult,
 };
 pub use notify::{ListKind, MAX_SUBSCRIPTIONS_PER_CLIENT, ServerHandle};
+pub use tls::{TlsConfig, TlsError};
 pub use tower::{McpBody, McpService};
 
 use crate::service::Shared;
@@ -94,6 +98,10 @@ pub struct ServerBuilder {
     list_changed: bool,
     legacy_sse: bool,
     max_legacy_connections: Option<usize>,
+    tls: Option<TlsConfig>,
+    max_in_flight: Option<usize>,
+    metrics_path: Option<Option<String>>,
+    shutdown_deadline: Option<Duration>,
 }
 
 /// A secret that `Debug` never prints.
@@ -191,6 +199,38 @@ impl ServerBuilder {
         self
     }
 
+    /// Serve TLS with this certificate and key (ALPN `h2` and `http/1.1`) instead of plain
+    /// TCP (default: plain, HTTP/1.1 and HTTP/2 with prior knowledge).
+    pub fn tls(mut self, tls: TlsConfig) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Most HTTP requests (POSTs) in flight across the server (default
+    /// [`limits::DEFAULT_MAX_IN_FLIGHT`]; at least 1). Over it a request is refused at once
+    /// with 503 and `Retry-After`; one session's share is
+    /// [`Config::max_in_flight_per_session`](mcpx_proto::Config::max_in_flight_per_session)
+    /// (429 over it).
+    pub fn max_in_flight(mut self, n: usize) -> Self {
+        self.max_in_flight = Some(n.max(1));
+        self
+    }
+
+    /// Where the Prometheus metrics are served (default [`limits::DEFAULT_METRICS_PATH`];
+    /// `None`: not served). The path answers `GET` without the `Host`/`Origin` checks, as
+    /// `/healthz` does: it holds counts, never session ids or payloads.
+    pub fn metrics_path(mut self, path: Option<&str>) -> Self {
+        self.metrics_path = Some(path.map(str::to_owned));
+        self
+    }
+
+    /// How long [`Server::serve`] lets requests in flight finish after its shutdown signal
+    /// before it aborts the connections left (default [`limits::DEFAULT_SHUTDOWN_DEADLINE`]).
+    pub fn shutdown_deadline(mut self, deadline: Duration) -> Self {
+        self.shutdown_deadline = Some(deadline);
+        self
+    }
+
     /// Validates the configuration and builds the server.
     pub fn build(self) -> Result<Server, ConfigError> {
         let mut config = self.config;
@@ -237,8 +277,19 @@ impl ServerBuilder {
                     .unwrap_or(limits::DEFAULT_MAX_LEGACY_CONNECTIONS),
             ));
         }
+        shared.shed = shed::Shed::new(
+            self.max_in_flight.unwrap_or(limits::DEFAULT_MAX_IN_FLIGHT),
+            mcpx_proto::limits::DEFAULT_RETRY_AFTER,
+        );
+        if let Some(path) = self.metrics_path {
+            shared.metrics_path = path;
+        }
         Ok(Server {
             shared: Arc::new(shared),
+            tls: self.tls,
+            shutdown_deadline: self
+                .shutdown_deadline
+                .unwrap_or(limits::DEFAULT_SHUTDOWN_DEADLINE),
         })
     }
 }
@@ -247,6 +298,8 @@ impl ServerBuilder {
 #[derive(Clone)]
 pub struct Server {
     shared: Arc<Shared>,
+    tls: Option<TlsConfig>,
+    shutdown_deadline: Duration,
 }
 
 impl std::fmt::Debug for Server {
@@ -281,13 +334,25 @@ impl Server {
     }
 
     /// Accepts connections on `listener` until `shutdown` resolves, serving HTTP/1.1 and
-    /// HTTP/2 (prior knowledge) on each, with `TCP_NODELAY` so every SSE event leaves at once.
+    /// HTTP/2 (prior knowledge, or ALPN `h2` under [`ServerBuilder::tls`]) on each, with
+    /// `TCP_NODELAY` so every SSE event leaves at once.
+    ///
+    /// # Graceful shutdown
+    ///
+    /// When `shutdown` resolves: the listener is closed (new connections are refused), new
+    /// requests on open connections get 503 with `Retry-After`, HTTP/1.1 connections close
+    /// after their current response and HTTP/2 ones get `GOAWAY`, standalone GET and listen
+    /// streams end cleanly (a client reconnects elsewhere), and requests in flight run to their
+    /// answers. After [`ServerBuilder::shutdown_deadline`] whatever is left is aborted; then
+    /// this returns.
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> std::io::Result<()> {
         let timer = tokio::spawn(service::run_timer(self.shared.clone()));
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut conns = tokio::task::JoinSet::new();
         tokio::pin!(shutdown);
         loop {
             let (socket, peer) = tokio::select! {
@@ -300,19 +365,115 @@ impl Server {
                         continue;
                     }
                 },
+                // Reap finished connections so the set holds only live ones.
+                Some(_) = conns.join_next(), if !conns.is_empty() => continue,
                 () = &mut shutdown => break,
             };
             let _ = socket.set_nodelay(true);
-            let shared = self.shared.clone();
-            tokio::spawn(async move {
-                let svc = service_fn(move |req| service::handle(shared.clone(), req));
-                let builder = auto::Builder::new(TokioExecutor::new());
-                if let Err(e) = builder.serve_connection(TokioIo::new(socket), svc).await {
-                    tracing::debug!(%peer, error = %e, "connection ended with an error");
-                }
-            });
+            conns.spawn(serve_connection(
+                self.shared.clone(),
+                socket,
+                peer,
+                self.tls.clone(),
+                stop_rx.clone(),
+            ));
+        }
+        // Stop accepting: the port refuses connections from here on.
+        drop(listener);
+        tracing::info!(
+            connections = conns.len(),
+            deadline_ms = self.shutdown_deadline.as_millis(),
+            "shutting down: draining"
+        );
+        self.shared.shed.start_draining();
+        let _ = stop_tx.send(true);
+        shed::close_streams(&self.shared);
+        let drained = tokio::time::timeout(self.shutdown_deadline, async {
+            while conns.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                connections = conns.len(),
+                "shutdown deadline passed: aborting the connections left"
+            );
+            conns.abort_all();
         }
         timer.abort();
         Ok(())
+    }
+}
+
+/// Resolves once the server shuts down (at once if it already does).
+async fn stopping(stop: &mut tokio::sync::watch::Receiver<bool>) {
+    // The guard `wait_for` returns is not `Send`: dropped here, never held across an await.
+    let _ = stop.wait_for(|stopping| *stopping).await.map(|_| ());
+}
+
+/// Counts a connection as open while it lives.
+struct ConnectionGuard(Arc<Shared>);
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        self.0.metrics.connection_closed();
+    }
+}
+
+/// One accepted connection: the TLS handshake when configured, then HTTP until the client
+/// closes or a graceful shutdown finishes it.
+async fn serve_connection(
+    shared: Arc<Shared>,
+    socket: tokio::net::TcpStream,
+    peer: std::net::SocketAddr,
+    tls: Option<TlsConfig>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    shared.metrics.connection_opened();
+    let _guard = ConnectionGuard(shared.clone());
+    let Some(tls) = tls else {
+        return drive(shared, TokioIo::new(socket), peer, stop).await;
+    };
+    let handshake = tokio::time::timeout(limits::TLS_HANDSHAKE_TIMEOUT, tls.acceptor.accept(socket));
+    let stream = tokio::select! {
+        r = handshake => r,
+        () = stopping(&mut stop) => return,
+    };
+    match stream {
+        Ok(Ok(stream)) => drive(shared, TokioIo::new(stream), peer, stop).await,
+        Ok(Err(e)) => {
+            shared.metrics.tls_handshake_failed();
+            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+        }
+        Err(_) => {
+            shared.metrics.tls_handshake_failed();
+            tracing::debug!(%peer, "TLS handshake timed out");
+        }
+    }
+}
+
+/// Serves HTTP/1.1 or HTTP/2 (whichever the client speaks) on `io`; on shutdown, lets the
+/// connection finish what it has started and close.
+async fn drive<I>(
+    shared: Arc<Shared>,
+    io: I,
+    peer: std::net::SocketAddr,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let svc = service_fn(move |req| service::handle(shared.clone(), req));
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let conn = builder.serve_connection(io, svc);
+    tokio::pin!(conn);
+    let result = tokio::select! {
+        r = conn.as_mut() => r,
+        () = stopping(&mut stop) => {
+            // h1: close after the response in progress; h2: GOAWAY, finish open streams.
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(%peer, error = %e, "connection ended with an error");
     }
 }

@@ -58,3 +58,24 @@ pub const STDIO_READ_CHUNK: usize = 64 * 1024;
 /// their `initialize` (they hold no session yet); legacy clients are old SDK versions, a small
 /// share of traffic, and each connection holds a task and a bounded queue.
 pub const DEFAULT_MAX_LEGACY_CONNECTIONS: usize = 4096;
+
+/// HTTP requests (POSTs: each starts work) admitted and not yet answered, across the server.
+/// At the bound a new one is refused at once with 503 and `Retry-After` before its body is
+/// read (`ServerBuilder::max_in_flight`), so admitted requests keep their latency instead of
+/// queueing behind an unbounded backlog. 8,192: each in-flight request holds a task and a few
+/// KiB of buffers (tens of MiB at the bound); by Little's law it admits ~8,000 calls/s of
+/// 1 s tools, and the per-session share (128, `mcpx_proto::limits`) is far below it.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 8192;
+
+/// Where `/metrics` (Prometheus text format) is served by default (`ServerBuilder::metrics_path`).
+pub const DEFAULT_METRICS_PATH: &str = "/metrics";
+
+/// How long a graceful shutdown waits for requests in flight and their connections to finish
+/// before it aborts what is left (`ServerBuilder::shutdown_deadline`). 20 s fits inside
+/// Kubernetes' default 30 s termination grace period with room for the process to exit.
+pub const DEFAULT_SHUTDOWN_DEADLINE: Duration = Duration::from_secs(20);
+
+/// Longest TLS handshake: a client that opens a TCP connection and sends nothing (or trickles
+/// a ClientHello) is dropped after it, so it holds no task for long. 10 s covers a handshake
+/// over a slow mobile link many times over.
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);

@@ -174,6 +174,12 @@ pub(crate) struct Shared {
     /// The legacy HTTP+SSE transport's connections, when it is on
     /// ([`ServerBuilder::legacy_sse`](crate::ServerBuilder::legacy_sse)).
     pub(crate) legacy: Option<crate::legacy::Legacy>,
+    /// The in-flight bound and the draining flag (`crate::shed`).
+    pub(crate) shed: crate::shed::Shed,
+    /// Counters behind `/metrics` (`crate::metrics`).
+    pub(crate) metrics: crate::metrics::Metrics,
+    /// Where `/metrics` is served (`None`: not served).
+    pub(crate) metrics_path: Option<String>,
 }
 
 impl Shared {
@@ -205,6 +211,12 @@ impl Shared {
             max_body_bytes,
             queue,
             legacy: None,
+            shed: crate::shed::Shed::new(
+                limits::DEFAULT_MAX_IN_FLIGHT,
+                mcpx_proto::limits::DEFAULT_RETRY_AFTER,
+            ),
+            metrics: crate::metrics::Metrics::default(),
+            metrics_path: Some(limits::DEFAULT_METRICS_PATH.to_owned()),
         }
     }
 
@@ -671,6 +683,28 @@ where
     B: Body,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    if let Some(resp) = crate::metrics::endpoint(&shared, &req) {
+        return Ok(resp);
+    }
+    // Over the in-flight bound, or shutting down: refused before the body is read.
+    let mut meter = match shared.shed.admit(&shared.metrics, req.method()) {
+        Ok(meter) => meter,
+        Err(refusal) => return Ok(refusal),
+    };
+    let Ok(resp) = handle_admitted(shared.clone(), req, &mut meter).await;
+    meter.finish(resp.status());
+    Ok(resp)
+}
+
+async fn handle_admitted<B>(
+    shared: Arc<Shared>,
+    req: Request<B>,
+    meter: &mut crate::shed::Meter<'_>,
+) -> Result<Response<ResponseBody>, Infallible>
+where
+    B: Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     if let Some(legacy) = &shared.legacy
         && legacy.owns(req.uri().path())
     {
@@ -700,18 +734,16 @@ where
         .and_then(|v| v.parse::<u64>().ok());
     // 413 before the core sees the request: the core's own `BodyTooLarge` rejection, so the
     // body follows the rules of the version the request names (no `"id": null` from 2025-11-25).
-    let too_large = || {
+    let mut too_large = || {
         let version = parts
             .headers
             .get(MCP_PROTOCOL_VERSION)
             .and_then(|v| v.to_str().ok())
             .and_then(ProtocolVersion::parse);
         let limit = shared.max_body_bytes;
-        rejection_response(&Rejection::new(
-            ProtocolError::BodyTooLarge { limit },
-            version,
-            None,
-        ))
+        let rejection = Rejection::new(ProtocolError::BodyTooLarge { limit }, version, None);
+        meter.rejected(&rejection);
+        rejection_response(&rejection)
     };
     if declared.is_some_and(|n| n > shared.max_body_bytes as u64) {
         return Ok(too_large());
@@ -729,8 +761,12 @@ where
     };
     let routed = shared.route_request(&parts, bytes);
     Ok(match routed {
-        Err(rejection) => rejection_response(&rejection),
+        Err(rejection) => {
+            meter.rejected(&rejection);
+            rejection_response(&rejection)
+        }
         Ok(routed) => {
+            meter.routed(&routed);
             let trace = parts
                 .headers
                 .get(&TRACEPARENT)
