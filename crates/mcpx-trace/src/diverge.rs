@@ -14,6 +14,13 @@ use serde::Serialize;
 /// can have millions).
 pub const MAX_REPORTED_SESSIONS: usize = 200;
 
+/// Methods (and tools) listed by name in a report, as `mcpx load` bounds its tables; later
+/// names are counted under [`OTHER_METHODS`].
+pub const MAX_REPORTED_METHODS: usize = 256;
+
+/// The key that collects methods past [`MAX_REPORTED_METHODS`].
+pub const OTHER_METHODS: &str = "(other)";
+
 /// A size differs in kind when one is more than this many times the other...
 pub const SIZE_RATIO: u64 = 4;
 /// ...and they differ by more than this many bytes (small bodies vary freely).
@@ -318,7 +325,14 @@ impl DivergenceReport {
         self.diverged += 1;
         for d in divs {
             *self.by_kind.entry(d.kind.as_str().to_owned()).or_default() += 1;
-            let per = self.by_method.entry(method.to_owned()).or_default();
+            let key = if self.by_method.contains_key(method)
+                || self.by_method.len() < MAX_REPORTED_METHODS
+            {
+                method
+            } else {
+                OTHER_METHODS
+            };
+            let per = self.by_method.entry(key.to_owned()).or_default();
             let k = per.entry(d.kind.as_str().to_owned()).or_default();
             if k.count == 0 {
                 k.example_expected.clone_from(&d.expected);
