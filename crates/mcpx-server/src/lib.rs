@@ -35,6 +35,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod auth;
 mod channel;
 mod context;
 mod dispatch;
@@ -97,6 +98,7 @@ pub struct ServerBuilder {
     shards: Option<usize>,
     list_changed: bool,
     legacy_sse: bool,
+    auth: Option<auth::AuthConfig>,
     max_legacy_connections: Option<usize>,
     tls: Option<TlsConfig>,
     max_in_flight: Option<usize>,
@@ -231,6 +233,13 @@ impl ServerBuilder {
         self
     }
 
+    /// Bearer-token mode (default off): every request needs an OAuth access token issued for
+    /// this server, as the MCP authorization spec makes it a resource server (see [`auth`]).
+    pub fn auth(mut self, config: auth::AuthConfig) -> Self {
+        self.auth = Some(config);
+        self
+    }
+
     /// Validates the configuration and builds the server.
     pub fn build(self) -> Result<Server, ConfigError> {
         let mut config = self.config;
@@ -271,6 +280,7 @@ impl ServerBuilder {
             max_body,
             state_key,
         );
+        shared.auth = self.auth.map(|c| Arc::new(auth::Auth::new(c)));
         if self.legacy_sse {
             shared.legacy = Some(legacy::Legacy::new(
                 self.max_legacy_connections

@@ -174,6 +174,8 @@ pub(crate) struct Shared {
     /// The legacy HTTP+SSE transport's connections, when it is on
     /// ([`ServerBuilder::legacy_sse`](crate::ServerBuilder::legacy_sse)).
     pub(crate) legacy: Option<crate::legacy::Legacy>,
+    /// Bearer-token mode, when on ([`ServerBuilder::auth`](crate::ServerBuilder::auth)).
+    pub(crate) auth: Option<Arc<crate::auth::Auth>>,
     /// The in-flight bound and the draining flag (`crate::shed`).
     pub(crate) shed: crate::shed::Shed,
     /// Counters behind `/metrics` (`crate::metrics`).
@@ -211,6 +213,7 @@ impl Shared {
             max_body_bytes,
             queue,
             legacy: None,
+            auth: None,
             shed: crate::shed::Shed::new(
                 limits::DEFAULT_MAX_IN_FLIGHT,
                 mcpx_proto::limits::DEFAULT_RETRY_AFTER,
@@ -691,7 +694,17 @@ where
         Ok(meter) => meter,
         Err(refusal) => return Ok(refusal),
     };
-    let Ok(resp) = handle_admitted(shared.clone(), req, &mut meter).await;
+    // Bearer-token mode: the token is checked first, and a session the response creates is
+    // bound to the token's subject (`crate::auth`).
+    let Ok(resp) = match shared.auth.clone() {
+        Some(auth) => {
+            auth.guard(&shared, req, |req| {
+                handle_admitted(shared.clone(), req, &mut meter)
+            })
+            .await
+        }
+        None => handle_admitted(shared.clone(), req, &mut meter).await,
+    };
     meter.finish(resp.status());
     Ok(resp)
 }
