@@ -371,9 +371,8 @@ pub(crate) fn endpoint<B>(
         shutting_down: shared.shed.is_draining(),
     };
     let body = shared.metrics.render(gauges);
-    let mut resp = http::Response::new(
-        http_body_util::Full::new(bytes::Bytes::from(body)).boxed_unsync(),
-    );
+    let mut resp =
+        http::Response::new(http_body_util::Full::new(bytes::Bytes::from(body)).boxed_unsync());
     resp.headers_mut().insert(
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static(CONTENT_TYPE),
@@ -515,7 +514,10 @@ impl Collector for Snapshot {
                 .copied()
                 .zip(h.buckets.iter().copied())
                 .collect();
-            #[allow(clippy::cast_precision_loss, reason = "seconds as a float, by the format")]
+            #[allow(
+                clippy::cast_precision_loss,
+                reason = "seconds as a float, by the format"
+            )]
             let sum = h.sum_ns as f64 / 1e9;
             latency
                 .encode_family(&[("method", method.label())])?
@@ -552,7 +554,11 @@ mod tests {
     #[test]
     fn render_counts_buckets_and_labels() {
         let m = Metrics::default();
-        m.request(Method::ToolsCall, StatusCode::OK, Duration::from_micros(300));
+        m.request(
+            Method::ToolsCall,
+            StatusCode::OK,
+            Duration::from_micros(300),
+        );
         m.request(Method::ToolsCall, StatusCode::OK, Duration::from_millis(2));
         m.request(Method::ToolsCall, StatusCode::OK, Duration::from_secs(60));
         m.rejected(Reason::Overloaded);
@@ -568,12 +574,16 @@ mod tests {
         assert!(text.contains(
             "mcpx_request_duration_seconds_bucket{method=\"tools/call\",le=\"0.0005\"} 1"
         ));
-        assert!(text.contains(
-            "mcpx_request_duration_seconds_bucket{method=\"tools/call\",le=\"30.0\"} 2"
-        ));
-        assert!(text.contains(
-            "mcpx_request_duration_seconds_bucket{method=\"tools/call\",le=\"+Inf\"} 3"
-        ));
+        assert!(
+            text.contains(
+                "mcpx_request_duration_seconds_bucket{method=\"tools/call\",le=\"30.0\"} 2"
+            )
+        );
+        assert!(
+            text.contains(
+                "mcpx_request_duration_seconds_bucket{method=\"tools/call\",le=\"+Inf\"} 3"
+            )
+        );
         assert!(text.contains("mcpx_request_duration_seconds_count{method=\"tools/call\"} 3"));
     }
 }

@@ -70,7 +70,11 @@ impl Shed {
         let started = Instant::now();
         if self.is_draining() {
             metrics.rejected(Reason::ShuttingDown);
-            metrics.request(Method::Refused, StatusCode::SERVICE_UNAVAILABLE, started.elapsed());
+            metrics.request(
+                Method::Refused,
+                StatusCode::SERVICE_UNAVAILABLE,
+                started.elapsed(),
+            );
             return Err(self.refusal());
         }
         let counted = *method == HttpMethod::POST;
@@ -80,7 +84,11 @@ impl Shed {
             if before >= self.max {
                 self.in_flight.fetch_sub(1, Ordering::AcqRel);
                 metrics.rejected(Reason::Overloaded);
-                metrics.request(Method::Refused, StatusCode::SERVICE_UNAVAILABLE, started.elapsed());
+                metrics.request(
+                    Method::Refused,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    started.elapsed(),
+                );
                 return Err(self.refusal());
             }
         }
@@ -97,8 +105,7 @@ impl Shed {
     /// same refusal whether the core or this bound said no.
     fn refusal(&self) -> Response<ResponseBody> {
         let mut buf = BytesMut::new();
-        Rejection::new(ProtocolError::Overloaded, None, None)
-            .encode_body(&mut buf);
+        Rejection::new(ProtocolError::Overloaded, None, None).encode_body(&mut buf);
         let mut resp = Response::new(Full::new(Bytes::from(buf)).boxed_unsync());
         *resp.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
         let h = resp.headers_mut();

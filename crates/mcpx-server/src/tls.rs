@@ -50,8 +50,12 @@ impl TlsConfig {
     /// whose key does not match the certificate.
     pub fn from_pem_files(cert: &Path, key: &Path) -> Result<Self, TlsError> {
         let read = |path: &Path, what: &str| {
-            std::fs::read(path)
-                .map_err(|e| TlsError(format!("cannot read the TLS {what} {}: {e}", path.display())))
+            std::fs::read(path).map_err(|e| {
+                TlsError(format!(
+                    "cannot read the TLS {what} {}: {e}",
+                    path.display()
+                ))
+            })
         };
         let cert_pem = read(cert, "certificate")?;
         let key_pem = read(key, "key")?;

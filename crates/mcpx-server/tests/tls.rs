@@ -87,7 +87,10 @@ async fn tls_alpn_h2_and_http1() {
         // Plain HTTP on the TLS port is not served.
         let plain = Conn::tcp_h1(running.addr).await;
         assert!(
-            plain.send(hardening_support::get("/healthz", None)).await.is_err(),
+            plain
+                .send(hardening_support::get("/healthz", None))
+                .await
+                .is_err(),
             "plain HTTP answered on the TLS port"
         );
         running.shutdown();
@@ -154,7 +157,10 @@ fn bad_pem_files_are_named_in_the_error() {
     let e = TlsConfig::from_pem_files(&missing, &key_path)
         .unwrap_err()
         .to_string();
-    assert!(e.contains("missing.pem") && e.contains("certificate"), "{e}");
+    assert!(
+        e.contains("missing.pem") && e.contains("certificate"),
+        "{e}"
+    );
     let e = TlsConfig::from_pem_files(&junk, &key_path)
         .unwrap_err()
         .to_string();

@@ -191,7 +191,10 @@ impl Conn {
     }
 
     /// Sends a request and returns the head (the body unread).
-    pub async fn send_head(&self, req: Request<Full<Bytes>>) -> hyper::Result<http::Response<Incoming>> {
+    pub async fn send_head(
+        &self,
+        req: Request<Full<Bytes>>,
+    ) -> hyper::Result<http::Response<Incoming>> {
         match self {
             Self::H1(s) => {
                 let mut s = s.lock().await;
