@@ -64,6 +64,13 @@ pub const DEFAULT_MAX_HEADER_BYTES: usize = 32 * 1024;
 /// and logs is minutes of a chatty tool at any sane rate limit.
 pub const DEFAULT_MAX_QUEUED_EVENTS_PER_STREAM: usize = 1024;
 
+/// Request streams remembered after their response, so a client cut off before it read the
+/// response can still resume them with `Last-Event-ID` (the driver replays the rest from its
+/// event log). Only streams that were sent as SSE are remembered; the oldest is forgotten first.
+/// 4,096 entries are ~100 KiB per table and cover every stream of a few seconds of heavy SSE
+/// traffic, longer than a reconnecting client waits.
+pub const MAX_ENDED_STREAMS: usize = 4096;
+
 /// The `Retry-After` sent with a 503 or 429 refusal.
 ///
 /// One second: an idle session frees within a request's time under Claude-like traffic.

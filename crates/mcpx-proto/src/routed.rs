@@ -127,6 +127,9 @@ pub struct ResumeStream {
     pub session: SessionId,
     /// The last event the client saw.
     pub last_event_id: EventId,
+    /// The stream's request was already answered: replay its remaining events (the response
+    /// last), then end it; nothing live follows.
+    pub ended: bool,
 }
 
 /// A 2025-03-26 batch's items.

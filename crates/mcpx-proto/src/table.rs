@@ -71,6 +71,17 @@ struct StreamEntry {
     seq: u64,
     /// `None` for a standalone GET stream.
     req: Option<ReqState>,
+    /// The driver sends this stream as SSE ([`SessionTable::mark_sse`]): once answered it is
+    /// remembered for resumption.
+    sse: bool,
+}
+
+/// A request stream that was answered, kept for a late `Last-Event-ID`.
+#[derive(Clone, Copy, Debug)]
+struct EndedStream {
+    owner: Owner,
+    /// The seq of its last event (the response).
+    seq: u64,
 }
 
 /// All sessions of one server (or one shard of it) and every request in flight, as a plain
@@ -110,6 +121,10 @@ pub struct SessionTable {
     /// recently used (one TTL for all).
     idle: BTreeSet<(Instant, usize)>,
     streams: Map<StreamKey, StreamEntry>,
+    /// Answered SSE request streams of resumable versions, oldest first in `ended_order`
+    /// (bounded by [`MAX_ENDED_STREAMS`](crate::limits::MAX_ENDED_STREAMS)).
+    ended: Map<StreamKey, EndedStream>,
+    ended_order: VecDeque<StreamKey>,
     stateless_in_flight: usize,
     next_stream: u64,
     /// Stream keys go up by this much (the shard count: keys stay congruent to the shard).
@@ -220,6 +235,8 @@ impl SessionTable {
             by_id: Map::default(),
             idle: BTreeSet::new(),
             streams: Map::default(),
+            ended: Map::default(),
+            ended_order: VecDeque::new(),
             stateless_in_flight: 0,
             next_stream: 1,
             stream_step: 1,
@@ -292,9 +309,31 @@ impl SessionTable {
                 version,
                 seq: 0,
                 req,
+                sse: false,
             },
         );
         key
+    }
+
+    /// Tells the table that `stream` is sent as SSE (the driver chose an SSE response for it):
+    /// in a version with resumable streams, the stream stays resumable with `Last-Event-ID`
+    /// after its response, for the last [`MAX_ENDED_STREAMS`](crate::limits::MAX_ENDED_STREAMS)
+    /// such streams. Streams answered as JSON are not remembered (nothing to resume). O(1).
+    pub fn mark_sse(&mut self, stream: StreamKey) {
+        if let Some(entry) = self.streams.get_mut(&stream) {
+            entry.sse = true;
+        }
+    }
+
+    /// Remembers an answered SSE stream (see [`mark_sse`](Self::mark_sse)).
+    fn remember_ended(&mut self, key: StreamKey, owner: Owner, seq: u64) {
+        if self.ended_order.len() >= crate::limits::MAX_ENDED_STREAMS
+            && let Some(old) = self.ended_order.pop_front()
+        {
+            self.ended.remove(&old);
+        }
+        self.ended.insert(key, EndedStream { owner, seq });
+        self.ended_order.push_back(key);
     }
 
     /// Updates a session's activity time and its place in the idle index.
@@ -963,15 +1002,21 @@ impl SessionTable {
         let (get_stream, open_streams) = (session.get_stream, session.open_streams());
         if let Some(last) = head.headers.get(LAST_EVENT_ID) {
             let resumable = version.rules().resumability != Resumability::None;
+            let owner = Owner::Session { idx, serial };
+            let mut ended = false;
             let event = last
                 .to_str()
                 .ok()
                 .and_then(EventId::parse)
                 .filter(|e| {
                     resumable
-                        && self.streams.get(&e.stream).is_some_and(|s| {
-                            s.owner == Owner::Session { idx, serial } && e.seq <= s.seq
-                        })
+                        && match self.streams.get(&e.stream) {
+                            Some(s) => s.owner == owner && e.seq <= s.seq,
+                            None => self.ended.get(&e.stream).is_some_and(|s| {
+                                ended = true;
+                                s.owner == owner && e.seq <= s.seq
+                            }),
+                        }
                 })
                 .ok_or_else(|| reject(ProtocolError::BadLastEventId))?;
             if let Some(s) = self.sessions.get_mut(idx)
@@ -984,6 +1029,7 @@ impl SessionTable {
             return Ok(Routed::ResumeStream(ResumeStream {
                 session: sid,
                 last_event_id: event,
+                ended,
             }));
         }
         match get_stream {
@@ -1103,6 +1149,12 @@ impl SessionTable {
         let (owner, version) = (entry.owner, entry.version);
         entry.req.as_ref()?;
         let entry = self.streams.remove(&key)?;
+        if entry.sse
+            && matches!(owner, Owner::Session { .. })
+            && version.rules().resumability != Resumability::None
+        {
+            self.remember_ended(key, owner, entry.seq);
+        }
         let req = entry.req?;
         match owner {
             Owner::Stateless => {

@@ -390,7 +390,7 @@ impl Channel {
         match self.shared.route_request(&parts, Bytes::new()) {
             Ok(Routed::OpenStream(open)) => {
                 let (tx, mut rx) = mpsc::channel::<Frame>(self.shared.queue_len());
-                lock(&self.shared.streams).insert(open.stream, StreamEntry { tx });
+                lock(&self.shared.streams).insert(open.stream, StreamEntry::new(tx));
                 let closed = {
                     let mut state = lock(&self.state);
                     state.get_stream = Some(open.stream);

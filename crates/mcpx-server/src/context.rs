@@ -117,7 +117,11 @@ impl RequestContext {
     /// session's GET stream) through the stream map.
     pub(crate) async fn deliver(&self, out: crate::service::Out) {
         if out.stream == self.stream {
-            let _ = self.own.send(out.frame).await;
+            if let Err(e) = self.own.send(out.frame).await {
+                // The response body is gone (the client disconnected): the frame goes to a
+                // resumed connection or into the replay log.
+                self.shared.deliver_orphan(self.stream, e.0, None);
+            }
         } else {
             self.shared.deliver(out).await;
         }

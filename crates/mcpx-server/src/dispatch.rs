@@ -368,9 +368,7 @@ impl Listening {
         // Notifications reach the listen stream from outside its request: through the map.
         crate::service::lock(&ctx.shared.streams).insert(
             ctx.stream,
-            crate::service::StreamEntry {
-                tx: ctx.own.clone(),
-            },
+            crate::service::StreamEntry::new(ctx.own.clone()),
         );
         crate::service::lock(&ctx.shared.registry).listen(ctx.stream, listener);
         Self {

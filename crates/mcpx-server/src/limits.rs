@@ -30,6 +30,11 @@ pub fn default_shards() -> usize {
     (cores * SHARDS_PER_CORE).min(mcpx_proto::MAX_SHARDS)
 }
 
+/// The `retry:` hint of the priming event (2025-11-25), in milliseconds: how long a client
+/// waits before it reconnects with `Last-Event-ID` after its stream closed. One second: quick
+/// enough for a tool call in progress, slow enough that a restarting server is not hammered.
+pub const SSE_RETRY_MS: u64 = 1000;
+
 /// Starting capacity of the buffer a response or notification is encoded into: a typical
 /// `tools/call` answer fits, so encoding it grows the buffer zero times instead of three or
 /// four (each growth is an allocation and a copy). Larger messages grow it as needed.

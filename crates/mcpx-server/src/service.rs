@@ -78,9 +78,30 @@ impl std::hash::Hasher for StreamKeyHasher {
     }
 }
 
-/// A stream that frames reach from outside its own request (GET streams, listen streams).
+/// A stream that frames reach from outside its own request (GET streams, listen streams,
+/// resumed streams).
 pub(crate) struct StreamEntry {
     pub(crate) tx: mpsc::Sender<Frame>,
+    /// Tells this registration from a later one of the same stream (a resumed stream replaces
+    /// its old connection's): only its own registration is removed when a body goes away.
+    pub(crate) id: u64,
+    /// Set (under its lock) when a resumed connection replaces this one: its body then stops
+    /// sending and hands every further frame to the new connection. The body logs each event
+    /// under the same lock, so no event falls between the log a resume replays and the new
+    /// connection's queue.
+    pub(crate) superseded: Arc<Mutex<bool>>,
+}
+
+impl StreamEntry {
+    /// A registration with a fresh id.
+    pub(crate) fn new(tx: mpsc::Sender<Frame>) -> Self {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        Self {
+            tx,
+            id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            superseded: Arc::new(Mutex::new(false)),
+        }
+    }
 }
 
 /// A request's cancellation, registered with the server only when its handler asks about it
@@ -171,6 +192,8 @@ pub(crate) struct Shared {
     keep_alive: Duration,
     max_body_bytes: usize,
     queue: usize,
+    /// The replay log of SSE streams (`None`: streams are not resumable).
+    pub(crate) events: Option<Arc<dyn crate::replay::EventStore>>,
     /// The legacy HTTP+SSE transport's connections, when it is on
     /// ([`ServerBuilder::legacy_sse`](crate::ServerBuilder::legacy_sse)).
     pub(crate) legacy: Option<crate::legacy::Legacy>,
@@ -212,6 +235,7 @@ impl Shared {
             keep_alive,
             max_body_bytes,
             queue,
+            events: Some(Arc::new(crate::replay::MemoryEventStore::default())),
             legacy: None,
             auth: None,
             shed: crate::shed::Shed::new(
@@ -245,8 +269,24 @@ impl Shared {
     /// Queues a frame for its stream without waiting: `false` when the stream is gone or its
     /// queue is full (the frame is dropped; used for broadcasts, which must not stall).
     pub(crate) fn deliver_now(&self, out: Out) -> bool {
-        let tx = lock(&self.streams).get(&out.stream).map(|e| e.tx.clone());
-        tx.is_some_and(|tx| tx.try_send(out.frame).is_ok())
+        let tx = {
+            let streams = lock(&self.streams);
+            match streams.get(&out.stream) {
+                Some(e) => e.tx.clone(),
+                None => {
+                    // Nobody is connected: kept in the log for a resume (see `deliver`).
+                    return self.log_frame(&out.frame).is_some();
+                }
+            }
+        };
+        match tx.try_send(out.frame) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Closed(frame)) => {
+                self.deliver_orphan(out.stream, frame, None);
+                true
+            }
+            Err(mpsc::error::TrySendError::Full(_)) => false,
+        }
     }
 
     /// Registers a request's cancellation slot (once): from now on a cancellation fires it.
@@ -339,10 +379,88 @@ impl Shared {
     /// Sends a frame to its stream's body, waiting if the stream's bounded queue is full. A
     /// stream nobody listens to any more drops it.
     pub(crate) async fn deliver(&self, out: Out) {
-        let tx = lock(&self.streams).get(&out.stream).map(|e| e.tx.clone());
-        if let Some(tx) = tx {
-            let _ = tx.send(out.frame).await;
+        let tx = {
+            let streams = lock(&self.streams);
+            match streams.get(&out.stream) {
+                Some(e) => e.tx.clone(),
+                None => {
+                    // Nobody is connected: the event waits in the log for a resume. Decided
+                    // under the map lock, so a resume that installs its queue first sees it
+                    // in the log, and one that installs it later gets it live.
+                    self.log_frame(&out.frame);
+                    return;
+                }
+            }
+        };
+        if let Err(e) = tx.send(out.frame).await {
+            self.deliver_orphan(out.stream, e.0, None);
         }
+    }
+
+    /// Logs a frame that has an event id (a message of an SSE stream of a resumable version);
+    /// returns its encoded event.
+    pub(crate) fn log_frame(&self, frame: &Frame) -> Option<Bytes> {
+        let (Some(store), Some(id)) = (self.events.as_ref(), frame.event_id) else {
+            return None;
+        };
+        let event = sse_event(frame);
+        store.append(crate::replay::LoggedEvent::new(
+            id,
+            event.clone(),
+            frame.ends,
+        ));
+        Some(event)
+    }
+
+    /// A frame whose stream's body is gone (dropped before reading it, or the send found the
+    /// receiver closed): to the stream's newer registration when one was made since (a
+    /// resumed connection; `not` is the registration it came from), else into the log.
+    pub(crate) fn deliver_orphan(&self, stream: StreamKey, frame: Frame, not: Option<u64>) {
+        let streams = lock(&self.streams);
+        if let Some(e) = streams.get(&stream)
+            && Some(e.id) != not
+            && !e.tx.is_closed()
+        {
+            match e.tx.try_send(frame) {
+                Ok(()) => {}
+                // Its queue is full: the log keeps it; the client gets it on its next resume.
+                Err(mpsc::error::TrySendError::Full(f) | mpsc::error::TrySendError::Closed(f)) => {
+                    self.log_frame(&f);
+                }
+            }
+            return;
+        }
+        self.log_frame(&frame);
+    }
+
+    /// A request's stream is sent as SSE: when it can be resumed, the core keeps it resumable
+    /// after its answer and the stream map gets a registration for it (a resume replaces it).
+    fn register_sse(
+        &self,
+        stream: StreamKey,
+        version: ProtocolVersion,
+        tx: &mpsc::WeakSender<Frame>,
+    ) -> Option<Registration> {
+        if self.events.is_none() || version.rules().resumability == mcpx_proto::Resumability::None {
+            return None;
+        }
+        let tx = tx.upgrade()?;
+        lock(self.shard_of_stream(stream)).mark_sse(stream);
+        Some(self.register(stream, tx))
+    }
+
+    /// Registers `tx` as `stream`'s live queue, replacing (superseding) an older registration.
+    fn register(&self, stream: StreamKey, tx: mpsc::Sender<Frame>) -> Registration {
+        let entry = StreamEntry::new(tx);
+        let reg = Registration {
+            id: entry.id,
+            superseded: entry.superseded.clone(),
+        };
+        let mut streams = lock(&self.streams);
+        if let Some(old) = streams.insert(stream, entry) {
+            *lock(&old.superseded) = true;
+        }
+        reg
     }
 
     pub(crate) fn drain_events(&self, table: &mut SessionTable) {
@@ -453,7 +571,6 @@ impl Shared {
 
     /// Forgets everything about a stream whose body went away.
     pub(crate) fn stream_closed(&self, stream: StreamKey) {
-        lock(&self.streams).remove(&stream);
         let mut table = lock(self.shard_of_stream(stream));
         table.handle_stream_closed(Instant::now(), stream);
         self.drain_events(&mut table);
@@ -470,11 +587,19 @@ fn severity(level: &str) -> Option<u8> {
     mcpx_wire::mcp::LoggingLevel::from_cow(std::borrow::Cow::Borrowed(level)).severity()
 }
 
+/// A body's registration in the stream map.
+pub(crate) struct Registration {
+    id: u64,
+    superseded: Arc<Mutex<bool>>,
+}
+
 /// Closes a stream's bookkeeping when its response (JSON wait or SSE body) is dropped: that is
 /// how a disconnect reaches the core (cancellation in the stateless era).
 pub(crate) struct StreamGuard {
     shared: Arc<Shared>,
     stream: StreamKey,
+    /// The stream-map registration this body owns (GET and resumed streams).
+    entry: Option<u64>,
     /// The request's answer went out: the core already forgot the stream (answering ends it).
     answered: bool,
     /// A request's stream: its cancellation slot (fired when the stream closes unanswered).
@@ -483,11 +608,13 @@ pub(crate) struct StreamGuard {
 }
 
 impl StreamGuard {
-    /// The guard of a standalone GET stream (in the stream map).
-    fn new(shared: Arc<Shared>, stream: StreamKey) -> Self {
+    /// The guard of a stream registered in the stream map as `entry` (a standalone GET stream,
+    /// or a resumed one).
+    fn new(shared: Arc<Shared>, stream: StreamKey, entry: u64) -> Self {
         Self {
             shared,
             stream,
+            entry: Some(entry),
             answered: false,
             slot: None,
         }
@@ -498,6 +625,7 @@ impl StreamGuard {
         Self {
             shared,
             stream,
+            entry: None,
             answered: false,
             slot: Some(slot),
         }
@@ -512,7 +640,23 @@ impl StreamGuard {
 impl Drop for StreamGuard {
     fn drop(&mut self) {
         match &self.slot {
-            None => self.shared.stream_closed(self.stream),
+            None => {
+                // Only this body's own registration goes; when a resumed connection replaced
+                // it, that one lives on and the core must not hear "closed".
+                let mine = {
+                    let mut streams = lock(&self.shared.streams);
+                    let mine = streams
+                        .get(&self.stream)
+                        .is_some_and(|e| Some(e.id) == self.entry);
+                    if mine {
+                        streams.remove(&self.stream);
+                    }
+                    mine
+                };
+                if mine {
+                    self.shared.stream_closed(self.stream);
+                }
+            }
             Some(slot) => {
                 if !self.answered {
                     // Closed before its answer: the core learns it (the stateless era cancels),
@@ -535,6 +679,8 @@ struct SseBody {
     keep_alive: Option<tokio::time::Interval>,
     done: bool,
     guard: StreamGuard,
+    /// Its stream-map registration, when the stream can be resumed.
+    registration: Option<Registration>,
 }
 
 fn sse_event(frame: &Frame) -> Bytes {
@@ -552,8 +698,51 @@ fn sse_event(frame: &Frame) -> Bytes {
 fn priming_event(id: EventId) -> Bytes {
     let mut buf = BytesMut::new();
     let id = id.to_string();
-    let _ = encode_event(&mut buf, &SseEventRef::new(b"").with_id(&id));
+    let event = SseEventRef::new(b"")
+        .with_id(&id)
+        .with_retry(limits::SSE_RETRY_MS);
+    let _ = encode_event(&mut buf, &event);
     buf.freeze()
+}
+
+/// The head of a request's SSE response: its priming event, then `first`, logged.
+fn sse_head(shared: &Shared, priming: Option<EventId>, first: Option<&Frame>) -> VecDeque<Bytes> {
+    let mut head: VecDeque<Bytes> = priming.map(priming_event).into_iter().collect();
+    if let Some(frame) = first {
+        head.push_back(shared.log_frame(frame).unwrap_or_else(|| sse_event(frame)));
+    }
+    head
+}
+
+impl Drop for SseBody {
+    fn drop(&mut self) {
+        // Frames still queued never reached the client: they go to a resumed connection of the
+        // stream, or into the log for one.
+        self.rx.close();
+        let not = self.registration.as_ref().map(|r| r.id);
+        while let Ok(frame) = self.rx.try_recv() {
+            if frame.event_id.is_some() {
+                self.guard
+                    .shared
+                    .deliver_orphan(self.guard.stream, frame, not);
+            }
+        }
+        // A request stream's own registration goes with its body (a newer one stays); a GET or
+        // resumed stream's goes with its guard, which also tells the core.
+        if let Some(reg) = self
+            .registration
+            .as_ref()
+            .filter(|_| self.guard.entry.is_none())
+        {
+            let mut streams = lock(&self.guard.shared.streams);
+            if streams
+                .get(&self.guard.stream)
+                .is_some_and(|e| e.id == reg.id)
+            {
+                streams.remove(&self.guard.stream);
+            }
+        }
+    }
 }
 
 impl Body for SseBody {
@@ -572,9 +761,27 @@ impl Body for SseBody {
         }
         match self.rx.poll_recv(cx) {
             Poll::Ready(Some(frame)) => {
+                let event = match &self.registration {
+                    Some(reg) => {
+                        let superseded = lock(&reg.superseded);
+                        if *superseded {
+                            // A resumed connection took the stream over: the frame is its.
+                            drop(superseded);
+                            let not = Some(reg.id);
+                            self.guard
+                                .shared
+                                .deliver_orphan(self.guard.stream, frame, not);
+                            self.done = true;
+                            return Poll::Ready(None);
+                        }
+                        self.guard.shared.log_frame(&frame)
+                    }
+                    None => self.guard.shared.log_frame(&frame),
+                };
                 self.done = frame.ends;
                 self.guard.answered |= frame.ends;
-                Poll::Ready(Some(Ok(BodyFrame::data(sse_event(&frame)))))
+                let event = event.unwrap_or_else(|| sse_event(&frame));
+                Poll::Ready(Some(Ok(BodyFrame::data(event))))
             }
             Poll::Ready(None) => Poll::Ready(None),
             Poll::Pending => {
@@ -643,8 +850,9 @@ fn sse(
     rx: mpsc::Receiver<Frame>,
     keep_alive: Option<Duration>,
     guard: StreamGuard,
+    registration: Option<Registration>,
 ) -> Response<ResponseBody> {
-    sse_body(head, rx, keep_alive, guard, false)
+    sse_body(head, rx, keep_alive, guard, false, registration)
 }
 
 fn sse_body(
@@ -653,6 +861,7 @@ fn sse_body(
     keep_alive: Option<Duration>,
     mut guard: StreamGuard,
     done: bool,
+    registration: Option<Registration>,
 ) -> Response<ResponseBody> {
     guard.answered |= done;
     let keep_alive = keep_alive.map(|every| {
@@ -666,6 +875,7 @@ fn sse_body(
         keep_alive,
         done,
         guard,
+        registration,
     };
     let mut resp = Response::new(body.boxed_unsync());
     let h = resp.headers_mut();
@@ -878,8 +1088,7 @@ async fn route(
             full(StatusCode::ACCEPTED, None, Bytes::new())
         }
         Routed::OpenStream(open) => open_stream(shared, open.stream, open.priming),
-        // Replay logs arrive with resumability; until then a resumed stream continues live.
-        Routed::ResumeStream(resume) => open_stream(shared, resume.last_event_id.stream, None),
+        Routed::ResumeStream(resume) => resume_stream(shared, &resume).await,
         Routed::SessionDeleted(id) => {
             lock(&shared.registry).session_ended(&id);
             lock(&shared.log_levels).remove(&id);
@@ -922,16 +1131,56 @@ fn open_stream(
     priming: Option<EventId>,
 ) -> Response<ResponseBody> {
     let (tx, rx) = mpsc::channel(shared.queue);
-    lock(&shared.streams).insert(stream, StreamEntry { tx });
+    let reg = shared.register(stream, tx);
     let head = priming.map(priming_event).into_iter().collect();
-    let guard = StreamGuard::new(shared.clone(), stream);
-    sse(head, rx, Some(shared.keep_alive), guard)
+    let guard = StreamGuard::new(shared.clone(), stream, reg.id);
+    sse(head, rx, Some(shared.keep_alive), guard, Some(reg))
+}
+
+/// `GET` with `Last-Event-ID`: installs the stream's new live queue (replacing the old
+/// connection's), then replays the logged events after the client's last one, then goes on
+/// live; a stream whose request was answered ends after its response. See [`crate::replay`].
+async fn resume_stream(
+    shared: &Arc<Shared>,
+    resume: &mcpx_proto::ResumeStream,
+) -> Response<ResponseBody> {
+    let after = resume.last_event_id;
+    let stream = after.stream;
+    let (tx, rx) = mpsc::channel(shared.queue);
+    // Installed before the log is read: see the module docs of `replay` for why this order.
+    let reg = shared.register(stream, tx);
+    let guard = StreamGuard::new(shared.clone(), stream, reg.id);
+    let events = match &shared.events {
+        Some(store) => store.replay(after).await,
+        None => Ok(Vec::new()),
+    };
+    match events {
+        Ok(events) => {
+            let done = events.iter().any(|e| e.ends);
+            let head = events.into_iter().map(|e| e.event).collect();
+            // A GET stream idles between notifications; a request stream only until its answer.
+            let keep_alive = (!resume.ended).then_some(shared.keep_alive);
+            sse_body(head, rx, keep_alive, guard, done, Some(reg))
+        }
+        Err(e) => {
+            lock(&shared.streams).remove(&stream);
+            drop(guard);
+            error_response(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::INVALID_REQUEST,
+                &e.to_string(),
+            )
+        }
+    }
 }
 
 /// Runs a dispatched request's handler and answers per the response mode: JSON when the
 /// handler answers before emitting anything else (auto) or always (json), SSE otherwise.
 async fn dispatch(shared: Arc<Shared>, d: Dispatch, span: tracing::Span) -> Response<ResponseBody> {
     let (tx, mut rx) = mpsc::channel(shared.queue);
+    // Registered only if the response turns into SSE; weak, so the queue still closes when the
+    // handler is done with it.
+    let weak_tx = tx.downgrade();
     let slot = Arc::new(CancelSlot::default());
     let guard = StreamGuard::request(shared.clone(), d.stream, slot.clone());
     let ctx = RequestContext {
@@ -988,12 +1237,9 @@ async fn dispatch(shared: Arc<Shared>, d: Dispatch, span: tracing::Span) -> Resp
                 Some(frame) => {
                     // The handler streams: it goes on in its own task, feeding the SSE body.
                     handler.detach();
-                    let head = priming
-                        .map(priming_event)
-                        .into_iter()
-                        .chain([sse_event(&frame)])
-                        .collect();
-                    sse(head, rx, None, guard)
+                    let reg = shared.register_sse(d.stream, d.version, &weak_tx);
+                    let head = sse_head(&shared, priming, Some(&frame));
+                    sse(head, rx, None, guard, reg)
                 }
                 None => error_response(
                     StatusCode::INTERNAL_SERVER_ERROR,
@@ -1010,9 +1256,9 @@ async fn dispatch(shared: Arc<Shared>, d: Dispatch, span: tracing::Span) -> Resp
                     handler.detach();
                     let status = frame.status;
                     let done = frame.ends;
-                    let head = [sse_event(&frame)].into_iter().collect();
+                    let head = sse_head(&shared, None, Some(&frame));
                     // `done`: the head already holds the final message.
-                    let mut resp = sse_body(head, rx, None, guard, done);
+                    let mut resp = sse_body(head, rx, None, guard, done, None);
                     if let Some(status) = status {
                         *resp.status_mut() = status;
                     }
@@ -1027,12 +1273,8 @@ async fn dispatch(shared: Arc<Shared>, d: Dispatch, span: tracing::Span) -> Resp
         }
         ResponseMode::Sse => {
             handler.detach();
-            sse(
-                priming.map(priming_event).into_iter().collect(),
-                rx,
-                None,
-                guard,
-            )
+            let reg = shared.register_sse(d.stream, d.version, &weak_tx);
+            sse(sse_head(&shared, priming, None), rx, None, guard, reg)
         }
     }
 }
