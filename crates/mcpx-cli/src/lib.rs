@@ -97,15 +97,20 @@ pub fn main_with_args(args: impl IntoIterator<Item = impl Into<OsString> + Clone
             };
         }
     };
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
-        .with_writer(std::io::stderr)
-        // A second run in one process (tests) keeps the first subscriber.
-        .try_init()
-        .ok();
+        .with_writer(std::io::stderr);
+    // `mcpx serve --log-format json`: one JSON object per line, for log collectors. A second
+    // run in one process (tests) keeps the first subscriber.
+    if matches!(&cli.command, Command::Serve(a) if a.hardening.log_format == cmd::serve::LogFormat::Json)
+    {
+        logs.json().try_init().ok();
+    } else {
+        logs.try_init().ok();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

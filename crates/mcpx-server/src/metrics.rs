@@ -480,50 +480,52 @@ impl Collector for Snapshot {
                 .encode_counter::<NoLabelSet, _, u64>(&value, None)?;
         }
 
-        let mut requests = encoder.encode_descriptor(
-            "mcpx_requests",
-            "HTTP requests answered, by MCP method and HTTP status",
-            None,
-            MetricType::Counter,
-        )?;
-        for (&method, row) in Method::ALL.iter().zip(&self.requests) {
-            for (&status, &n) in Status::ALL.iter().zip(row) {
-                if n == 0 {
-                    continue; // only the pairs that happened, or the scrape is 350 lines
+        {
+            let mut requests = encoder.encode_descriptor(
+                "mcpx_requests",
+                "HTTP requests answered, by MCP method and HTTP status",
+                None,
+                MetricType::Counter,
+            )?;
+            for (&method, row) in Method::ALL.iter().zip(&self.requests) {
+                for (&status, &n) in Status::ALL.iter().zip(row) {
+                    if n == 0 {
+                        continue; // only the pairs that happened, or the scrape is 350 lines
+                    }
+                    let labels = [("method", method.label()), ("status", status.label())];
+                    requests
+                        .encode_family(&labels)?
+                        .encode_counter::<NoLabelSet, _, u64>(&n, None)?;
                 }
-                let labels = [("method", method.label()), ("status", status.label())];
-                requests
-                    .encode_family(&labels)?
-                    .encode_counter::<NoLabelSet, _, u64>(&n, None)?;
             }
         }
-        drop(requests);
 
-        let mut latency = encoder.encode_descriptor(
+        {
+            let mut latency = encoder.encode_descriptor(
             "mcpx_request_duration_seconds",
             "Time from a request's arrival to its answer's head (a JSON answer: the whole handler; an SSE answer: its first event)",
             None,
             MetricType::Histogram,
         )?;
-        for (&method, h) in Method::ALL.iter().zip(&self.latency) {
-            if h.count == 0 {
-                continue;
+            for (&method, h) in Method::ALL.iter().zip(&self.latency) {
+                if h.count == 0 {
+                    continue;
+                }
+                let buckets: Vec<(f64, u64)> = LATENCY_BOUNDS
+                    .iter()
+                    .copied()
+                    .zip(h.buckets.iter().copied())
+                    .collect();
+                #[allow(
+                    clippy::cast_precision_loss,
+                    reason = "seconds as a float, by the format"
+                )]
+                let sum = h.sum_ns as f64 / 1e9;
+                latency
+                    .encode_family(&[("method", method.label())])?
+                    .encode_histogram::<NoLabelSet>(sum, h.count, &buckets, None)?;
             }
-            let buckets: Vec<(f64, u64)> = LATENCY_BOUNDS
-                .iter()
-                .copied()
-                .zip(h.buckets.iter().copied())
-                .collect();
-            #[allow(
-                clippy::cast_precision_loss,
-                reason = "seconds as a float, by the format"
-            )]
-            let sum = h.sum_ns as f64 / 1e9;
-            latency
-                .encode_family(&[("method", method.label())])?
-                .encode_histogram::<NoLabelSet>(sum, h.count, &buckets, None)?;
         }
-        drop(latency);
 
         let mut rejections = encoder.encode_descriptor(
             "mcpx_rejections",

@@ -62,6 +62,11 @@ impl Shed {
     /// Admits a request or says why not. GET and DELETE open or end streams and sessions
     /// (bounded per session by the core), so only POSTs, which start work, count against the
     /// bound; while draining, everything is refused.
+    #[allow(
+        clippy::result_large_err,
+        reason = "the refusal goes straight back to hyper by value; a box would add an \
+                  allocation to every refusal"
+    )]
     pub(crate) fn admit<'a>(
         &'a self,
         metrics: &'a Metrics,

@@ -74,6 +74,94 @@ pub struct ServeArgs {
     /// confused with `--legacy`, which shapes the mock target.
     #[arg(long)]
     pub legacy_sse: bool,
+    /// TLS, overload, metrics, shutdown and log-format flags.
+    #[command(flatten)]
+    pub hardening: HardeningArgs,
+}
+
+/// Production flags of `mcpx serve`: TLS, overload bounds, metrics, graceful shutdown, logs.
+#[derive(Debug, Default, Args)]
+#[non_exhaustive]
+pub struct HardeningArgs {
+    /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key. ALPN offers
+    /// h2 and http/1.1.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_key",
+        conflicts_with = "stdio"
+    )]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The PEM private key of --tls-cert (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+    /// Most requests in flight across the server; over it new ones get 503 with Retry-After
+    /// [default: 8192].
+    #[arg(long, value_name = "N")]
+    pub max_in_flight: Option<usize>,
+    /// Most requests in flight on one session; over it that session gets 429 with Retry-After
+    /// while others go on [default: 128].
+    #[arg(long, value_name = "N")]
+    pub max_in_flight_per_session: Option<usize>,
+    /// Where Prometheus metrics are served [default: /metrics].
+    #[arg(long, value_name = "PATH", conflicts_with = "no_metrics")]
+    pub metrics_path: Option<String>,
+    /// Do not serve metrics.
+    #[arg(long)]
+    pub no_metrics: bool,
+    /// Seconds a shutdown (Ctrl-C, SIGTERM) lets requests in flight finish before it cuts them
+    /// off [default: 20].
+    #[arg(long, value_name = "SECS")]
+    pub shutdown_deadline: Option<u64>,
+    /// Log lines (stderr; filtered by RUST_LOG) as text or as one JSON object per line.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// `--log-format` values.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+#[non_exhaustive]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line (for log collectors).
+    Json,
+}
+
+impl HardeningArgs {
+    /// Applies the flags to the builder and the protocol configuration.
+    fn apply(
+        &self,
+        mut builder: mcpx_server::ServerBuilder,
+        config: &mut mcpx_proto::Config,
+    ) -> anyhow::Result<mcpx_server::ServerBuilder> {
+        if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
+            let tls = mcpx_server::TlsConfig::from_pem_files(cert, key)?;
+            builder = builder.tls(tls);
+        }
+        if let Some(n) = self.max_in_flight {
+            anyhow::ensure!(n > 0, "--max-in-flight must be at least 1");
+            builder = builder.max_in_flight(n);
+        }
+        if let Some(n) = self.max_in_flight_per_session {
+            anyhow::ensure!(n > 0, "--max-in-flight-per-session must be at least 1");
+            config.max_in_flight_per_session(n);
+        }
+        if self.no_metrics {
+            builder = builder.metrics_path(None);
+        } else if let Some(path) = &self.metrics_path {
+            anyhow::ensure!(
+                path.starts_with('/'),
+                "--metrics-path must start with `/` (got {path:?})"
+            );
+            builder = builder.metrics_path(Some(path));
+        }
+        if let Some(secs) = self.shutdown_deadline {
+            builder = builder.shutdown_deadline(Duration::from_secs(secs));
+        }
+        Ok(builder)
+    }
 }
 
 /// The `--config` file: every key optional, unknown keys refused with their name.
@@ -192,6 +280,7 @@ pub(crate) async fn run(args: ServeArgs, shutdown: impl Future<Output = ()>) -> 
     if let Some(n) = args.shards {
         builder = builder.shards(n);
     }
+    builder = args.hardening.apply(builder, &mut config)?;
     let legacy_sse = args.legacy_sse || file.legacy_sse.unwrap_or(false);
     let server = builder
         .config(config)
