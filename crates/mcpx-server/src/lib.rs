@@ -45,6 +45,7 @@ pub mod limits;
 mod metrics;
 mod mrtr;
 mod notify;
+pub mod replay;
 mod service;
 mod shed;
 mod stdio;
@@ -99,6 +100,7 @@ pub struct ServerBuilder {
     list_changed: bool,
     legacy_sse: bool,
     auth: Option<auth::AuthConfig>,
+    event_store: Option<replay::StoreSlot>,
     max_legacy_connections: Option<usize>,
     tls: Option<TlsConfig>,
     max_in_flight: Option<usize>,
@@ -181,6 +183,24 @@ impl ServerBuilder {
     /// Default: random per process.
     pub fn request_state_key(mut self, key: &[u8]) -> Self {
         self.state_key = Some(SecretKey(key.to_vec()));
+        self
+    }
+
+    /// Where SSE events are logged for `Last-Event-ID` resumption (default: a
+    /// [`replay::MemoryEventStore`] with the bounds in [`replay`]).
+    pub fn event_store(mut self, store: impl replay::EventStore) -> Self {
+        self.event_store = Some(replay::StoreSlot(Some(Arc::new(store))));
+        self
+    }
+
+    /// Whether SSE streams can be resumed with `Last-Event-ID` (default on): off, no event is
+    /// logged and a resume only continues the stream live.
+    pub fn resumable(mut self, on: bool) -> Self {
+        if !on {
+            self.event_store = Some(replay::StoreSlot(None));
+        } else if matches!(&self.event_store, Some(replay::StoreSlot(None))) {
+            self.event_store = None;
+        }
         self
     }
 
@@ -280,6 +300,9 @@ impl ServerBuilder {
             max_body,
             state_key,
         );
+        if let Some(replay::StoreSlot(store)) = self.event_store {
+            shared.events = store;
+        }
         shared.auth = self.auth.map(|c| Arc::new(auth::Auth::new(c)));
         if self.legacy_sse {
             shared.legacy = Some(legacy::Legacy::new(
