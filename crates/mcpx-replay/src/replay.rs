@@ -53,6 +53,9 @@ pub struct ReplayOptions {
     /// Tokens by the redaction hash of the recorded credential (`--tokens`): a recorded
     /// `Bearer $redacted:HASH` is sent as `Bearer TOKEN` when HASH is here (before `token`).
     pub tokens: HashMap<String, String>,
+    /// Redacted argument values by their marker's `sha256_8` (`--secrets`): raw JSON put back
+    /// where the marker is; other markers become same-size fillers.
+    pub secrets: HashMap<String, String>,
     /// Deadline of each exchange.
     pub request_timeout: Duration,
     /// Accept any TLS certificate.
@@ -70,6 +73,7 @@ impl ReplayOptions {
             http2: false,
             token: None,
             tokens: HashMap::new(),
+            secrets: HashMap::new(),
             request_timeout: crate::limits::DEFAULT_REPLAY_TIMEOUT,
             insecure: false,
             cacert: None,
@@ -122,6 +126,7 @@ struct Ctx {
     url: Uri,
     token: Option<HeaderValue>,
     tokens: HashMap<String, HeaderValue>,
+    secrets: HashMap<String, String>,
     timeout: Duration,
     timing: Timing,
     /// Poisson arrivals: a copy starts with its first request (its recorded offset from the
@@ -250,6 +255,7 @@ pub async fn replay(
         url,
         token,
         tokens,
+        secrets: opts.secrets,
         timeout: opts.request_timeout,
         timing: plan.options.timing,
         at_arrival: plan.options.arrivals.is_some(),
@@ -506,7 +512,7 @@ async fn prepare(ctx: &Ctx, run: &CopyRun, req: &Request) -> Prepared {
             }
         }
     }
-    if let Some(filled) = mcpx_trace::redact::fill(&body) {
+    if let Some(filled) = mcpx_trace::redact::fill_with(&body, &ctx.secrets) {
         body = filled;
     }
     let body = if body.is_empty() {

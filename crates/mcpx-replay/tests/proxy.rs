@@ -151,7 +151,10 @@ async fn recording_replays_in_process_without_divergence_and_bodies_are_capped()
         );
         let s = Client::connect(&format!("{base}/mcp"), o).await.unwrap();
         s.list_tools().await.unwrap();
-        s.call_tool("echo", &json!({"text": "a"})).await.unwrap();
+        // A secret-looking argument: redacted in the trace, put back by `secrets` on replay.
+        s.call_tool("echo", &json!({"text": "a", "api_token": "S3CRET"}))
+            .await
+            .unwrap();
         s.close().await.unwrap();
         // Over the body cap: 413 from the proxy, nothing forwarded.
         let big = "x".repeat(mcpx_replay::limits::MAX_REQUEST_BODY_BYTES + 1);
@@ -188,6 +191,12 @@ async fn recording_replays_in_process_without_divergence_and_bodies_are_capped()
         ropts
             .tokens
             .insert(original_hash.clone(), "REPLAY-TOKEN".to_owned());
+        // Without this the filler would differ from the secret, and so would the re-recorded
+        // marker's hash: the byte comparison below checks the secret went back.
+        ropts.secrets.insert(
+            mcpx_trace::redact::sha256_8(br#""S3CRET""#),
+            r#""S3CRET""#.to_owned(),
+        );
         let r = mcpx_replay::replay(ropts, sink.clone(), stop)
             .await
             .unwrap();

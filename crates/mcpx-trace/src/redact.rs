@@ -135,19 +135,31 @@ pub fn message(msg: &str, how: Redact) -> Option<String> {
 /// Replaces every redaction marker in `msg` with a same-size filler string (replay sends
 /// something of the recorded size where the secret was). `None` when there is no marker.
 pub fn fill(msg: &str) -> Option<String> {
+    fill_with(msg, &std::collections::HashMap::new())
+}
+
+/// As [`fill`], but a marker whose `sha256_8` is a key of `secrets` gets that value (raw JSON,
+/// `--secrets`) instead of a filler.
+pub fn fill_with(msg: &str, secrets: &std::collections::HashMap<String, String>) -> Option<String> {
     if !msg.contains(REDACTED_KEY) {
         return None;
     }
     let b = msg.as_bytes();
     let mut edits = Vec::new();
-    fill_walk(b, 0..b.len(), 0, &mut edits);
+    fill_walk(b, 0..b.len(), 0, secrets, &mut edits);
     if edits.is_empty() {
         return None;
     }
     String::from_utf8(json::splice(b, edits)).ok()
 }
 
-fn fill_walk(b: &[u8], span: Range<usize>, depth: usize, edits: &mut Vec<(Range<usize>, Vec<u8>)>) {
+fn fill_walk(
+    b: &[u8],
+    span: Range<usize>,
+    depth: usize,
+    secrets: &std::collections::HashMap<String, String>,
+    edits: &mut Vec<(Range<usize>, Vec<u8>)>,
+) {
     if depth >= MAX_JSON_DEPTH {
         return;
     }
@@ -155,6 +167,14 @@ fn fill_walk(b: &[u8], span: Range<usize>, depth: usize, edits: &mut Vec<(Range<
         if let [(key, r)] = members.as_slice()
             && key == REDACTED_KEY
         {
+            let inner = b.get(r.clone()).unwrap_or_default();
+            let known = json::find(inner, &["sha256_8"])
+                .and_then(|hr| serde_json::from_slice::<String>(inner.get(hr)?).ok())
+                .and_then(|h| secrets.get(&h));
+            if let Some(value) = known {
+                edits.push((span, value.clone().into_bytes()));
+                return;
+            }
             let n = json::find(b.get(r.clone()).unwrap_or_default(), &["bytes"])
                 .and_then(|br| {
                     std::str::from_utf8(b.get(r.start + br.start..r.start + br.end)?)
@@ -171,11 +191,11 @@ fn fill_walk(b: &[u8], span: Range<usize>, depth: usize, edits: &mut Vec<(Range<
             return;
         }
         for (_, r) in members {
-            fill_walk(b, r, depth + 1, edits);
+            fill_walk(b, r, depth + 1, secrets, edits);
         }
     } else if let Some(items) = json::elements(b, span) {
         for r in items {
-            fill_walk(b, r, depth + 1, edits);
+            fill_walk(b, r, depth + 1, secrets, edits);
         }
     }
 }
@@ -215,5 +235,10 @@ mod tests {
         let filled = fill(&out).unwrap();
         assert!(filled.contains(r#""Password":"xxxxxxx""#), "{filled}");
         assert_eq!(filled.len(), msg.len(), "{filled}");
+        // With the secret known (`--secrets`), the original value goes back.
+        let mut known = std::collections::HashMap::new();
+        known.insert(sha256_8(br#""hunter2""#), r#""hunter2""#.to_owned());
+        let back = fill_with(&out, &known).unwrap();
+        assert!(back.contains(r#""Password":"hunter2""#), "{back}");
     }
 }

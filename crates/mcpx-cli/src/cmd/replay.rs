@@ -71,6 +71,11 @@ pub struct ReplayArgs {
     /// `Bearer $redacted:HASH`); used before --token.
     #[arg(long, value_name = "FILE")]
     pub tokens: Option<PathBuf>,
+    /// Redacted argument values: lines `HASH VALUE` (HASH as in the trace's
+    /// `{"$redacted":{"sha256_8":HASH}}`, VALUE JSON or else taken as a string); other redacted
+    /// values are sent as same-size fillers.
+    #[arg(long, value_name = "FILE")]
+    pub secrets: Option<PathBuf>,
     /// Deadline of each exchange, e.g. 30s (default 300s).
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
@@ -102,6 +107,28 @@ pub struct ReplayArgs {
 
 fn usage(msg: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(Usage(msg.into()))
+}
+
+/// `KEY VALUE` lines of a file (blank lines and `#` comments skipped).
+fn pairs_file(p: &std::path::Path, flag: &str) -> anyhow::Result<Vec<(String, String)>> {
+    let text = std::fs::read_to_string(p)
+        .with_context(|| format!("cannot read {flag} {}", p.display()))?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((k, v)) = line.split_once(char::is_whitespace) else {
+            return Err(usage(format!(
+                "{flag} {} line {}: expected `HASH VALUE`",
+                p.display(),
+                i + 1
+            )));
+        };
+        out.push((k.to_owned(), v.trim().to_owned()));
+    }
+    Ok(out)
 }
 
 /// Runs `mcpx replay` to its end (or `stop`).
@@ -173,23 +200,18 @@ pub(crate) async fn run(
     let mut opts = ReplayOptions::new(url.clone(), plan);
     opts.http2 = args.http2;
     opts.token.clone_from(&args.token);
-    if let Some(p) = &args.tokens {
-        let text = std::fs::read_to_string(p)
-            .with_context(|| format!("cannot read --tokens {}", p.display()))?;
-        for (i, line) in text.lines().enumerate() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let Some((hash, token)) = line.split_once(char::is_whitespace) else {
-                return Err(usage(format!(
-                    "--tokens {} line {}: expected `HASH TOKEN`",
-                    p.display(),
-                    i + 1
-                )));
+    if let Some(p) = &args.secrets {
+        for (hash, value) in pairs_file(p, "--secrets")? {
+            let json = if serde_json::from_str::<serde_json::Value>(&value).is_ok() {
+                value
+            } else {
+                serde_json::to_string(&value)?
             };
-            opts.tokens.insert(hash.to_owned(), token.trim().to_owned());
+            opts.secrets.insert(hash, json);
         }
+    }
+    if let Some(p) = &args.tokens {
+        opts.tokens.extend(pairs_file(p, "--tokens")?);
     }
     opts.insecure = args.insecure;
     if let Some(t) = &args.timeout {
