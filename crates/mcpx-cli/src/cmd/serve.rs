@@ -77,6 +77,48 @@ pub struct ServeArgs {
     /// TLS, overload, metrics, shutdown and log-format flags.
     #[command(flatten)]
     pub hardening: HardeningArgs,
+    /// Bearer-token mode (OAuth 2.1 resource server).
+    #[command(flatten, next_help_heading = "Authorization (OAuth bearer tokens)")]
+    pub auth: AuthArgs,
+}
+
+/// Bearer-token (OAuth 2.1 resource server) flags of `mcpx serve`.
+#[derive(Debug, Default, Args)]
+#[non_exhaustive]
+pub struct AuthArgs {
+    /// The public URL of the MCP endpoint (e.g. `https://mcp.example.com/mcp`; without a path,
+    /// --path is appended) when mcpx runs behind a TLS-terminating load balancer: the audience
+    /// tokens must name and the `resource` of the OAuth metadata. Its host is also allowed as
+    /// `Host`. Default: http://<bound address><path>.
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+    /// Require OAuth bearer tokens that are JWTs signed by a key of this JWKS (a file, or an
+    /// https:// URL fetched with a bound and cached). Needs --auth-issuer.
+    #[arg(long, value_name = "FILE|URL", conflicts_with_all = ["stdio", "auth_introspect"], requires = "auth_issuer")]
+    pub auth_jwks: Option<String>,
+    /// Require OAuth bearer tokens checked at this RFC 7662 introspection endpoint, as client
+    /// --auth-client-id with --auth-client-secret (or MCPX_AUTH_CLIENT_SECRET). Needs
+    /// --auth-issuer.
+    #[arg(long, value_name = "URL", conflicts_with = "stdio", requires_all = ["auth_issuer", "auth_client_id"])]
+    pub auth_introspect: Option<String>,
+    /// The authorization server's issuer URL: listed in the protected resource metadata (where
+    /// clients find it) and, with --auth-jwks, required as the tokens' `iss`.
+    #[arg(long, value_name = "URL")]
+    pub auth_issuer: Option<String>,
+    /// A scope every request needs (repeatable, or comma-separated); a token without it gets
+    /// 403 insufficient_scope.
+    #[arg(long = "auth-scope", value_name = "SCOPE", value_delimiter = ',')]
+    pub auth_scopes: Vec<String>,
+    /// Another accepted token audience besides the public URL (repeatable).
+    #[arg(long, value_name = "AUD")]
+    pub auth_audience: Vec<String>,
+    /// The client id of mcpx at the introspection endpoint.
+    #[arg(long, value_name = "ID", requires = "auth_introspect")]
+    pub auth_client_id: Option<String>,
+    /// Its client secret (visible to other local users in the process list: prefer the
+    /// MCPX_AUTH_CLIENT_SECRET environment variable).
+    #[arg(long, value_name = "SECRET", requires = "auth_introspect")]
+    pub auth_client_secret: Option<String>,
 }
 
 /// Production flags of `mcpx serve`: TLS, overload bounds, metrics, graceful shutdown, logs.
@@ -280,6 +322,32 @@ pub(crate) async fn run(args: ServeArgs, shutdown: impl Future<Output = ()>) -> 
     if let Some(n) = args.shards {
         builder = builder.shards(n);
     }
+    // Bearer mode needs the bound address for its default canonical URL: bind first.
+    let listener = if args.stdio {
+        None
+    } else {
+        let addr = SocketAddr::new(bind, port);
+        Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot bind {addr}"))?,
+        )
+    };
+    let local = match &listener {
+        Some(l) => Some(l.local_addr().context("no local address")?),
+        None => None,
+    };
+    let auth = match local {
+        Some(local) => auth_config(&args.auth, local, &path)?,
+        None => None,
+    };
+    if let Some(auth) = &auth {
+        // Behind a load balancer requests carry the public `Host`.
+        if let Some((_, rest)) = auth.resource().split_once("://") {
+            config.allow_host(rest.split('/').next().unwrap_or(rest));
+        }
+        builder = builder.auth(auth.clone());
+    }
     builder = args.hardening.apply(builder, &mut config)?;
     let legacy_sse = args.legacy_sse || file.legacy_sse.unwrap_or(false);
     let server = builder
@@ -295,11 +363,9 @@ pub(crate) async fn run(args: ServeArgs, shutdown: impl Future<Output = ()>) -> 
             .await
             .context("stdio transport failed");
     }
-    let addr = SocketAddr::new(bind, port);
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot bind {addr}"))?;
-    let local = listener.local_addr().context("no local address")?;
+    let (Some(listener), Some(local)) = (listener, local) else {
+        anyhow::bail!("no listener");
+    };
     if !bind.is_loopback() {
         eprintln!("mcpx: warning: serving on {bind} exposes the server beyond this machine");
     }
@@ -317,10 +383,82 @@ pub(crate) async fn run(args: ServeArgs, shutdown: impl Future<Output = ()>) -> 
     if legacy_sse {
         println!("mcpx serve: legacy HTTP+SSE: http://{local}/sse");
     }
+    if let Some(auth) = &auth {
+        println!(
+            "mcpx serve: OAuth bearer tokens required for {} (metadata: {})",
+            auth.resource(),
+            auth.metadata_url()
+        );
+    }
     server
         .serve(listener, shutdown)
         .await
         .context("server failed")
+}
+
+/// The bearer-mode settings the flags ask for (`None`: no --auth-jwks / --auth-introspect).
+fn auth_config(
+    args: &AuthArgs,
+    local: SocketAddr,
+    path: &str,
+) -> anyhow::Result<Option<mcpx_server::auth::AuthConfig>> {
+    use mcpx_server::auth::{AuthConfig, IntrospectionVerifier, JwksVerifier};
+
+    let resource = match &args.public_url {
+        Some(url) => {
+            let url = url.trim_end_matches('/');
+            let has_path = url
+                .split_once("://")
+                .is_some_and(|(_, rest)| rest.contains('/'));
+            if has_path {
+                url.to_owned()
+            } else {
+                format!("{url}{path}")
+            }
+        }
+        None => format!("http://{local}{path}"),
+    };
+    let issuer = args.auth_issuer.as_deref();
+    let mut config = match (&args.auth_jwks, &args.auth_introspect) {
+        (Some(jwks), _) => {
+            let v = if jwks.starts_with("https://") || jwks.starts_with("http://") {
+                JwksVerifier::from_url(jwks)
+            } else {
+                JwksVerifier::from_file(jwks)
+            }
+            .map_err(|e| anyhow::anyhow!("--auth-jwks: {e}"))?;
+            let v = match issuer {
+                Some(iss) => v.issuer(iss),
+                None => v,
+            };
+            AuthConfig::new(&resource, v)
+        }
+        (None, Some(url)) => {
+            let id = args.auth_client_id.as_deref().unwrap_or_default();
+            let secret = match &args.auth_client_secret {
+                Some(s) => s.clone(),
+                None => std::env::var("MCPX_AUTH_CLIENT_SECRET").context(
+                    "--auth-introspect needs --auth-client-secret or MCPX_AUTH_CLIENT_SECRET",
+                )?,
+            };
+            let v = IntrospectionVerifier::new(url, id, &secret)
+                .map_err(|e| anyhow::anyhow!("--auth-introspect: {e}"))?;
+            AuthConfig::new(&resource, v)
+        }
+        (None, None) => return Ok(None),
+    }
+    .map_err(|e| anyhow::anyhow!("--public-url: {e}"))?;
+    if let Some(iss) = issuer {
+        config.authorization_server(iss);
+    }
+    for scope in args.auth_scopes.iter().flat_map(|s| s.split_whitespace()) {
+        config.require_scope(scope);
+    }
+    for aud in &args.auth_audience {
+        config.accept_audience(aud);
+    }
+    config.resource_name("mcpx");
+    Ok(Some(config))
 }
 
 #[cfg(test)]
