@@ -16,6 +16,23 @@
 //! | [`tls`] | TLS termination (rustls, ALPN h2 / http/1.1) |
 //! | [`limits`] | every bound, with its reason |
 
+//! # Use
+//!
+//! ```text
+//! mcpx record --listen 127.0.0.1:8181 --upstream http://127.0.0.1:8080/mcp --out trace.jsonl
+//! # point clients at http://127.0.0.1:8181/mcp, then Ctrl-C
+//! mcpx replay trace.jsonl http://127.0.0.1:9090/mcp --speed 10 --multiply 50 --json r.json
+//! mcpx replay trace.jsonl URL --users-per-s 5 --loop --duration 10m --tokens tokens.txt
+//! ```
+//!
+//! # Not covered
+//! - Replaying legacy HTTP+SSE (`/sse` + `/messages`) and stdio traces: the recorder proxies
+//!   any path transparently, but `mcpx-trace/1` keeps no request path, so replay sends every
+//!   request to the one endpoint URL.
+//! - zstd-compressed traces are refused with a message (decompress them first).
+//! - TLS towards the upstream: the recorder terminates TLS, it speaks plain HTTP/1.1 or h2c to
+//!   the server behind it.
+
 #![forbid(unsafe_code)]
 
 pub mod limits;
