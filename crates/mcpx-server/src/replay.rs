@@ -45,6 +45,12 @@ pub const MAX_BYTES_PER_STREAM: usize = 1024 * 1024;
 /// Bytes kept in all (64 MiB): the whole replay log's memory, whatever the number of streams.
 pub const MAX_TOTAL_BYTES: usize = 64 * 1024 * 1024;
 
+/// How long the log of a stream that was sent whole is kept ([`EventStore::forget`]): "sent"
+/// means handed to the connection, which may already be dead without the server knowing, so a
+/// client may still come back for the end. 30 s covers the 1 s `retry` hint and any sane
+/// reconnect backoff.
+pub const DELIVERED_RETENTION: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Streams whose whole log was evicted that are still recognised as such (so their resume gets
 /// "too old", not an empty replay). 16,384 keys are 128 KiB.
 pub const MAX_EVICTED_REMEMBERED: usize = 16_384;
@@ -107,6 +113,13 @@ pub trait EventStore: Send + Sync + 'static {
     /// dropped.
     fn replay(&self, after: EventId) -> BoxFuture<Result<Vec<LoggedEvent>, ReplayError>>;
 
+    /// The stream's last event (a request's response) was handed to the connection: its log is
+    /// needed only by a client that lost the connection just then, so it may go soon
+    /// ([`MemoryEventStore`]: after [`DELIVERED_RETENTION`]). The default keeps it until evicted.
+    fn forget(&self, stream: StreamKey) {
+        let _ = stream;
+    }
+
     /// Bytes held (for metrics); 0 when unknown.
     fn bytes(&self) -> usize {
         0
@@ -131,6 +144,8 @@ struct Logs {
     /// Streams whose logs were evicted whole, oldest first.
     evicted: VecDeque<StreamKey>,
     evicted_set: std::collections::HashSet<StreamKey>,
+    /// Streams sent whole, oldest first, with when: dropped after [`DELIVERED_RETENTION`].
+    delivered: VecDeque<(std::time::Instant, StreamKey)>,
     bytes: usize,
 }
 
@@ -193,13 +208,26 @@ impl MemoryEventStore {
 }
 
 impl Logs {
+    /// Drops the logs of streams sent whole more than [`DELIVERED_RETENTION`] ago.
+    fn drop_delivered(&mut self, now: std::time::Instant) {
+        while let Some(&(at, key)) = self.delivered.front()
+            && now.saturating_duration_since(at) >= DELIVERED_RETENTION
+        {
+            self.delivered.pop_front();
+            if let Some(log) = self.streams.remove(&key) {
+                self.bytes = self.bytes.saturating_sub(log.bytes);
+            }
+        }
+    }
+
     fn evict_oldest_stream(&mut self) {
         let Some(key) = self.order.pop_front() else {
             return;
         };
-        if let Some(log) = self.streams.remove(&key) {
-            self.bytes = self.bytes.saturating_sub(log.bytes);
-        }
+        let Some(log) = self.streams.remove(&key) else {
+            return; // forgotten already: nothing to free, nothing to refuse later
+        };
+        self.bytes = self.bytes.saturating_sub(log.bytes);
         if self.evicted.len() >= MAX_EVICTED_REMEMBERED
             && let Some(old) = self.evicted.pop_front()
         {
@@ -215,6 +243,9 @@ impl EventStore for MemoryEventStore {
         let len = event.event.len();
         let key = event.id.stream;
         let mut logs = self.lock();
+        if logs.delivered.front().is_some() {
+            logs.drop_delivered(std::time::Instant::now());
+        }
         if logs.evicted_set.contains(&key) {
             // Its earlier events are gone: a resume must fail, not replay a partial log.
             return;
@@ -240,11 +271,26 @@ impl EventStore for MemoryEventStore {
         while logs.bytes > self.max_total_bytes && logs.order.len() > 1 {
             logs.evict_oldest_stream();
         }
+        // Keys of forgotten streams stay in `order`; sweep them out whenever they are half of
+        // it (amortised O(1) per append).
+        if logs.order.len() > 2 * (logs.streams.len() + 1) {
+            let Logs { order, streams, .. } = &mut *logs;
+            order.retain(|k| streams.contains_key(k));
+        }
     }
 
     fn replay(&self, after: EventId) -> BoxFuture<Result<Vec<LoggedEvent>, ReplayError>> {
         let result = self.replay_now(after);
         Box::pin(std::future::ready(result))
+    }
+
+    fn forget(&self, stream: StreamKey) {
+        let now = std::time::Instant::now();
+        let mut logs = self.lock();
+        if logs.streams.contains_key(&stream) {
+            logs.delivered.push_back((now, stream));
+        }
+        logs.drop_delivered(now);
     }
 
     fn bytes(&self) -> usize {
@@ -358,5 +404,30 @@ mod tests {
         // Nothing more is logged for an evicted stream (its replay would have a hole).
         s.append(ev(1, 3, 10));
         assert!(replay(&s, 1, 2).is_err());
+    }
+
+    #[test]
+    fn a_stream_sent_whole_is_dropped_after_the_retention() {
+        let s = MemoryEventStore::default();
+        s.append(ev(1, 1, 10));
+        s.append(ev(2, 1, 10));
+        s.forget(key(1));
+        // Still there within the retention (the connection may have died unnoticed).
+        assert_eq!(seqs(replay(&s, 1, 0)), vec![1]);
+        // Past it (simulated by ageing the record), the log goes and its bytes with it.
+        let old = std::time::Instant::now() - DELIVERED_RETENTION;
+        s.lock().delivered.front_mut().unwrap().0 = old;
+        s.append(ev(2, 2, 10));
+        assert_eq!(s.bytes(), 20);
+        assert_eq!(seqs(replay(&s, 1, 0)), Vec::<u64>::new());
+        assert_eq!(seqs(replay(&s, 2, 0)), vec![1, 2]);
+        // Keys of dropped streams do not pile up.
+        for n in 3..1000 {
+            s.append(ev(n, 1, 1));
+            s.forget(key(n));
+            s.lock().delivered.back_mut().unwrap().0 = old;
+        }
+        s.append(ev(2, 3, 1));
+        assert!(s.lock().order.len() < 10, "{}", s.lock().order.len());
     }
 }

@@ -727,6 +727,13 @@ impl Drop for SseBody {
                     .deliver_orphan(self.guard.stream, frame, not);
             }
         }
+        // Everything up to the stream's last event was handed to the connection: no resume
+        // will need its log.
+        if self.done && self.head.is_empty() && self.guard.answered {
+            if let Some(store) = &self.guard.shared.events {
+                store.forget(self.guard.stream);
+            }
+        }
         // A request stream's own registration goes with its body (a newer one stays); a GET or
         // resumed stream's goes with its guard, which also tells the core.
         if let Some(reg) = self
@@ -915,8 +922,7 @@ where
         }
         None => handle_admitted(shared.clone(), req, &mut meter).await,
     };
-    meter.finish(resp.status());
-    Ok(resp)
+    Ok(meter.finish(resp, &shared))
 }
 
 async fn handle_admitted<B>(
@@ -1154,6 +1160,15 @@ async fn resume_stream(
         Some(store) => store.replay(after).await,
         None => Ok(Vec::new()),
     };
+    // An answered stream whose log does not reach its response: it was delivered whole (its
+    // log then goes) or evicted; either way there is nothing left to resume.
+    let events = events.and_then(|events| {
+        if resume.ended && !events.iter().any(|e| e.ends) {
+            Err(crate::replay::ReplayError::TooOld { oldest_kept: None })
+        } else {
+            Ok(events)
+        }
+    });
     match events {
         Ok(events) => {
             let done = events.iter().any(|e| e.ends);

@@ -355,7 +355,8 @@ async fn an_answered_request_replays_to_its_response_then_ends() {
     }
     assert_eq!(seen.progress, vec![1, 2, 3]);
     assert_eq!(seen.responses, 1);
-    // Resuming again from the same point replays the same events.
+    // Resuming again from the same point replays the same events (within the retention of a
+    // stream sent whole).
     let mut again = Seen {
         last_id: Some(last.clone()),
         ..Seen::default()
