@@ -368,9 +368,11 @@ fn run(cmd: &mut Command) -> (bool, String) {
 fn sdk_flow(label: &str, program: &Path, script_name: &str) {
     let as_ = AuthServer::start();
     let serve = start(&as_);
+    let peers = std::env::var_os("MCPX_PEERS").unwrap_or_default();
     let (ok, text) = run(Command::new(program)
         .arg(script(script_name))
-        .arg(&serve.url));
+        .arg(&serve.url)
+        .env("MCPX_PEERS", peers));
     assert!(
         ok,
         "{label} OAuth flow failed against mcpx serve --auth-jwks:\n{text}"
