@@ -369,6 +369,7 @@ pub(crate) fn endpoint<B>(
         in_flight: shared.shed.in_flight(),
         max_in_flight: shared.shed.max(),
         shutting_down: shared.shed.is_draining(),
+        replay_log_bytes: shared.events.as_ref().map_or(0, |store| store.bytes()),
     };
     let body = shared.metrics.render(gauges);
     let mut resp =
@@ -388,6 +389,9 @@ pub(crate) struct Gauges {
     pub(crate) in_flight: usize,
     pub(crate) max_in_flight: usize,
     pub(crate) shutting_down: bool,
+    /// What the event store reports ([`EventStore::bytes`](crate::replay::EventStore::bytes));
+    /// 0 with resumability off or a store that does not count.
+    pub(crate) replay_log_bytes: usize,
 }
 
 #[derive(Debug)]
@@ -408,11 +412,6 @@ struct Snapshot {
     tls_handshake_failures: u64,
     gauges: Gauges,
 }
-
-/// Bytes held by replay logs for `Last-Event-ID` resumption. Always 0 until resumability lands
-/// (resumed streams continue live today); the gauge exists now so dashboards and alerts can be
-/// written against its name.
-const REPLAY_LOG_BYTES: u64 = 0;
 
 impl Collector for Snapshot {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
@@ -457,11 +456,11 @@ impl Collector for Snapshot {
         encoder
             .encode_descriptor(
                 "mcpx_replay_log_bytes",
-                "Bytes held by SSE replay logs (0 until resumability lands)",
+                "Bytes held by the SSE replay logs (Last-Event-ID resumption)",
                 None,
                 MetricType::Gauge,
             )?
-            .encode_gauge(&REPLAY_LOG_BYTES)?;
+            .encode_gauge(&i64::try_from(g.replay_log_bytes).unwrap_or(i64::MAX))?;
         let counters: [(&str, &str, u64); 2] = [
             (
                 "mcpx_connections_accepted",

@@ -8,19 +8,30 @@
 //! share is the core's: one session over `Config::max_in_flight_per_session` gets 429 with
 //! `Retry-After` while other sessions go on (`mcpx_proto::ProtocolError::TooManyInFlight`).
 //!
+//! A request counts from its arrival to the end of its answer: a JSON answer frees its slot
+//! when the head is ready, a streamed (SSE) answer carries the slot in its body until the
+//! stream ends or the client goes away. GET streams and DELETEs do not count (the core bounds
+//! streams per session).
+//!
 //! Cost per request: one `fetch_add` and one `fetch_sub` on a shared counter, two clock reads
-//! (the latency), and the metric increments; no lock and no allocation.
+//! (the latency), and the metric increments; no lock and no allocation (a streamed answer adds
+//! one box for its slot-holding body).
 
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use http::{HeaderValue, Method as HttpMethod, Response, StatusCode, header};
 use http_body_util::{BodyExt as _, Full};
+use hyper::body::{Body, Frame, SizeHint};
 use mcpx_proto::{ProtocolError, Rejection, Routed};
 
 use crate::metrics::{Method, Metrics, Reason};
-use crate::service::ResponseBody;
+use crate::service::{ResponseBody, Shared};
 
 /// The server-wide admission state (one per server).
 pub(crate) struct Shed {
@@ -157,10 +168,59 @@ impl Meter<'_> {
         self.metrics.rejected(Reason::of(rejection));
     }
 
-    /// The answer's head is ready: count it.
-    pub(crate) fn finish(self, status: StatusCode) {
+    /// The answer's head is ready: count it. A streamed answer (SSE: the handler still runs)
+    /// takes the request's in-flight slot along in its body, which frees it when the stream
+    /// ends or is dropped; a JSON answer frees it now. Only streamed answers pay for the
+    /// wrapper (one box).
+    pub(crate) fn finish(
+        mut self,
+        resp: Response<ResponseBody>,
+        shared: &Arc<Shared>,
+    ) -> Response<ResponseBody> {
         self.metrics
-            .request(self.method, status, self.started.elapsed());
+            .request(self.method, resp.status(), self.started.elapsed());
+        // A complete body knows its exact length; a stream does not.
+        if self.counted && resp.body().size_hint().exact().is_none() {
+            self.counted = false;
+            let slot = Slot(shared.clone());
+            return resp.map(|body| HeldBody { body, _slot: slot }.boxed_unsync());
+        }
+        resp
+    }
+}
+
+/// An in-flight slot held by a streamed answer.
+struct Slot(Arc<Shared>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.shed.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A streamed answer's body with the request's in-flight slot.
+struct HeldBody {
+    body: ResponseBody,
+    _slot: Slot,
+}
+
+impl Body for HeldBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
     }
 }
 

@@ -35,7 +35,7 @@ async fn counts_follow_the_traffic() {
             "# TYPE mcpx_requests_total counter",
             "# TYPE mcpx_request_duration_seconds histogram",
             "# TYPE mcpx_rejections_total counter",
-            "mcpx_replay_log_bytes 0",
+            "# TYPE mcpx_replay_log_bytes gauge",
             "mcpx_sessions 0",
         ] {
             assert!(text.contains(name), "{name} missing:\n{text}");

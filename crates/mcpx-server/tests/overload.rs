@@ -70,6 +70,45 @@ async fn past_the_in_flight_bound_503_with_retry_after() {
 }
 
 #[tokio::test]
+async fn a_streamed_answer_holds_its_slot_until_it_ends() {
+    tokio::time::timeout(BOUND, async {
+        let gate = Gate::default();
+        let mut running = start(Server::builder().handlers(handlers(&gate)).max_in_flight(1)).await;
+        let conn = Conn::tcp_h2(running.addr).await;
+        let sid = conn.initialize().await;
+        // The head of the SSE answer arrives while the handler still runs ...
+        let head = conn
+            .send_head(hardening_support::post(
+                &call(1, "streaming", "done"),
+                Some(&sid),
+            ))
+            .await
+            .unwrap();
+        assert_eq!(head.headers()["content-type"], "text/event-stream");
+        gate.entered(1).await;
+        // ... and the stream still holds the one slot.
+        let r = conn.post(&call(2, "echo", "x"), Some(&sid)).await.unwrap();
+        assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.text());
+        gate.open();
+        let body = http_body_util::BodyExt::collect(head.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        assert!(String::from_utf8_lossy(&body).contains("done"));
+        // The stream ended: the slot is free.
+        let r = conn
+            .post(&call(3, "echo", "free"), Some(&sid))
+            .await
+            .unwrap();
+        assert_eq!(r.tool_text(), "free");
+        running.shutdown();
+        running.task.await.unwrap().unwrap();
+    })
+    .await
+    .expect("bounded");
+}
+
+#[tokio::test]
 async fn one_session_past_its_share_429_others_go_on() {
     tokio::time::timeout(BOUND, async {
         let gate = Gate::default();

@@ -369,19 +369,24 @@ pub(crate) async fn run(args: ServeArgs, shutdown: impl Future<Output = ()>) -> 
     if !bind.is_loopback() {
         eprintln!("mcpx: warning: serving on {bind} exposes the server beyond this machine");
     }
+    let scheme = if args.hardening.tls_cert.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     match args.mock {
         Some(kind) => println!(
-            "mcpx serve: http://{local}{path} (mock {}{})",
+            "mcpx serve: {scheme}://{local}{path} (mock {}{})",
             match kind {
                 crate::mock::MockKind::Claude => "claude",
                 crate::mock::MockKind::Null => "null",
             },
             if args.legacy { ", legacy target" } else { "" }
         ),
-        None => println!("mcpx serve: http://{local}{path}"),
+        None => println!("mcpx serve: {scheme}://{local}{path}"),
     }
     if legacy_sse {
-        println!("mcpx serve: legacy HTTP+SSE: http://{local}/sse");
+        println!("mcpx serve: legacy HTTP+SSE: {scheme}://{local}/sse");
     }
     if let Some(auth) = &auth {
         println!(
@@ -489,6 +494,53 @@ mod tests {
             panic!("--legacy with --legacy-sse refused");
         };
         assert!(args.legacy && args.legacy_sse);
+    }
+
+    #[test]
+    fn hardening_flags_parse_and_check() {
+        use clap::Parser as _;
+        let parse = |args: &[&str]| {
+            crate::Cli::try_parse_from(["mcpx", "serve"].iter().chain(args)).map(|c| c.command)
+        };
+        // A certificate needs its key and the other way round; TLS is not for stdio.
+        for bad in [
+            &["--tls-cert", "c.pem"][..],
+            &["--tls-key", "k.pem"],
+            &["--stdio", "--tls-cert", "c.pem", "--tls-key", "k.pem"],
+            &["--no-metrics", "--metrics-path", "/m"],
+            &["--log-format", "xml"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} accepted");
+        }
+        let Ok(crate::Command::Serve(args)) = parse(&[
+            "--tls-cert",
+            "/nonexistent/cert.pem",
+            "--tls-key",
+            "/nonexistent/key.pem",
+            "--max-in-flight",
+            "64",
+            "--log-format",
+            "json",
+        ]) else {
+            panic!("TLS flags refused");
+        };
+        assert_eq!(args.hardening.log_format, LogFormat::Json);
+        let mut config = mcpx_proto::Config::default();
+        let e = args
+            .hardening
+            .apply(Server::builder(), &mut config)
+            .err()
+            .map(|e| format!("{e:#}"))
+            .unwrap_or_default();
+        assert!(e.contains("/nonexistent/cert.pem"), "{e}");
+        let Ok(crate::Command::Serve(args)) = parse(&["--max-in-flight", "0"]) else {
+            panic!("--max-in-flight 0 refused by the parser");
+        };
+        assert!(
+            args.hardening
+                .apply(Server::builder(), &mut config)
+                .is_err()
+        );
     }
 
     #[test]

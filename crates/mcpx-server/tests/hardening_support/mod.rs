@@ -73,11 +73,22 @@ impl Gate {
     }
 }
 
-/// `echo` (answers at once) and `slow` (answers once the gate opens).
+/// `echo` (answers at once), `slow` (answers once the gate opens) and `streaming` (sends a
+/// log line, so its answer is an SSE stream, then answers once the gate opens).
 pub fn handlers(gate: &Gate) -> Handlers {
     let mut h = Handlers::new();
     h.tool(ToolDef::new("echo"), |_ctx, Text { text }| async move {
         Ok(ToolResult::text(text))
+    });
+    let g = gate.clone();
+    h.tool(ToolDef::new("streaming"), move |ctx, Text { text }| {
+        let gate = g.clone();
+        async move {
+            // A log line first: the answer becomes an SSE stream, then waits for the gate.
+            ctx.log("info", None, json!("started")).await;
+            gate.wait().await;
+            Ok(ToolResult::text(text))
+        }
     });
     let gate = gate.clone();
     h.tool(ToolDef::new("slow"), move |_ctx, Text { text }| {
