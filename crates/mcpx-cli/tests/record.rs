@@ -622,3 +622,22 @@ fn an_interrupted_replay_ends_promptly_with_its_report() {
     assert!(out.contains("stopped early"), "{out}");
     assert!(out.contains("divergence: "), "{out}");
 }
+
+#[test]
+fn record_refuses_a_bad_upstream_before_listening() {
+    let dir = tmp("badup");
+    let (code, out, err) = run(Command::new(env!("CARGO_BIN_EXE_mcpx"))
+        .args([
+            "record",
+            "--listen",
+            "127.0.0.1:0",
+            "--upstream",
+            "https://example.test/mcp",
+            "--out",
+        ])
+        .arg(dir.join("t.jsonl")));
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(err.contains("--upstream"), "{err}");
+    assert!(!out.contains("clients connect to"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -53,6 +53,13 @@ pub(crate) async fn run(
     args: RecordArgs,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    // Checked before anything is bound or printed (the proxy checks it again, fully).
+    if !args.upstream.starts_with("http://") {
+        return Err(anyhow::Error::new(Usage(format!(
+            "--upstream {}: only http://host[:port]/path (TLS is terminated here, not re-originated)",
+            args.upstream
+        ))));
+    }
     let mut trace = TraceFileOptions::new(&args.out);
     if let Some(n) = args.max_trace_bytes {
         if n == 0 {
