@@ -45,16 +45,18 @@ load() { # RATE OUT.json
 }
 call() { jq -r --arg k "$2" '.methods[] | select(.name == "tools/call") | .[$k]' "$1"; }
 pct() { jq -r --arg k "$2" '.methods[] | select(.name == "tools/call") | .latency_us[$k]' "$1"; }
-# HTTP refusals with status $2, over every method.
-refused() { jq -r --arg s "$2" '[.methods[] | .errors_by_class.http[$s] // 0] | add' "$1"; }
+# HTTP refusals with status $2: of tools/call, and of every method (initialize, discover, ...).
+refused_call() { jq -r --arg s "$2" '.methods[] | select(.name == "tools/call") | .errors_by_class.http[$s] // 0' "$1"; }
+refused_all() { jq -r --arg s "$2" '[.methods[] | .errors_by_class.http[$s] // 0] | add' "$1"; }
 report() { # LABEL RATE FILE
-  local req failed
-  req=$(call "$3" requests); failed=$(call "$3" failed)
-  printf '%s\t%s\t%.0f\t%s\t%s\t%s\t%s/%s\n' "$1" "$2" \
-    "$(jq -r --argjson d "$DUR" '.methods[] | select(.name == "tools/call") | (.answered - .failed) / $d' "$3")" \
-    "$req" "$(refused "$3" 503)" "$(refused "$3" 429)" "$(pct "$3" p50)" "$(pct "$3" p99)"
+  # `answered` counts successful answers only (refusals are `failed`); latency is theirs.
+  printf '%s\t%s\t%.0f\t%.0f\t%s\t%s\t%s\t%s/%s\n' "$1" "$2" \
+    "$(jq -r --argjson d "$DUR" '.methods[] | select(.name == "tools/call") | .requests / $d' "$3")" \
+    "$(jq -r --argjson d "$DUR" '.methods[] | select(.name == "tools/call") | .answered / $d' "$3")" \
+    "$(refused_call "$3" 503)" "$(refused_all "$3" 503)" "$(refused_all "$3" 429)" \
+    "$(pct "$3" p50)" "$(pct "$3" p99)"
 }
-printf 'run\toffered/s\tadmitted ok/s\ttools/call sent\t503\t429\tp50/p99 us (answered calls)\n'
+printf 'run\t--call-rate\tcalls sent/s\tcalls admitted/s\tcalls 503\tall 503\tall 429\tadmitted calls p50/p99 us\n'
 load "$((RATE / 4))" "$WORK/calibrate.json"
 report calibration "$((RATE / 4))" "$WORK/calibrate.json"
 load "$RATE" "$WORK/overload.json"
