@@ -79,7 +79,7 @@ pub struct ServeArgs {
     pub hardening: HardeningArgs,
     /// Bearer-token mode (OAuth 2.1 resource server).
     #[command(flatten, next_help_heading = "Authorization (OAuth bearer tokens)")]
-    pub auth: AuthArgs,
+    pub auth: Box<AuthArgs>,
 }
 
 /// Bearer-token (OAuth 2.1 resource server) flags of `mcpx serve`.

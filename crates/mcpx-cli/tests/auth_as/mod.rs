@@ -291,11 +291,8 @@ fn serve_one(
         }
         ("POST", "/register") => {
             let Ok(mut meta) = serde_json::from_slice::<Value>(&req.body) else {
-                return Ok(json_response(
-                    s,
-                    400,
-                    &json!({"error": "invalid_client_metadata"}),
-                ));
+                json_response(s, 400, &json!({"error": "invalid_client_metadata"}));
+                return Ok(());
             };
             let id = format!("client-{}", random());
             meta["client_id"] = id.clone().into();
@@ -326,7 +323,8 @@ fn serve_one(
                         .is_some_and(|u| u.iter().any(|u| u == redirect_uri.as_str()))
                 });
             if !known || get("code_challenge_method") != "S256" || get("response_type") != "code" {
-                return Ok(respond(s, 400, &[], b"bad authorization request"));
+                respond(s, 400, &[], b"bad authorization request");
+                return Ok(());
             }
             let code = random();
             state.lock().unwrap().codes.insert(
@@ -367,20 +365,24 @@ fn serve_one(
             }
             let err = |s: &mut TcpStream, e: &str| json_response(s, 400, &json!({"error": e}));
             if get("grant_type") != "authorization_code" {
-                return Ok(err(s, "unsupported_grant_type"));
+                err(s, "unsupported_grant_type");
+                return Ok(());
             }
             let Some(code) = state.lock().unwrap().codes.remove(&get("code")) else {
-                return Ok(err(s, "invalid_grant"));
+                err(s, "invalid_grant");
+                return Ok(());
             };
             let pkce = b64(&Sha256::digest(get("code_verifier").as_bytes()));
             if code.client_id != client_id
                 || code.redirect_uri != get("redirect_uri")
                 || pkce != code.challenge
             {
-                return Ok(err(s, "invalid_grant"));
+                err(s, "invalid_grant");
+                return Ok(());
             }
             let Some(aud) = f.get("resource").cloned().or(code.resource) else {
-                return Ok(err(s, "invalid_target"));
+                err(s, "invalid_target");
+                return Ok(());
             };
             let token = sign(&json!({
                 "iss": issuer, "sub": USER, "aud": aud, "scope": code.scope,
