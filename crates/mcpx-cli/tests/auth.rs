@@ -4,7 +4,8 @@
 //! registration, authorization code with PKCE, token, MCP calls), then every refusal (audience,
 //! expiry, scope, malformed header, another user's session); and the official TypeScript and
 //! Python SDK clients' OAuth flows (scripts in `tests/interop/auth_*`), each ending with a
-//! successful `tools/call`. The SDK tests skip with one loud line without `MCPX_PEERS`.
+//! successful `tools/call`; the introspection verifier against the same server's RFC 7662
+//! endpoint. The SDK tests skip with one loud line without `MCPX_PEERS`.
 
 #![allow(
     clippy::unwrap_used,
@@ -20,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use auth_as::{AuthServer, USER, form, http};
+use auth_as::{AuthServer, RS_CLIENT, USER, form, http, sign_with_kid};
 use base64::Engine as _;
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
@@ -291,10 +292,35 @@ fn oauth_flow_by_hand_then_every_refusal() {
     let root = url.trim_end_matches("/mcp");
     assert_eq!(http("GET", &format!("{root}/healthz"), &[], "").0, 200);
     // The JWKS was fetched once for all of this (cached; no unknown kid).
-    assert_eq!(
-        as_.jwks_fetches.load(std::sync::atomic::Ordering::Relaxed),
-        1
+    let fetches = || as_.jwks_fetches.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(fetches(), 1);
+    // A token naming an unknown key: one refetch (a rotation?), then 401; another unknown key
+    // right after: no fetch (rate-limited), 401.
+    let claims = json!({"iss": as_.issuer, "sub": USER, "aud": url, "scope": "mcp:tools",
+        "exp": 4_000_000_000u64});
+    let (status, headers, _) = mcp(
+        url,
+        Some(&sign_with_kid(&claims, "k9")),
+        None,
+        &initialize(),
     );
+    assert_eq!(status, 401);
+    assert_eq!(
+        param(&headers["www-authenticate"], "error"),
+        Some("invalid_token")
+    );
+    assert_eq!(fetches(), 2);
+    assert_eq!(
+        mcp(
+            url,
+            Some(&sign_with_kid(&claims, "k8")),
+            None,
+            &initialize()
+        )
+        .0,
+        401
+    );
+    assert_eq!(fetches(), 2, "refresh on unknown kid is rate-limited");
 
     // Alice still works; her DELETE ends the session, after which it is unknown.
     let (status, _, _) = mcp(url, Some(&token), Some(&session), &echo(9));
@@ -312,6 +338,68 @@ fn oauth_flow_by_hand_then_every_refusal() {
     );
     assert_eq!(status, 200);
     assert_eq!(mcp(url, Some(&token), Some(&session), &echo(10)).0, 404);
+}
+
+#[test]
+fn introspection_verifier_end_to_end() {
+    let as_ = AuthServer::start();
+    let introspect = format!("{}/introspect", as_.issuer);
+    let serve = |secret: &str| {
+        Serve::start(&[
+            "--response-mode",
+            "json",
+            "--auth-introspect",
+            &introspect,
+            "--auth-client-id",
+            RS_CLIENT.0,
+            "--auth-client-secret",
+            secret,
+            "--auth-issuer",
+            &as_.issuer,
+            "--auth-scope",
+            "mcp:tools",
+        ])
+    };
+    let good = serve(RS_CLIENT.1);
+    let url = good.url.as_str();
+    let calls = || {
+        as_.introspections
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let token = as_.token(url, USER, "mcp:tools", 300);
+    let (status, headers, body) = mcp(url, Some(&token), None, &initialize());
+    assert_eq!(status, 200, "{body}");
+    let session = headers["mcp-session-id"].clone();
+    let (status, _, body) = mcp(url, Some(&token), Some(&session), &echo(2));
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("hello"), "{body}");
+    assert_eq!(calls(), 1, "the answer is cached");
+    // Inactive (expired) tokens: 401, and the negative answer is cached too.
+    let expired = as_.token(url, USER, "mcp:tools", -5);
+    for _ in 0..2 {
+        let (status, headers, _) = mcp(url, Some(&expired), None, &initialize());
+        assert_eq!(status, 401);
+        assert_eq!(
+            param(&headers["www-authenticate"], "error"),
+            Some("invalid_token")
+        );
+    }
+    assert_eq!(calls(), 2);
+    // Active but for another resource: 401; lacking the scope: 403.
+    let other = as_.token("http://127.0.0.1:1/mcp", USER, "mcp:tools", 300);
+    assert_eq!(mcp(url, Some(&other), None, &initialize()).0, 401);
+    let narrow = as_.token(url, USER, "read", 300);
+    assert_eq!(mcp(url, Some(&narrow), None, &initialize()).0, 403);
+    // Another user's token on alice's session: 404.
+    let bob = as_.token(url, "bob", "mcp:tools", 300);
+    assert_eq!(mcp(url, Some(&bob), Some(&session), &echo(3)).0, 404);
+
+    // mcpx with the wrong client secret: the authorization server refuses it, so tokens cannot
+    // be checked: 503 with Retry-After (not 401, which would send the client to re-authorize).
+    let bad = serve("wrong");
+    let (status, headers, _) = mcp(&bad.url, Some(&token), None, &initialize());
+    assert_eq!(status, 503);
+    assert!(headers.contains_key("retry-after"));
 }
 
 /// The peers folder, or `None` (skip) when the test command did not install them.

@@ -56,7 +56,12 @@ pub(crate) struct AuthServer {
     stop: Arc<AtomicBool>,
     /// How many JWKS fetches it served.
     pub(crate) jwks_fetches: Arc<AtomicU64>,
+    /// How many introspection requests it answered.
+    pub(crate) introspections: Arc<AtomicU64>,
 }
+
+/// The resource server's credentials at the introspection endpoint.
+pub(crate) const RS_CLIENT: (&str, &str) = ("mcpx-rs", "rs secret/+");
 
 impl AuthServer {
     pub(crate) fn start() -> Self {
@@ -65,9 +70,11 @@ impl AuthServer {
         let issuer = format!("http://{}", listener.local_addr().unwrap());
         let stop = Arc::new(AtomicBool::new(false));
         let jwks_fetches = Arc::new(AtomicU64::new(0));
+        let introspections = Arc::new(AtomicU64::new(0));
         let state = Arc::new(Mutex::new(State::default()));
         {
-            let (issuer, stop, fetches) = (issuer.clone(), stop.clone(), jwks_fetches.clone());
+            let (issuer, stop) = (issuer.clone(), stop.clone());
+            let fetches = [jwks_fetches.clone(), introspections.clone()];
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     match listener.accept() {
@@ -87,6 +94,7 @@ impl AuthServer {
             issuer,
             stop,
             jwks_fetches,
+            introspections,
         }
     }
 
@@ -116,8 +124,13 @@ fn now() -> i64 {
 }
 
 pub(crate) fn sign(claims: &Value) -> String {
+    sign_with_kid(claims, "k1")
+}
+
+/// Signed by the server's key but naming key `kid` (a rotation the resource has not seen).
+pub(crate) fn sign_with_kid(claims: &Value, kid: &str) -> String {
     let mut h = Header::new(Algorithm::ES256);
-    h.kid = Some("k1".into());
+    h.kid = Some(kid.into());
     jsonwebtoken::encode(
         &h,
         claims,
@@ -251,7 +264,7 @@ fn serve_one(
     sock: TcpStream,
     issuer: &str,
     state: &Mutex<State>,
-    fetches: &AtomicU64,
+    fetches: &[Arc<AtomicU64>; 2],
 ) -> std::io::Result<()> {
     sock.set_nonblocking(false)?;
     sock.set_read_timeout(Some(Duration::from_secs(10)))?;
@@ -280,7 +293,7 @@ fn serve_one(
             }),
         ),
         ("GET", "/jwks") => {
-            fetches.fetch_add(1, Ordering::Relaxed);
+            fetches[0].fetch_add(1, Ordering::Relaxed);
             let jwks = format!(r#"{{"keys":[{JWK1}]}}"#);
             respond(
                 s,
@@ -393,6 +406,30 @@ fn serve_one(
                 200,
                 &json!({"access_token": token, "token_type": "Bearer", "expires_in": 600, "scope": code.scope}),
             );
+        }
+        ("POST", "/introspect") => {
+            fetches[1].fetch_add(1, Ordering::Relaxed);
+            // RFC 7662 section 2.1: the resource server authenticates (client_secret_basic).
+            let expected = base64::engine::general_purpose::STANDARD.encode(format!(
+                "{}:{}",
+                escape(RS_CLIENT.0),
+                escape(RS_CLIENT.1).replace("%20", "+")
+            ));
+            if req.headers.get("authorization") != Some(&format!("Basic {expected}")) {
+                json_response(s, 401, &json!({"error": "invalid_client"}));
+                return Ok(());
+            }
+            let f = form(&String::from_utf8_lossy(&req.body));
+            let token = f.get("token").cloned().unwrap_or_default();
+            // Our own tokens: the payload is trusted as issued (this server signed it).
+            let answer = match jsonwebtoken::dangerous::insecure_decode_claims::<Value>(&token) {
+                Ok(c) if c["exp"].as_i64().is_some_and(|e| e > now()) => json!({
+                    "active": true, "sub": c["sub"], "scope": c["scope"], "exp": c["exp"],
+                    "aud": c["aud"], "iss": issuer, "token_type": "Bearer",
+                }),
+                _ => json!({"active": false}),
+            };
+            json_response(s, 200, &answer);
         }
         _ => respond(s, 404, &[], b"not found"),
     }

@@ -40,6 +40,13 @@ pub(super) struct KeySet {
     loaded: Option<Instant>,
 }
 
+impl KeySet {
+    /// Whether the set must be (re)loaded before use.
+    fn is_stale(&self) -> bool {
+        self.keys.is_empty() || self.loaded.is_none_or(|t| t.elapsed() >= JWKS_MAX_AGE)
+    }
+}
+
 /// Verifies JWT access tokens (RFC 9068 shape: `sub`, `aud`, `exp`, `scope` or `scp`) signed
 /// with an asymmetric algorithm (RS*, PS*, ES256/384, EdDSA) by a key of a JWKS. HMAC
 /// algorithms are refused: a JWKS holds public keys, and accepting `HS256` with a public key as
@@ -54,8 +61,27 @@ pub struct JwksVerifier {
     issuer: Option<String>,
     keys: Mutex<Arc<KeySet>>,
     /// Serializes refreshes (one fetch for many requests with the same new `kid`) and holds
-    /// when the last one was tried.
-    refresh: tokio::sync::Mutex<Option<Instant>>,
+    /// their times.
+    refresh: tokio::sync::Mutex<Refreshes>,
+}
+
+/// When keys were last loaded for each reason, for the rate limits.
+#[derive(Default)]
+struct Refreshes {
+    /// The last load that failed (a failing source is retried only after
+    /// [`JWKS_MIN_REFRESH_INTERVAL`]).
+    failed: Option<Instant>,
+    /// The last load caused by an unknown `kid`.
+    unknown_kid: Option<Instant>,
+}
+
+/// Why keys are (re)loaded.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Why {
+    /// None held yet, or older than [`JWKS_MAX_AGE`].
+    Stale,
+    /// A token names a key not held.
+    UnknownKid,
 }
 
 impl std::fmt::Debug for JwksVerifier {
@@ -112,7 +138,7 @@ impl JwksVerifier {
             source,
             issuer: None,
             keys: Mutex::new(Arc::new(keys)),
-            refresh: tokio::sync::Mutex::new(None),
+            refresh: tokio::sync::Mutex::new(Refreshes::default()),
         }
     }
 
@@ -120,28 +146,34 @@ impl JwksVerifier {
         lock(&self.keys).clone()
     }
 
-    /// Reloads the keys unless a reload was tried less than [`JWKS_MIN_REFRESH_INTERVAL`] ago.
-    /// Fails only when no keys are held at all afterwards.
-    async fn refresh(&self) -> Result<(), VerifyError> {
+    /// Reloads the keys, within the rate limits: after a failed load, and for unknown `kid`s,
+    /// at most once per [`JWKS_MIN_REFRESH_INTERVAL`]; a stale set is reloaded once however
+    /// many requests wait for it. Fails only when no keys are held at all afterwards.
+    async fn refresh(&self, why: Why) -> Result<(), VerifyError> {
         let mut last = self.refresh.lock().await;
         let now = Instant::now();
-        let recent = last.is_some_and(|t| now.duration_since(t) < JWKS_MIN_REFRESH_INTERVAL);
+        let recent = |t: Option<Instant>| {
+            t.is_some_and(|t| now.duration_since(t) < JWKS_MIN_REFRESH_INTERVAL)
+        };
+        let skip = match why {
+            // Another request reloaded while this one waited for the lock.
+            Why::Stale => !self.current().is_stale() || recent(last.failed),
+            Why::UnknownKid => recent(last.unknown_kid) || recent(last.failed),
+        };
+        if why == Why::UnknownKid && !skip {
+            last.unknown_kid = Some(now);
+        }
         let loaded = match &self.source {
             Source::Fixed => return Ok(()),
-            _ if recent => None,
-            Source::File(path) => {
-                *last = Some(now);
-                Some(read_file(path))
-            }
-            Source::Url(target) => {
-                *last = Some(now);
-                Some(fetch_jwks(target).await)
-            }
+            _ if skip => None,
+            Source::File(path) => Some(read_file(path)),
+            Source::Url(target) => Some(fetch_jwks(target).await),
         };
         match loaded {
             Some(Ok(keys)) => *lock(&self.keys) = Arc::new(keys),
             Some(Err(e)) => {
-                tracing::warn!(error = %e, "JWKS refresh failed; keeping the keys held")
+                last.failed = Some(now);
+                tracing::warn!(error = %e, "JWKS refresh failed; keeping the keys held");
             }
             None => {}
         }
@@ -160,9 +192,8 @@ impl JwksVerifier {
             ));
         }
         let set = self.current();
-        let stale = set.loaded.is_none_or(|t| t.elapsed() >= JWKS_MAX_AGE);
-        let set = if stale || set.keys.is_empty() {
-            self.refresh().await?;
+        let set = if set.is_stale() && !matches!(self.source, Source::Fixed) {
+            self.refresh(Why::Stale).await?;
             self.current()
         } else {
             set
@@ -171,7 +202,7 @@ impl JwksVerifier {
             Some(r) => r,
             None => {
                 // An unknown `kid`: perhaps a rotation (rate-limited reload).
-                self.refresh().await?;
+                self.refresh(Why::UnknownKid).await?;
                 let set = self.current();
                 self.try_keys(&set, header.kid.as_deref(), header.alg, token)
                     .unwrap_or_else(|| {
