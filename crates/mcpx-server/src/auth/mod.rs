@@ -441,10 +441,18 @@ impl Auth {
             Ok(identity) => identity,
             Err(refusal) => return R::from_response(self.refuse(&refusal)),
         };
+        // A 2026-07-28 request has no session (the core ignores any `Mcp-Session-Id` on it).
+        let stateless = req
+            .headers()
+            .get(mcpx_proto::http::MCP_PROTOCOL_VERSION)
+            .is_some_and(|v| {
+                v.as_bytes() == mcpx_proto::ProtocolVersion::V2026_07_28.as_str().as_bytes()
+            });
         let session = req
             .headers()
             .get(mcpx_proto::http::MCP_SESSION_ID)
             .and_then(|v| v.to_str().ok())
+            .filter(|_| !stateless)
             .map(str::to_owned);
         if let Some(id) = &session
             && !self.bindings.is_owner(id, &identity.subject)
