@@ -88,12 +88,13 @@ pub struct ServeArgs {
 pub struct AuthArgs {
     /// The public URL of the MCP endpoint (e.g. `https://mcp.example.com/mcp`; without a path,
     /// --path is appended) when mcpx runs behind a TLS-terminating load balancer: the audience
-    /// tokens must name and the `resource` of the OAuth metadata. Its host is also allowed as
-    /// `Host`. Default: http://<bound address><path>.
+    /// tokens must name and the `resource` of the OAuth metadata (with --auth-jwks or
+    /// --auth-introspect). Its host is also allowed as `Host`. Default: http://<bound
+    /// address><path>.
     #[arg(long, value_name = "URL")]
     pub public_url: Option<String>,
     /// Require OAuth bearer tokens that are JWTs signed by a key of this JWKS (a file, or an
-    /// https:// URL fetched with a bound and cached). Needs --auth-issuer.
+    /// https:// URL, fetched with a size bound and a timeout, cached). Needs --auth-issuer.
     #[arg(long, value_name = "FILE|URL", conflicts_with_all = ["stdio", "auth_introspect"], requires = "auth_issuer")]
     pub auth_jwks: Option<String>,
     /// Require OAuth bearer tokens checked at this RFC 7662 introspection endpoint, as client
@@ -341,11 +342,16 @@ pub(crate) async fn run(args: ServeArgs, shutdown: impl Future<Output = ()>) -> 
         Some(local) => auth_config(&args.auth, local, &path)?,
         None => None,
     };
+    // Behind a load balancer requests carry the public `Host`.
+    if let Some((_, rest)) = args
+        .auth
+        .public_url
+        .as_deref()
+        .and_then(|u| u.split_once("://"))
+    {
+        config.allow_host(rest.split('/').next().unwrap_or(rest));
+    }
     if let Some(auth) = &auth {
-        // Behind a load balancer requests carry the public `Host`.
-        if let Some((_, rest)) = auth.resource().split_once("://") {
-            config.allow_host(rest.split('/').next().unwrap_or(rest));
-        }
         builder = builder.auth(auth.clone());
     }
     builder = args.hardening.apply(builder, &mut config)?;
@@ -469,6 +475,105 @@ fn auth_config(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn auth_flags_and_the_canonical_url() {
+        use clap::Parser as _;
+        let parse =
+            |args: &[&str]| match crate::Cli::try_parse_from(["mcpx", "serve"].iter().chain(args))
+                .map(|c| c.command)
+            {
+                Ok(crate::Command::Serve(a)) => Ok(a),
+                Ok(_) => panic!("not serve"),
+                Err(e) => Err(e),
+            };
+        for bad in [
+            &["--auth-jwks", "k.json"][..],
+            &[
+                "--auth-jwks",
+                "k.json",
+                "--auth-issuer",
+                "https://as",
+                "--auth-introspect",
+                "https://as/i",
+            ],
+            &[
+                "--auth-introspect",
+                "https://as/i",
+                "--auth-issuer",
+                "https://as",
+            ],
+            &["--auth-client-id", "x"],
+            &[
+                "--stdio",
+                "--auth-jwks",
+                "k.json",
+                "--auth-issuer",
+                "https://as",
+            ],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} accepted");
+        }
+        let local: SocketAddr = "127.0.0.1:9000".parse().unwrap();
+        let dir = std::env::temp_dir().join(format!("mcpx-serve-auth-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let jwks = dir.join("jwks.json");
+        std::fs::write(
+            &jwks,
+            r#"{"keys":[{"kty":"EC","crv":"P-256","kid":"k1","x":"0VUg2lR3uw4wi1NFQuWNIiBuSxoZH74J4dAFpbDQXtk","y":"7jVbdTG9hzcKetL-lk0akcgw2dUA-LzH2uR2E0PQa8U"}]}"#,
+        )
+        .unwrap();
+        let jwks = jwks.to_str().unwrap();
+        let base = [
+            "--auth-jwks",
+            jwks,
+            "--auth-issuer",
+            "https://as.example.com",
+        ];
+        // No --public-url: the bound address and the path.
+        let a = parse(&base).unwrap();
+        let c = auth_config(&a.auth, local, "/mcp").unwrap().unwrap();
+        assert_eq!(c.resource(), "http://127.0.0.1:9000/mcp");
+        // A public URL without a path gets --path; with one it is kept (normalized).
+        for (url, want) in [
+            ("https://MCP.example.com", "https://mcp.example.com/mcp"),
+            (
+                "https://mcp.example.com/tools/mcp/",
+                "https://mcp.example.com/tools/mcp",
+            ),
+        ] {
+            let a = parse(&[&base[..], &["--public-url", url, "--auth-scope", "a,b"]].concat())
+                .unwrap();
+            let c = auth_config(&a.auth, local, "/mcp").unwrap().unwrap();
+            assert_eq!(c.resource(), want);
+            assert_eq!(
+                c.metadata()["scopes_supported"],
+                serde_json::json!(["a", "b"])
+            );
+            assert_eq!(
+                c.metadata()["authorization_servers"],
+                serde_json::json!(["https://as.example.com"])
+            );
+        }
+        let a = parse(&[&base[..], &["--public-url", "ftp://x"]].concat()).unwrap();
+        assert!(auth_config(&a.auth, local, "/mcp").is_err());
+        let a = parse(&[
+            "--auth-jwks",
+            "/nonexistent.json",
+            "--auth-issuer",
+            "https://as",
+        ])
+        .unwrap();
+        let e = format!("{:#}", auth_config(&a.auth, local, "/mcp").unwrap_err());
+        assert!(e.contains("--auth-jwks"), "{e}");
+        // No auth flags: no bearer mode.
+        assert!(
+            auth_config(&parse(&[]).unwrap().auth, local, "/mcp")
+                .unwrap()
+                .is_none()
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn stdio_excludes_the_http_flags() {
