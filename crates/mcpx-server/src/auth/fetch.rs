@@ -137,8 +137,9 @@ where
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
         .await
         .map_err(|e| fail("handshake", &e))?;
-    // The connection task ends with the exchange (or with the timeout that drops `sender`).
-    let conn = tokio::spawn(conn);
+    // The connection task ends with the exchange: aborted when this future completes or is
+    // dropped at the deadline, so a peer that never closes holds no task or socket.
+    let conn = AbortOnDrop(tokio::spawn(conn));
     let path = t
         .uri
         .path_and_query()
@@ -173,7 +174,6 @@ where
         let frame = frame.map_err(|e| fail("body", &e))?;
         if let Ok(data) = frame.into_data() {
             if buf.len() + data.len() > out.max_body {
-                conn.abort();
                 return Err(FetchError(format!(
                     "{}: answer larger than {} bytes",
                     t.host, out.max_body
@@ -182,8 +182,17 @@ where
             buf.extend_from_slice(&data);
         }
     }
-    conn.abort();
+    drop(conn);
     Ok((status, buf.freeze()))
+}
+
+/// Aborts the task when dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// `application/x-www-form-urlencoded` encoding of one value (RFC 6749 appendix B).
