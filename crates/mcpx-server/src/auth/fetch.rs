@@ -225,4 +225,68 @@ mod tests {
         assert!(Target::parse("/relative").is_err());
         assert_eq!(form_encode("a b+c/é"), "a+b%2Bc%2F%C3%A9");
     }
+
+    /// A loopback server that answers every connection with `reply` (or nothing, holding the
+    /// connection open, when `None`).
+    async fn peer(reply: Option<Vec<u8>>) -> Target {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let reply = reply.clone();
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = sock.read(&mut buf).await;
+                    match reply {
+                        Some(r) => {
+                            let _ = sock.write_all(&r).await;
+                        }
+                        None => std::future::pending::<()>().await,
+                    }
+                });
+            }
+        });
+        Target::parse(&format!("http://{addr}/jwks")).unwrap()
+    }
+
+    fn get(target: &Target, max_body: usize, timeout: Duration) -> Outgoing<'_> {
+        Outgoing {
+            method: Method::GET,
+            target,
+            form: None,
+            authorization: None,
+            max_body,
+            timeout,
+        }
+    }
+
+    #[tokio::test]
+    async fn fetches_are_bounded_in_size_and_time() {
+        let body = vec![b'x'; 1000];
+        let mut reply =
+            format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+        reply.extend_from_slice(&body);
+        let t = peer(Some(reply)).await;
+        let (status, got) = fetch(get(&t, 1000, Duration::from_secs(5))).await.unwrap();
+        assert_eq!((status.as_u16(), got.len()), (200, 1000));
+        let e = fetch(get(&t, 999, Duration::from_secs(5)))
+            .await
+            .unwrap_err();
+        assert!(e.0.contains("larger than 999"), "{e}");
+        let silent = peer(None).await;
+        let start = std::time::Instant::now();
+        let e = fetch(get(&silent, 1000, Duration::from_millis(200)))
+            .await
+            .unwrap_err();
+        assert!(e.0.contains("no answer in time"), "{e}");
+        assert!(start.elapsed() < Duration::from_secs(2));
+        // Nothing listens: a connect error, not a hang.
+        let closed = Target::parse("http://127.0.0.1:1/x").unwrap();
+        assert!(
+            fetch(get(&closed, 10, Duration::from_secs(5)))
+                .await
+                .is_err()
+        );
+    }
 }
