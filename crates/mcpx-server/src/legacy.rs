@@ -155,6 +155,8 @@ fn open(
     let every = shared.keep_alive();
     let mut keep_alive = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     keep_alive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Bearer mode binds the connection to the token's subject (`crate::auth`).
+    let named = crate::auth::LegacyConnection(id.clone());
     let body = LegacyBody {
         head: Some(endpoint.freeze()),
         rx: out_rx,
@@ -171,6 +173,7 @@ fn open(
         HeaderValue::from_static("text/event-stream"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    resp.extensions_mut().insert(named);
     resp
 }
 
@@ -220,7 +223,7 @@ where
 }
 
 /// The `sessionId` of a query string (our ids are hex: no percent-decoding needed).
-fn session_param(query: &str) -> Option<&str> {
+pub(crate) fn session_param(query: &str) -> Option<&str> {
     query
         .split('&')
         .find_map(|kv| kv.strip_prefix("sessionId="))

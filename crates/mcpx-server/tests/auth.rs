@@ -1,7 +1,8 @@
 //! Bearer-token mode through the HTTP stack with a custom [`TokenVerifier`] (the trait is the
 //! extension point: any token format or authorization server): the metadata endpoints and their
 //! methods, a verifier that cannot reach its source (503 + `Retry-After`), the session binding
-//! across identities, and a 2026-07-28 request, which has no session to bind.
+//! across identities (Streamable HTTP sessions and legacy HTTP+SSE connections), and a
+//! 2026-07-28 request, which has no session to bind.
 
 #![allow(
     clippy::unwrap_used,
@@ -44,6 +45,11 @@ struct Text {
 
 /// Starts a server in bearer mode; returns its MCP URL's authority.
 async fn start() -> String {
+    start_with(false).await
+}
+
+/// [`start`], with the legacy HTTP+SSE transport on or off.
+async fn start_with(legacy: bool) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let resource = format!("http://{addr}/mcp");
@@ -63,6 +69,7 @@ async fn start() -> String {
     let server = Server::builder()
         .handlers(handlers)
         .auth(auth)
+        .legacy_sse(legacy)
         .build()
         .unwrap();
     tokio::spawn(server.serve(listener, std::future::pending()));
@@ -237,4 +244,58 @@ async fn sessions_belong_to_the_identity_that_created_them() {
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"modern\""), "{body}");
     assert_eq!(post(&addr, None, None, "2026-07-28", &modern).await.0, 401);
+}
+
+#[tokio::test]
+async fn legacy_connections_belong_to_the_identity_that_opened_them() {
+    let addr = start_with(true).await;
+    // Without a token the stream does not open.
+    assert_eq!(http(&addr, "GET", "/sse", &[], "").await.0, 401);
+    // Alice opens one; the `endpoint` event names it.
+    let mut sock = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let req = format!(
+        "GET /sse HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\nAuthorization: Bearer alice\r\n\r\n"
+    );
+    sock.write_all(req.as_bytes()).await.unwrap();
+    let mut seen = Vec::new();
+    let id = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            let mut buf = [0u8; 1024];
+            let n = sock.read(&mut buf).await.unwrap();
+            assert!(n > 0, "stream closed: {}", String::from_utf8_lossy(&seen));
+            seen.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&seen);
+            if let Some(i) = text.find("sessionId=") {
+                let rest = &text[i + "sessionId=".len()..];
+                if let Some(end) = rest.find(['\r', '\n']) {
+                    return rest[..end].to_owned();
+                }
+            }
+        }
+    })
+    .await
+    .unwrap();
+    let path = format!("/messages?sessionId={id}");
+    let body = initialize().to_string();
+    let post = |token: &'static str| {
+        let (addr, path, body) = (addr.clone(), path.clone(), body.clone());
+        async move {
+            let bearer = format!("Bearer {token}");
+            http(
+                &addr,
+                "POST",
+                &path,
+                &[
+                    ("Content-Type", "application/json"),
+                    ("Authorization", &bearer),
+                ],
+                &body,
+            )
+            .await
+            .0
+        }
+    };
+    assert_eq!(post("bob").await, 404, "another user's connection");
+    assert_eq!(post("alice").await, 202);
+    drop(sock);
 }

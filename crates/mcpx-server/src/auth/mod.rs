@@ -19,7 +19,9 @@
 //! ```
 //!
 //! Every request is verified (no "already authenticated session" shortcut): the session id is
-//! never a credential.
+//! never a credential. A legacy HTTP+SSE connection (2024-11-05) is bound the same way: its
+//! `GET /sse` binds the connection id, and a `POST /messages?sessionId=` of another subject
+//! gets 404.
 
 mod binding;
 mod fetch;
@@ -453,7 +455,8 @@ impl Auth {
             .get(mcpx_proto::http::MCP_SESSION_ID)
             .and_then(|v| v.to_str().ok())
             .filter(|_| !stateless)
-            .map(str::to_owned);
+            .map(str::to_owned)
+            .or_else(|| legacy_connection(shared, &req));
         if let Some(id) = &session
             && !self.bindings.is_owner(id, &identity.subject)
         {
@@ -464,11 +467,16 @@ impl Auth {
         let resp = answer.response();
         match &session {
             None => {
+                let legacy = resp
+                    .extensions()
+                    .get::<LegacyConnection>()
+                    .map(|c| c.0.as_str());
                 if resp.status().is_success()
                     && let Some(new) = resp
                         .headers()
                         .get(mcpx_proto::http::MCP_SESSION_ID)
                         .and_then(|v| v.to_str().ok())
+                        .or(legacy)
                 {
                     self.bindings
                         .bind(new, &identity.subject, |id| session_alive(shared, id));
@@ -663,6 +671,21 @@ impl Answer for Result<Response<ResponseBody>, std::convert::Infallible> {
             Err(never) => match *never {},
         }
     }
+}
+
+/// Names the legacy HTTP+SSE connection a `GET /sse` response opened (in the response's
+/// extensions, never on the wire), so bearer mode binds it like a session.
+#[derive(Clone, Debug)]
+pub(crate) struct LegacyConnection(pub(crate) String);
+
+/// The legacy connection a `POST /messages?sessionId=...` names, when that transport is on.
+fn legacy_connection<B>(shared: &Shared, req: &Request<B>) -> Option<String> {
+    let legacy = shared.legacy.as_ref()?;
+    if !legacy.owns(req.uri().path()) || req.uri().path() != crate::legacy::MESSAGES_PATH {
+        return None;
+    }
+    // A POST without an id is refused by the transport itself (400).
+    crate::legacy::session_param(req.uri().query()?).map(str::to_owned)
 }
 
 /// Whether the server still holds session `id` (for dropping bindings of ended sessions).
