@@ -216,6 +216,8 @@ impl Logs {
             self.delivered.pop_front();
             if let Some(log) = self.streams.remove(&key) {
                 self.bytes = self.bytes.saturating_sub(log.bytes);
+                // A late resume of it is refused as too old, not answered with nothing.
+                self.remember_gone(key);
             }
         }
     }
@@ -228,6 +230,11 @@ impl Logs {
             return; // forgotten already: nothing to free, nothing to refuse later
         };
         self.bytes = self.bytes.saturating_sub(log.bytes);
+        self.remember_gone(key);
+    }
+
+    /// Remembers that `key`'s log is gone (bounded by [`MAX_EVICTED_REMEMBERED`]).
+    fn remember_gone(&mut self, key: StreamKey) {
         if self.evicted.len() >= MAX_EVICTED_REMEMBERED
             && let Some(old) = self.evicted.pop_front()
         {
@@ -419,7 +426,10 @@ mod tests {
         s.lock().delivered.front_mut().unwrap().0 = old;
         s.append(ev(2, 2, 10));
         assert_eq!(s.bytes(), 20);
-        assert_eq!(seqs(replay(&s, 1, 0)), Vec::<u64>::new());
+        assert!(matches!(
+            replay(&s, 1, 0),
+            Err(ReplayError::TooOld { oldest_kept: None })
+        ));
         assert_eq!(seqs(replay(&s, 2, 0)), vec![1, 2]);
         // Keys of dropped streams do not pile up.
         for n in 3..1000 {

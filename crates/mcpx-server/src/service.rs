@@ -417,6 +417,17 @@ impl Shared {
     /// resumed connection; `not` is the registration it came from), else into the log.
     pub(crate) fn deliver_orphan(&self, stream: StreamKey, frame: Frame, not: Option<u64>) {
         let streams = lock(&self.streams);
+        self.deliver_orphan_locked(&streams, stream, frame, not);
+    }
+
+    /// [`deliver_orphan`](Self::deliver_orphan) with the stream map already locked.
+    fn deliver_orphan_locked(
+        &self,
+        streams: &HashMap<StreamKey, StreamEntry, StreamKeyHash>,
+        stream: StreamKey,
+        frame: Frame,
+        not: Option<u64>,
+    ) {
         if let Some(e) = streams.get(&stream)
             && Some(e.id) != not
             && !e.tx.is_closed()
@@ -717,22 +728,27 @@ fn sse_head(shared: &Shared, priming: Option<EventId>, first: Option<&Frame>) ->
 impl Drop for SseBody {
     fn drop(&mut self) {
         // Frames still queued never reached the client: they go to a resumed connection of the
-        // stream, or into the log for one.
+        // stream, or into the log for one. The map stays locked from closing the queue to the
+        // last drained frame: a sender that finds the queue closed hands its frame over through
+        // the same lock, so it cannot overtake the frames queued before it.
+        let shared = self.guard.shared.clone();
+        let streams = lock(&shared.streams);
         self.rx.close();
         let not = self.registration.as_ref().map(|r| r.id);
         while let Ok(frame) = self.rx.try_recv() {
             if frame.event_id.is_some() {
-                self.guard
-                    .shared
-                    .deliver_orphan(self.guard.stream, frame, not);
+                shared.deliver_orphan_locked(&streams, self.guard.stream, frame, not);
             }
         }
+        drop(streams);
         // Everything up to the stream's last event was handed to the connection: no resume
         // will need its log.
-        if self.done && self.head.is_empty() && self.guard.answered {
-            if let Some(store) = &self.guard.shared.events {
-                store.forget(self.guard.stream);
-            }
+        if self.done
+            && self.head.is_empty()
+            && self.guard.answered
+            && let Some(store) = &self.guard.shared.events
+        {
+            store.forget(self.guard.stream);
         }
         // A request stream's own registration goes with its body (a newer one stays); a GET or
         // resumed stream's goes with its guard, which also tells the core.
@@ -1160,15 +1176,10 @@ async fn resume_stream(
         Some(store) => store.replay(after).await,
         None => Ok(Vec::new()),
     };
-    // An answered stream whose log does not reach its response: it was delivered whole (its
-    // log then goes) or evicted; either way there is nothing left to resume.
-    let events = events.and_then(|events| {
-        if resume.ended && !events.iter().any(|e| e.ends) {
-            Err(crate::replay::ReplayError::TooOld { oldest_kept: None })
-        } else {
-            Ok(events)
-        }
-    });
+    // An answered stream whose log does not reach its response yet: the response is on its way
+    // (the core ends a request when its answer is encoded, a moment before the answer reaches a
+    // queue or the log) and comes through the queue just installed. A log that is gone for good
+    // is refused by the store (too old).
     match events {
         Ok(events) => {
             let done = events.iter().any(|e| e.ends);

@@ -158,7 +158,14 @@ impl Srv {
 
     async fn resume(&self, sid: &str, last: &str) -> Events {
         let r = self.get(sid, Some(last)).await;
-        assert_eq!(r.status(), StatusCode::OK, "resume from {last}");
+        if r.status() != StatusCode::OK {
+            let status = r.status();
+            let body = r.into_body().collect().await.unwrap().to_bytes();
+            panic!(
+                "resume from {last}: {status} {}",
+                String::from_utf8_lossy(&body)
+            );
+        }
         Events::new(r)
     }
 }
@@ -434,3 +441,4 @@ async fn a_get_stream_resumes_with_the_notifications_it_missed() {
     let (_, live) = c.next_within().await.unwrap();
     assert_eq!(live.unwrap()["method"], "notifications/tools/list_changed");
 }
+
