@@ -289,7 +289,8 @@ async fn run_ops(ops: Vec<Op>) {
             Op::Disconnect => conn = None,
             Op::Resume(drop_first) => {
                 if drop_first {
-                    conn = None;
+                    // Closed before the resume is sent.
+                    drop(conn.take());
                 }
                 let last = seen.last_id.clone().unwrap();
                 // The old connection, if still open, is superseded: the client reads only the
