@@ -373,7 +373,8 @@ impl Server {
     /// # Graceful shutdown
     ///
     /// When `shutdown` resolves: the listener is closed (new connections are refused), new
-    /// requests on open connections get 503 with `Retry-After`, HTTP/1.1 connections close
+    /// requests on open connections get 503 with `Retry-After` (`/healthz` too, so a load
+    /// balancer that still probes takes the replica out), HTTP/1.1 connections close
     /// after their current response and HTTP/2 ones get `GOAWAY`, standalone GET and listen
     /// streams end cleanly (a client reconnects elsewhere), and requests in flight run to their
     /// answers. After [`ServerBuilder::shutdown_deadline`] whatever is left is aborted; then
@@ -415,7 +416,7 @@ impl Server {
         drop(listener);
         tracing::info!(
             connections = conns.len(),
-            deadline_ms = self.shutdown_deadline.as_millis(),
+            deadline_s = self.shutdown_deadline.as_secs_f64(),
             "shutting down: draining"
         );
         self.shared.shed.start_draining();
