@@ -577,7 +577,7 @@ mod tests {
         ));
         assert!(
             text.contains(
-                "mcpx_request_duration_seconds_bucket{method=\"tools/call\",le=\"30.0\"} 2"
+                "mcpx_request_duration_seconds_bucket{method=\"tools/call\",le=\"30\"} 2"
             )
         );
         assert!(
