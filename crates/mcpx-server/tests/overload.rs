@@ -155,55 +155,80 @@ async fn one_session_past_its_share_429_others_go_on() {
     .expect("bounded");
 }
 
+/// Whether `h2load` can run; says so loudly when not.
+fn have_h2load(test: &str) -> bool {
+    match std::process::Command::new("h2load")
+        .arg("--version")
+        .output()
+    {
+        Ok(out) if out.status.success() => true,
+        _ => {
+            eprintln!(
+                "SKIPPED {test}: h2load not installed (apt-get install nghttp2-client; scripts/test does)"
+            );
+            false
+        }
+    }
+}
+
+/// Runs h2load with `n` stateless `tools/call echo`s over `c` connections of up to `m` streams
+/// each against `url`, asserts every one succeeded over HTTP/2, and returns its output.
+async fn h2load(url: &str, n: u32, c: u32, m: u32) -> String {
+    let dir =
+        std::env::temp_dir().join(format!("mcpx-h2load-{}-{}", std::process::id(), url.len()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let body = dir.join("call.json");
+    let meta = serde_json::json!({"io.modelcontextprotocol/protocolVersion":"2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities":{}});
+    let req = serde_json::json!({"jsonrpc":"2.0","id":1,"method":"tools/call",
+        "params":{"name":"echo","arguments":{"text":"h2load"},"_meta":meta}});
+    std::fs::write(&body, req.to_string()).unwrap();
+    let out = tokio::process::Command::new("h2load")
+        .args([
+            "-n",
+            &n.to_string(),
+            "-c",
+            &c.to_string(),
+            "-m",
+            &m.to_string(),
+        ])
+        .args(["-t", "1", "-d", body.to_str().unwrap()])
+        .args(["-H", "content-type: application/json"])
+        .args(["-H", "accept: application/json, text/event-stream"])
+        .args(["-H", "mcp-protocol-version: 2026-07-28"])
+        .args(["-H", "mcp-method: tools/call"])
+        .args(["-H", "mcp-name: echo"])
+        .arg(url)
+        .kill_on_drop(true)
+        .output()
+        .await
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    eprintln!("{text}");
+    assert!(out.status.success(), "h2load failed: {text}");
+    assert!(
+        text.contains(&format!("{n} succeeded, 0 failed, 0 errored")),
+        "not every request succeeded: {text}"
+    );
+    assert!(text.contains(&format!("status codes: {n} 2xx")), "{text}");
+    text
+}
+
 /// `h2load` (Debian package `nghttp2-client`, installed by scripts/test): 4 connections with
 /// up to 100 concurrent streams each send 4,000 stateless `tools/call`s over h2c; every one
 /// must succeed. Skips with one line when h2load is absent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn h2load_many_streams_few_connections_zero_errors() {
-    let Ok(version) = std::process::Command::new("h2load")
-        .arg("--version")
-        .output()
-    else {
-        eprintln!(
-            "SKIPPED h2load_many_streams_few_connections_zero_errors: h2load not installed (apt-get install nghttp2-client)"
-        );
+    if !have_h2load("h2load_many_streams_few_connections_zero_errors") {
         return;
-    };
-    assert!(version.status.success());
+    }
     tokio::time::timeout(std::time::Duration::from_secs(120), async {
         let gate = Gate::default();
         gate.open();
         let mut running = start(Server::builder().handlers(handlers(&gate))).await;
-        let dir = std::env::temp_dir().join(format!("mcpx-h2load-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let body = dir.join("call.json");
-        let meta = serde_json::json!({"io.modelcontextprotocol/protocolVersion":"2026-07-28",
-            "io.modelcontextprotocol/clientCapabilities":{}});
-        let req = serde_json::json!({"jsonrpc":"2.0","id":1,"method":"tools/call",
-            "params":{"name":"echo","arguments":{"text":"h2load"},"_meta":meta}});
-        std::fs::write(&body, req.to_string()).unwrap();
         let url = format!("http://127.0.0.1:{}/mcp", running.addr.port());
-        let out = tokio::process::Command::new("h2load")
-            .args(["-n", "4000", "-c", "4", "-m", "100", "-t", "1"])
-            .args(["-d", body.to_str().unwrap()])
-            .args(["-H", "content-type: application/json"])
-            .args(["-H", "accept: application/json, text/event-stream"])
-            .args(["-H", "mcp-protocol-version: 2026-07-28"])
-            .args(["-H", "mcp-method: tools/call"])
-            .args(["-H", "mcp-name: echo"])
-            .arg(&url)
-            .kill_on_drop(true)
-            .output()
-            .await
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        eprintln!("{text}");
-        assert!(out.status.success(), "h2load failed: {text}");
-        assert!(
-            text.contains("4000 succeeded, 0 failed, 0 errored"),
-            "not every request succeeded: {text}"
-        );
-        assert!(text.contains("status codes: 4000 2xx"), "{text}");
+        let text = h2load(&url, 4000, 4, 100).await;
         assert!(text.contains("h2c"), "not HTTP/2: {text}");
         let conn = Conn::tcp_h1(running.addr).await;
         assert_eq!(
@@ -214,7 +239,33 @@ async fn h2load_many_streams_few_connections_zero_errors() {
             .await,
             Some(4000.0)
         );
-        let _ = std::fs::remove_dir_all(&dir);
+        running.shutdown();
+        running.task.await.unwrap().unwrap();
+    })
+    .await
+    .expect("bounded");
+}
+
+/// The same over TLS: ALPN picks h2 for h2load's connections (it does not verify the
+/// self-signed certificate).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h2load_over_tls_alpn_h2_zero_errors() {
+    if !have_h2load("h2load_over_tls_alpn_h2_zero_errors") {
+        return;
+    }
+    tokio::time::timeout(std::time::Duration::from_secs(120), async {
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let tls = mcpx_server::TlsConfig::from_pem(
+            cert.cert.pem().as_bytes(),
+            cert.signing_key.serialize_pem().as_bytes(),
+        )
+        .unwrap();
+        let gate = Gate::default();
+        gate.open();
+        let mut running = start(Server::builder().handlers(handlers(&gate)).tls(tls)).await;
+        let url = format!("https://127.0.0.1:{}/mcp", running.addr.port());
+        let text = h2load(&url, 2000, 2, 100).await;
+        assert!(text.contains("Application protocol: h2"), "not h2: {text}");
         running.shutdown();
         running.task.await.unwrap().unwrap();
     })
