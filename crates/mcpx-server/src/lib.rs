@@ -29,6 +29,11 @@
 //! goes out as one buffer. Not yet here: replay logs for `Last-Event-ID` resumption (a resumed
 //! stream continues live).
 //!
+//! Production: TLS with ALPN h2/http1.1 ([`ServerBuilder::tls`]), Prometheus metrics at
+//! `/metrics` ([`ServerBuilder::metrics_path`]), refusal with 503 and `Retry-After` past a
+//! server-wide in-flight bound ([`ServerBuilder::max_in_flight`]; 429 per session past
+//! `Config::max_in_flight_per_session`), and a graceful shutdown in [`Server::serve`].
+//!
 //! Other transports, same handlers and rules: stdio ([`Server::serve_stdio`], or
 //! [`Server::serve_io`] on any reader and writer) and, when switched on, the legacy HTTP+SSE
 //! transport of 2024-11-05 ([`ServerBuilder::legacy_sse`]).
