@@ -1413,17 +1413,20 @@ impl Handler {
     async fn next_frame(&mut self, rx: &mut mpsc::Receiver<Frame>) -> Option<Frame> {
         std::future::poll_fn(|cx| {
             // A frame already queued goes first: the handler is not polled past its answer.
-            if let Poll::Ready(frame) = rx.poll_recv(cx) {
-                return Poll::Ready(frame);
+            // `try_recv`, not `poll_recv`: registering this task's waker before the handler
+            // runs would make the handler's own send wake the running task, which tokio then
+            // reschedules and, with an idle worker, unparks that worker for it (a futex wake
+            // and a wasted poll per request).
+            if let Ok(frame) = rx.try_recv() {
+                return Poll::Ready(Some(frame));
             }
-            if let Some(fut) = self.0.as_mut() {
-                if fut.as_mut().poll(cx).is_pending() {
-                    return Poll::Pending;
-                }
+            if let Some(fut) = self.0.as_mut()
+                && fut.as_mut().poll(cx).is_ready()
+            {
                 self.0 = None;
             }
-            // The handler is done and nothing is queued; the stream may still get frames from
-            // elsewhere (a task it spawned), so wait for them or for the queue to close.
+            // What the handler sent, or (handler pending or done, nothing queued) interest in
+            // frames from elsewhere (a task it spawned) or in the queue closing.
             rx.poll_recv(cx)
         })
         .await
