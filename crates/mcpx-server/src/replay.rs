@@ -42,8 +42,19 @@ pub const MAX_EVENTS_PER_STREAM: usize = 1024;
 /// Bytes kept per stream (1 MiB): a few large tool results, or many small notifications.
 pub const MAX_BYTES_PER_STREAM: usize = 1024 * 1024;
 
-/// Bytes kept in all (64 MiB): the whole replay log's memory, whatever the number of streams.
-pub const MAX_TOTAL_BYTES: usize = 64 * 1024 * 1024;
+/// Bytes kept in all (32 MiB), counting [`STREAM_OVERHEAD_BYTES`] per stream: the whole replay
+/// log's memory, whatever the number of streams.
+pub const MAX_TOTAL_BYTES: usize = 32 * 1024 * 1024;
+
+/// Streams with a log at once. Under SSE load every request stream has one (its response), so
+/// this is what bounds the log's bookkeeping: 16,384 streams are about half a second of
+/// tools/call at the rates measured here, far longer than a client that lost its connection
+/// takes to come back; streams sent whole go first.
+pub const MAX_LOGGED_STREAMS: usize = 16_384;
+
+/// What one stream's log costs beyond its events' bytes (map entry, queue, event records),
+/// counted against [`MAX_TOTAL_BYTES`].
+pub const STREAM_OVERHEAD_BYTES: usize = 256;
 
 /// How long the log of a stream that was sent whole is kept ([`EventStore::forget`]): "sent"
 /// means handed to the connection, which may already be dead without the server knowing, so a
@@ -215,11 +226,23 @@ impl Logs {
         {
             self.delivered.pop_front();
             if let Some(log) = self.streams.remove(&key) {
-                self.bytes = self.bytes.saturating_sub(log.bytes);
+                self.bytes = self.bytes.saturating_sub(log.bytes + STREAM_OVERHEAD_BYTES);
                 // A late resume of it is refused as too old, not answered with nothing.
                 self.remember_gone(key);
             }
         }
+    }
+
+    /// Evicts the oldest stream sent whole that still has a log; `false` when there is none.
+    fn evict_oldest_delivered(&mut self) -> bool {
+        while let Some((_, key)) = self.delivered.pop_front() {
+            if let Some(log) = self.streams.remove(&key) {
+                self.bytes = self.bytes.saturating_sub(log.bytes + STREAM_OVERHEAD_BYTES);
+                self.remember_gone(key);
+                return true;
+            }
+        }
+        false
     }
 
     fn evict_oldest_stream(&mut self) {
@@ -229,7 +252,7 @@ impl Logs {
         let Some(log) = self.streams.remove(&key) else {
             return; // forgotten already: nothing to free, nothing to refuse later
         };
-        self.bytes = self.bytes.saturating_sub(log.bytes);
+        self.bytes = self.bytes.saturating_sub(log.bytes + STREAM_OVERHEAD_BYTES);
         self.remember_gone(key);
     }
 
@@ -259,6 +282,7 @@ impl EventStore for MemoryEventStore {
         }
         if !logs.streams.contains_key(&key) {
             logs.order.push_back(key);
+            logs.bytes += STREAM_OVERHEAD_BYTES;
         }
         let log = logs.streams.entry(key).or_default();
         log.events.push_back(event);
@@ -275,8 +299,14 @@ impl EventStore for MemoryEventStore {
             freed += old.event.len();
         }
         logs.bytes = logs.bytes + len - freed;
-        while logs.bytes > self.max_total_bytes && logs.order.len() > 1 {
-            logs.evict_oldest_stream();
+        while (logs.bytes > self.max_total_bytes || logs.streams.len() > MAX_LOGGED_STREAMS)
+            && logs.streams.len() > 1
+        {
+            // Streams sent whole first (their clients most likely have everything), then the
+            // oldest.
+            if !logs.evict_oldest_delivered() {
+                logs.evict_oldest_stream();
+            }
         }
         // Keys of forgotten streams stay in `order`; sweep them out whenever they are half of
         // it (amortised O(1) per append).
@@ -368,7 +398,7 @@ mod tests {
         assert_eq!(seqs(replay(&s, 1, 5)), Vec::<u64>::new());
         // A stream that never logged anything has nothing to replay.
         assert_eq!(seqs(replay(&s, 9, 0)), Vec::<u64>::new());
-        assert_eq!(s.bytes(), 100);
+        assert_eq!(s.bytes(), 100 + 2 * STREAM_OVERHEAD_BYTES);
     }
 
     #[test]
@@ -390,24 +420,25 @@ mod tests {
         }
         assert_eq!(seqs(replay(&s, 1, 2)), vec![3, 4]);
         assert!(replay(&s, 1, 1).is_err());
-        assert_eq!(s.bytes(), 20);
+        assert_eq!(s.bytes(), 20 + STREAM_OVERHEAD_BYTES);
     }
 
     #[test]
     fn the_total_bound_evicts_whole_streams_oldest_first() {
-        let s = MemoryEventStore::new(100, 1000, 50);
+        // Room for two streams of two 10-byte events.
+        let s = MemoryEventStore::new(100, 1000, 2 * (STREAM_OVERHEAD_BYTES + 20) + 10);
         for stream in 1..=3 {
             for seq in 1..=2 {
                 s.append(ev(stream, seq, 10));
             }
         }
-        // 60 bytes > 50: stream 1 went.
+        // The third stream does not fit: stream 1 went.
         assert!(matches!(
             replay(&s, 1, 0),
             Err(ReplayError::TooOld { oldest_kept: None })
         ));
         assert_eq!(seqs(replay(&s, 2, 0)), vec![1, 2]);
-        assert_eq!(s.bytes(), 40);
+        assert_eq!(s.bytes(), 2 * (STREAM_OVERHEAD_BYTES + 20));
         // Nothing more is logged for an evicted stream (its replay would have a hole).
         s.append(ev(1, 3, 10));
         assert!(replay(&s, 1, 2).is_err());
@@ -425,7 +456,7 @@ mod tests {
         let old = std::time::Instant::now() - DELIVERED_RETENTION;
         s.lock().delivered.front_mut().unwrap().0 = old;
         s.append(ev(2, 2, 10));
-        assert_eq!(s.bytes(), 20);
+        assert_eq!(s.bytes(), 20 + STREAM_OVERHEAD_BYTES);
         assert!(matches!(
             replay(&s, 1, 0),
             Err(ReplayError::TooOld { oldest_kept: None })
@@ -439,5 +470,21 @@ mod tests {
         }
         s.append(ev(2, 3, 1));
         assert!(s.lock().order.len() < 10, "{}", s.lock().order.len());
+    }
+
+    #[test]
+    fn the_stream_count_is_bounded_and_streams_sent_whole_go_first() {
+        let s = MemoryEventStore::default();
+        s.append(ev(1, 1, 1)); // never sent whole: kept longest
+        for n in 2..(MAX_LOGGED_STREAMS as u64 + 100) {
+            s.append(ev(n, 1, 1));
+            s.forget(key(n));
+        }
+        assert!(s.lock().streams.len() <= MAX_LOGGED_STREAMS);
+        assert_eq!(seqs(replay(&s, 1, 0)), vec![1]);
+        assert!(
+            replay(&s, 2, 0).is_err(),
+            "the oldest stream sent whole went"
+        );
     }
 }
