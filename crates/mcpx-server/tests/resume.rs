@@ -442,4 +442,3 @@ async fn a_get_stream_resumes_with_the_notifications_it_missed() {
     let (_, live) = c.next_within().await.unwrap();
     assert_eq!(live.unwrap()["method"], "notifications/tools/list_changed");
 }
-

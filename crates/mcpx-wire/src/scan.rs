@@ -549,9 +549,7 @@ pub(crate) fn integer_value(text: &[u8]) -> Result<i64, bool> {
     // The common spelling (request ids are small plain integers), read directly: at most 18
     // digits cannot overflow an i64.
     if !body.is_empty() && body.len() <= 18 && body.iter().all(u8::is_ascii_digit) {
-        let v = body
-            .iter()
-            .fold(0i64, |v, &d| v * 10 + i64::from(d - b'0'));
+        let v = body.iter().fold(0i64, |v, &d| v * 10 + i64::from(d - b'0'));
         return Ok(if neg { -v } else { v });
     }
     let (mantissa, exp) = match body.iter().position(|&b| b == b'e' || b == b'E') {
