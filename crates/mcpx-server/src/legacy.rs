@@ -62,6 +62,21 @@ impl Legacy {
         }
     }
 
+    /// Graceful shutdown: every connection finishes the requests it has in flight, then ends
+    /// its session and its event stream (the stream's end is the last thing its client reads).
+    /// New messages are refused meanwhile (the server is draining).
+    pub(crate) fn drain(&self) {
+        let conns: Vec<Arc<Channel>> = lock(&self.conns).drain().map(|(_, c)| c).collect();
+        for channel in conns {
+            tokio::spawn(async move {
+                channel.idle().await;
+                channel.close();
+                // The last handle of the channel goes here: its output queue closes and the
+                // event stream ends after what is queued.
+            });
+        }
+    }
+
     /// Whether a request for `path` is this transport's.
     pub(crate) fn owns(&self, path: &str) -> bool {
         path == SSE_PATH || path == MESSAGES_PATH

@@ -427,6 +427,9 @@ impl Server {
         self.shared.shed.start_draining();
         let _ = stop_tx.send(true);
         shed::close_streams(&self.shared);
+        if let Some(legacy) = &self.shared.legacy {
+            legacy.drain();
+        }
         let drained = tokio::time::timeout(self.shutdown_deadline, async {
             while conns.join_next().await.is_some() {}
         })

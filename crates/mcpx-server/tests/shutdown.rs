@@ -140,3 +140,108 @@ async fn requests_during_the_drain_get_503() {
     .await
     .expect("bounded");
 }
+
+/// Reads a legacy event stream until `pred` holds on all that arrived; returns it.
+async fn read_until(
+    body: &mut hyper::body::Incoming,
+    seen: &mut String,
+    pred: impl Fn(&str) -> bool,
+) {
+    while !pred(seen) {
+        let frame = body.frame().await.expect("stream ended early").unwrap();
+        if let Ok(data) = frame.into_data() {
+            seen.push_str(&String::from_utf8_lossy(&data));
+        }
+    }
+}
+
+fn legacy_post(
+    endpoint: &str,
+    body: &serde_json::Value,
+) -> http::Request<http_body_util::Full<bytes::Bytes>> {
+    http::Request::builder()
+        .method(http::Method::POST)
+        .uri(format!("http://localhost{endpoint}"))
+        .header("host", "localhost")
+        .header("content-type", "application/json")
+        .body(http_body_util::Full::new(bytes::Bytes::from(
+            body.to_string(),
+        )))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn legacy_streams_finish_their_calls_then_end() {
+    tokio::time::timeout(BOUND, async {
+        let gate = Gate::default();
+        let mut running = start(
+            Server::builder()
+                .handlers(handlers(&gate))
+                .legacy_sse(true)
+                .shutdown_deadline(Duration::from_secs(15)),
+        )
+        .await;
+        let addr = running.addr;
+        let sse = Conn::tcp_h1(addr).await;
+        let resp = sse.send_head(get("/sse", None)).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        let mut body = resp.into_body();
+        let mut seen = String::new();
+        read_until(&mut body, &mut seen, |s| {
+            s.contains("sessionId=") && s.contains("\n\n")
+        })
+        .await;
+        let endpoint = seen
+            .lines()
+            .find_map(|l| l.strip_prefix("data: "))
+            .unwrap()
+            .trim()
+            .to_owned();
+        let posts = Conn::tcp_h1(addr).await;
+        let init = hardening_support::initialize();
+        assert_eq!(
+            posts
+                .send(legacy_post(&endpoint, &init))
+                .await
+                .unwrap()
+                .status,
+            StatusCode::ACCEPTED
+        );
+        read_until(&mut body, &mut seen, |s| s.contains("\"id\":0")).await;
+        let initialized = serde_json::json!({"jsonrpc":"2.0","method":"notifications/initialized"});
+        assert_eq!(
+            posts
+                .send(legacy_post(&endpoint, &initialized))
+                .await
+                .unwrap()
+                .status,
+            StatusCode::ACCEPTED
+        );
+        let slow = call(1, "slow", "finished");
+        assert_eq!(
+            posts
+                .send(legacy_post(&endpoint, &slow))
+                .await
+                .unwrap()
+                .status,
+            StatusCode::ACCEPTED
+        );
+        gate.entered(1).await;
+
+        running.shutdown();
+        // The call in flight is not cut off: the stream stays open until it answers ...
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!running.task.is_finished());
+        gate.open();
+        // ... then carries the answer, then ends cleanly (end of body, no error).
+        let rest = body
+            .collect()
+            .await
+            .expect("the legacy stream ended with an error");
+        seen.push_str(&String::from_utf8_lossy(&rest.to_bytes()));
+        assert!(seen.contains("finished"), "{seen}");
+        running.task.await.unwrap().unwrap();
+    })
+    .await
+    .expect("bounded");
+}
