@@ -1200,22 +1200,20 @@ async fn resume_stream(
     }
 }
 
-/// Runs a dispatched request's handler and answers per the response mode: JSON when the
-/// handler answers before emitting anything else (auto) or always (json), SSE otherwise.
-async fn dispatch(shared: Arc<Shared>, d: Dispatch, span: tracing::Span) -> Response<ResponseBody> {
-    let (tx, mut rx) = mpsc::channel(shared.queue);
-    // Registered only if the response turns into SSE; weak, so the queue still closes when the
-    // handler is done with it.
-    let weak_tx = tx.downgrade();
-    let slot = Arc::new(CancelSlot::default());
-    let guard = StreamGuard::request(shared.clone(), d.stream, slot.clone());
-    let ctx = RequestContext {
+/// The context a dispatched request's handler gets, answering into `own`.
+fn request_context(
+    shared: &Arc<Shared>,
+    d: &Dispatch,
+    cancel: Arc<CancelSlot>,
+    own: mpsc::Sender<Frame>,
+) -> RequestContext {
+    RequestContext {
         shared: shared.clone(),
         stream: d.stream,
         session: d.session.clone(),
         version: d.version,
         client_capabilities: d.client_capabilities.clone(),
-        cancel: slot,
+        cancel,
         // Only the stateless era reads it: spare the session era a second look at the params.
         request_log_level: (d.version.rules().logging
             == mcpx_proto::LoggingControl::PerRequestMeta)
@@ -1230,9 +1228,21 @@ async fn dispatch(shared: Arc<Shared>, d: Dispatch, span: tracing::Span) -> Resp
             }),
         round: None,
         request_id: d.id.clone(),
-        own: tx.clone(),
+        own,
         handlers: shared.handlers(),
-    };
+    }
+}
+
+/// Runs a dispatched request's handler and answers per the response mode: JSON when the
+/// handler answers before emitting anything else (auto) or always (json), SSE otherwise.
+async fn dispatch(shared: Arc<Shared>, d: Dispatch, span: tracing::Span) -> Response<ResponseBody> {
+    let (tx, mut rx) = mpsc::channel(shared.queue);
+    // Registered only if the response turns into SSE; weak, so the queue still closes when the
+    // handler is done with it.
+    let weak_tx = tx.downgrade();
+    let slot = Arc::new(CancelSlot::default());
+    let guard = StreamGuard::request(shared.clone(), d.stream, slot.clone());
+    let ctx = request_context(&shared, &d, slot, tx.clone());
     let mut handler = Handler::new(tracing::Instrument::instrument(
         supervised(shared.clone(), d.stream, tx, ctx, d.message),
         span,
@@ -1594,30 +1604,7 @@ pub(crate) fn start_request(
     let slot = Arc::new(CancelSlot::default());
     let guard = StreamGuard::request(shared.clone(), d.stream, slot.clone());
     let span = request_span(d.method(), &d.id, d.session.as_ref(), d.version, None);
-    let ctx = RequestContext {
-        shared: shared.clone(),
-        stream: d.stream,
-        session: d.session.clone(),
-        version: d.version,
-        client_capabilities: d.client_capabilities.clone(),
-        cancel: slot,
-        // As in `dispatch`: only the stateless era reads it.
-        request_log_level: (d.version.rules().logging
-            == mcpx_proto::LoggingControl::PerRequestMeta)
-            .then(|| d.message.params_as::<Value>())
-            .flatten()
-            .and_then(Result::ok)
-            .and_then(|p| {
-                p.get("_meta")?
-                    .get("io.modelcontextprotocol/logLevel")?
-                    .as_str()
-                    .map(str::to_owned)
-            }),
-        round: None,
-        request_id: d.id.clone(),
-        own: own.clone(),
-        handlers: shared.handlers(),
-    };
+    let ctx = request_context(shared, &d, slot, own.clone());
     let fut = tracing::Instrument::instrument(
         supervised(shared.clone(), d.stream, own, ctx, d.message),
         span,
