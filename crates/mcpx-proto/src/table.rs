@@ -178,12 +178,16 @@ fn request_meta(msg: &Message) -> StatelessMeta<'_> {
     // (an escaped key such as `"\u005fmeta"` has a backslash), and two byte searches are far
     // cheaper than a scan.
     msg.params_bytes()
-        .filter(|p| {
-            memchr::memchr(b'\\', p).is_some() || memchr::memmem::find(p, b"_meta").is_some()
-        })
+        .filter(|p| memchr::memchr(b'\\', p).is_some() || holds_meta_key(p))
         .and_then(|p| mcpx_wire::object_member(p, "_meta"))
         .and_then(|m| serde_json::from_slice::<StatelessMeta<'_>>(m).ok())
         .unwrap_or_default()
+}
+
+/// Whether the bytes `_meta` occur in `p`. A `memchr` for the rare `_` and a compare at each
+/// hit: cheaper than building a substring searcher for a few hundred bytes of params.
+fn holds_meta_key(p: &[u8]) -> bool {
+    memchr::memchr_iter(b'_', p).any(|i| p.get(i..i + 5) == Some(b"_meta".as_slice()))
 }
 
 fn owned_token(t: ProgressToken<'_>) -> ProgressToken<'static> {
