@@ -5,23 +5,28 @@
 //! - Request bodies are read whole (bounded by [`MAX_REQUEST_BODY_BYTES`]: MCP requests are
 //!   single JSON messages) and forwarded as the same bytes. Response bodies are forwarded frame
 //!   by frame as they arrive (`TeeBody`): an SSE event reaches the client when the server sends
-//!   it, never at the end; the tee only looks at each frame (mcpx-wire's incremental SSE decoder
-//!   for `text/event-stream`, a bounded copy otherwise) on its way through.
+//!   it, never at the end; the tee only hands each frame (a `Bytes`: a reference count, no copy)
+//!   to the trace writer on its way through.
 //! - Hop-by-hop headers are dropped both ways (RFC 9110 7.6.1); everything else, paths included,
 //!   passes unchanged. The upstream URL's origin receives every path; the URL itself is written
-//!   as the trace's `endpoint`.
-//! - Tracing never slows or breaks the proxy: events go through a bounded queue
-//!   ([`TRACE_QUEUE_EVENTS`]) to a writer thread; when it is full, events are dropped and counted
-//!   (the summary says how many), the traffic goes on.
+//!   as the trace's `endpoint`. `TCP_NODELAY` is set on accepted and upstream connections alike
+//!   (a response split in two writes must not wait for a delayed ACK).
+//! - Tracing never slows or breaks the proxy: the request path only makes observations (clones
+//!   of header maps and `Bytes`) and pushes them, without a lock and without waking anyone, into
+//!   a bounded queue ([`crate::limits::TRACE_QUEUE_OBS`]). Users, session keys, redaction, SSE
+//!   decoding and JSON all run on the writer thread (see [`crate::tracefile`]); when the queue
+//!   is full, observations are dropped and counted (the summary says how many), the traffic
+//!   goes on.
 
 use std::convert::Infallible;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
+use http::uri::{Authority, Scheme};
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, Limited, combinators::UnsyncBoxBody};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
@@ -31,17 +36,14 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use mcpx_trace::Dir;
-use mcpx_trace::record::{BodyMode, Recorder, RecorderOptions};
-use mcpx_trace::{Event, Header};
-use mcpx_wire::sse::SseDecoder;
+use mcpx_trace::Header;
+use mcpx_trace::record::RecorderOptions;
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
 
-use crate::limits::{
-    MAX_IDLE_UPSTREAM_PER_HOST, MAX_REQUEST_BODY_BYTES, TRACE_QUEUE_EVENTS,
-    UPSTREAM_CONNECT_TIMEOUT,
+use crate::limits::{MAX_IDLE_UPSTREAM_PER_HOST, MAX_REQUEST_BODY_BYTES, UPSTREAM_CONNECT_TIMEOUT};
+use crate::tracefile::{
+    HeadObs, Kept, Obs, Observer, RequestObs, TraceFile, TraceFileOptions, WriterStats,
 };
-use crate::tracefile::{TraceFile, TraceFileOptions, WriterStats};
 
 /// Headers that describe one connection, not the message (RFC 9110 7.6.1): never forwarded.
 const HOP_BY_HOP: &[&str] = &[
@@ -129,30 +131,11 @@ type ProxyBody = UnsyncBoxBody<Bytes, hyper::Error>;
 
 /// State shared by every connection of one recording.
 struct Shared {
-    recorder: Mutex<Recorder>,
-    start: Instant,
-    tx: mpsc::Sender<Event>,
-    dropped: AtomicU64,
+    trace: Observer,
     exchanges: AtomicU64,
     upstream_errors: AtomicU64,
-    upstream_origin: Uri,
+    upstream_authority: Authority,
     client: UpstreamClient<HttpConnector, Full<Bytes>>,
-}
-
-impl Shared {
-    /// Runs `f` on the recorder with the current time and queues what it returns. Time is read
-    /// under the lock, so events enter the queue in time order (`t` never goes backwards).
-    fn emit<T>(&self, f: impl FnOnce(&mut Recorder, u64) -> (T, Vec<Event>)) -> Option<T> {
-        let mut rec = self.recorder.lock().ok()?;
-        let now = u64::try_from(self.start.elapsed().as_micros()).unwrap_or(u64::MAX);
-        let (out, events) = f(&mut rec, now);
-        for ev in events {
-            if self.tx.try_send(ev).is_err() {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        Some(out)
-    }
 }
 
 /// Now as RFC 3339 UTC with microseconds (the trace header's `start`).
@@ -207,12 +190,9 @@ pub async fn record(
             opts.upstream
         )));
     }
-    let origin = Uri::builder()
-        .scheme("http")
-        .authority(upstream.authority().map_or("", |a| a.as_str()))
-        .path_and_query("/")
-        .build()
-        .map_err(|e| RecordError::Upstream(e.to_string()))?;
+    let Some(upstream_authority) = upstream.authority().cloned() else {
+        return Err(RecordError::Upstream(format!("{}: no host", opts.upstream)));
+    };
     let tls = match &opts.tls {
         Some((cert, key)) => Some(crate::tls::acceptor(cert, key).map_err(RecordError::Tls)?),
         None => None,
@@ -233,9 +213,9 @@ pub async fn record(
     header.note = Some(
         "users: by bearer token when requests carry one, else by session (a new user per initialize), else by connection".into(),
     );
-    let (tx, rx) = mpsc::channel(TRACE_QUEUE_EVENTS);
     let file = TraceFile::create(opts.trace.clone(), header).map_err(RecordError::Trace)?;
-    let writer = tokio::task::spawn_blocking(move || file.run(rx));
+    let (trace, writer) = file.start(opts.recorder);
+    let writer = tokio::task::spawn_blocking(move || writer.run());
     let mut connector = HttpConnector::new();
     connector.set_connect_timeout(Some(UPSTREAM_CONNECT_TIMEOUT));
     connector.set_nodelay(true);
@@ -244,13 +224,10 @@ pub async fn record(
         .pool_max_idle_per_host(MAX_IDLE_UPSTREAM_PER_HOST)
         .build(connector);
     let shared = Arc::new(Shared {
-        recorder: Mutex::new(Recorder::new(opts.recorder)),
-        start: Instant::now(),
-        tx,
-        dropped: AtomicU64::new(0),
+        trace,
         exchanges: AtomicU64::new(0),
         upstream_errors: AtomicU64::new(0),
-        upstream_origin: origin,
+        upstream_authority,
         client,
     });
     // Connections are watched for a graceful shutdown (idle keep-alive ones close at once,
@@ -322,7 +299,7 @@ pub async fn record(
     while conns.join_next().await.is_some() {}
     let exchanges = shared.exchanges.load(Ordering::Relaxed);
     let upstream_errors = shared.upstream_errors.load(Ordering::Relaxed);
-    let dropped = shared.dropped.load(Ordering::Relaxed);
+    let dropped = shared.trace.dropped();
     drop(shared);
     let stats: WriterStats = writer
         .await
@@ -331,7 +308,7 @@ pub async fn record(
     Ok(RecordSummary {
         exchanges,
         events_written: stats.events,
-        events_dropped: dropped,
+        events_dropped: dropped + stats.skipped,
         rotations: stats.rotations,
         upstream_errors,
     })
@@ -386,37 +363,42 @@ async fn proxy(shared: Arc<Shared>, conn: u64, req: Request<Incoming>) -> Respon
         }
     };
     shared.exchanges.fetch_add(1, Ordering::Relaxed);
-    let Some(x) = shared.emit(|r, now| {
-        let (x, ev) = r.request(now, conn, &parts.method, &parts.headers, &body);
-        (x, vec![ev])
-    }) else {
-        return plain(StatusCode::INTERNAL_SERVER_ERROR, "recorder unavailable\n");
-    };
+    let id = shared.trace.next_id();
+    // The recorder sees the request as it came (hop-by-hop headers included: it keeps only
+    // what PROFILE.md names); the header map clone shares every value's bytes.
+    shared.trace.push(Obs::Request(Box::new(RequestObs {
+        t: shared.trace.now(),
+        id,
+        conn,
+        method: parts.method.clone(),
+        headers: parts.headers.clone(),
+        body: body.clone(),
+    })));
     // Until the response body takes over, a client that goes away (the future is dropped)
-    // still ends the exchange in the trace (and in the recorder's table).
+    // still ends the exchange in the trace.
     let mut pending = Pending {
         shared: shared.clone(),
-        x,
+        id,
         armed: true,
     };
     // Forward: same method, path, headers (minus hop-by-hop and Host) and body bytes.
-    let pq = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    let uri = match format!(
-        "http://{}{pq}",
-        shared
-            .upstream_origin
-            .authority()
-            .map_or("", |a| a.as_str())
-    )
-    .parse::<Uri>()
-    {
-        Ok(u) => u,
-        Err(_) => return plain(StatusCode::BAD_REQUEST, "bad request target\n"),
+    let mut up_uri = http::uri::Parts::default();
+    up_uri.scheme = Some(Scheme::HTTP);
+    up_uri.authority = Some(shared.upstream_authority.clone());
+    up_uri.path_and_query = Some(
+        parts
+            .uri
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")),
+    );
+    let Ok(uri) = Uri::from_parts(up_uri) else {
+        return plain(StatusCode::BAD_REQUEST, "bad request target\n");
     };
     strip_hop_by_hop(&mut parts.headers);
     parts.headers.remove(http::header::HOST);
     let mut up = Request::new(Full::new(body));
-    *up.method_mut() = parts.method.clone();
+    *up.method_mut() = parts.method;
     *up.uri_mut() = uri;
     *up.headers_mut() = parts.headers;
     let resp = match shared.client.request(up).await {
@@ -426,34 +408,39 @@ async fn proxy(shared: Arc<Shared>, conn: u64, req: Request<Incoming>) -> Respon
             tracing::warn!(error = %e, "upstream request failed");
             let what = if e.is_connect() { "connect" } else { "reset" };
             pending.armed = false;
-            shared.emit(|r, now| ((), vec![r.error(now, x, Dir::S2c, what)]));
+            shared.trace.push(Obs::End {
+                t: shared.trace.now(),
+                id,
+                by: Dir::S2c,
+                failed: Some(what),
+                total: 0,
+            });
             return plain(StatusCode::BAD_GATEWAY, "mcpx record: upstream failed\n");
         }
     };
     let (mut rparts, rbody) = resp.into_parts();
-    let status = rparts.status.as_u16();
-    let mode = shared
-        .emit(|r, now| {
-            let (mode, head) = r.response_head(now, x, status, &rparts.headers);
-            (mode, head.into_iter().collect())
-        })
-        .unwrap_or(BodyMode::Whole);
+    // Decided here from the content type alone (the writer's recorder decides the same way):
+    // SSE frames go to the writer one by one, a whole body once at its end.
+    let sse = rparts
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("text/event-stream"));
+    shared.trace.push(Obs::Head(Box::new(HeadObs {
+        t: shared.trace.now(),
+        id,
+        status: rparts.status.as_u16(),
+        headers: rparts.headers.clone(),
+    })));
     strip_hop_by_hop(&mut rparts.headers);
-    let tap = match mode {
-        BodyMode::Sse => Tap::Sse {
-            dec: SseDecoder::new(),
-            buf: BytesMut::new(),
-        },
-        _ => Tap::Whole {
-            buf: BytesMut::new(),
-        },
-    };
     pending.armed = false;
     let body = TeeBody {
         inner: rbody,
         shared,
-        x,
-        tap,
+        id,
+        sse,
+        kept: Kept::Empty,
         total: 0,
         finished: false,
     };
@@ -463,32 +450,33 @@ async fn proxy(shared: Arc<Shared>, conn: u64, req: Request<Incoming>) -> Respon
 /// Ends an exchange whose request future was dropped before its response (the client left).
 struct Pending {
     shared: Arc<Shared>,
-    x: u64,
+    id: u64,
     armed: bool,
 }
 
 impl Drop for Pending {
     fn drop(&mut self) {
         if self.armed {
-            let x = self.x;
-            self.shared
-                .emit(|r, now| ((), vec![r.error(now, x, Dir::C2s, "reset")]));
+            self.shared.trace.push(Obs::End {
+                t: self.shared.trace.now(),
+                id: self.id,
+                by: Dir::C2s,
+                failed: Some("reset"),
+                total: 0,
+            });
         }
     }
 }
 
-enum Tap {
-    Sse { dec: SseDecoder, buf: BytesMut },
-    Whole { buf: BytesMut },
-}
-
 /// The upstream response body on its way to the client: every frame is passed on as it comes
-/// and shown to the recorder.
+/// and shown to the trace writer (SSE: each frame; otherwise the body once, at its end).
 struct TeeBody {
     inner: Incoming,
     shared: Arc<Shared>,
-    x: u64,
-    tap: Tap,
+    id: u64,
+    sse: bool,
+    /// A whole body's frames, up to the traced-body cap (shared `Bytes`, no copy for one frame).
+    kept: Kept,
     total: u64,
     finished: bool,
 }
@@ -496,61 +484,40 @@ struct TeeBody {
 impl TeeBody {
     fn on_data(&mut self, data: &Bytes) {
         self.total += data.len() as u64;
-        let x = self.x;
-        match &mut self.tap {
-            Tap::Whole { buf } => {
-                if buf.len() + data.len() <= mcpx_trace::limits::MAX_TRACED_BODY_BYTES {
-                    buf.extend_from_slice(data);
-                }
-            }
-            Tap::Sse { dec, buf } => {
-                buf.extend_from_slice(data);
-                loop {
-                    let before = dec.retry();
-                    match dec.decode(buf) {
-                        Ok(Some(ev)) => {
-                            let retry = dec.retry().filter(|r| Some(*r) != before);
-                            let id = ev.id().map(str::to_owned);
-                            self.shared.emit(|r, now| {
-                                (
-                                    (),
-                                    vec![r.sse_event(now, x, id.as_deref(), retry, ev.data())],
-                                )
-                            });
-                        }
-                        Ok(None) => break,
-                        // An oversized or broken event is skipped (the decoder recovers); the
-                        // client still gets every byte.
-                        Err(e) => {
-                            tracing::debug!(error = %e, "SSE event not traced");
-                        }
-                    }
-                }
-            }
+        if self.sse {
+            self.shared.trace.push(Obs::Frame {
+                t: self.shared.trace.now(),
+                id: self.id,
+                data: data.clone(),
+            });
+        } else {
+            self.kept.push(data);
         }
     }
 
-    fn on_end(&mut self, by: Dir, failed: Option<&str>) {
+    fn on_end(&mut self, by: Dir, failed: Option<&'static str>) {
         if self.finished {
             return;
         }
         self.finished = true;
-        let (x, total) = (self.x, self.total);
-        match (&mut self.tap, failed) {
-            (_, Some(what)) => {
-                self.shared
-                    .emit(|r, now| ((), vec![r.error(now, x, by, what)]));
+        let t = self.shared.trace.now();
+        let obs = if failed.is_none() && !self.sse {
+            Obs::Body {
+                t,
+                id: self.id,
+                kept: std::mem::take(&mut self.kept),
+                total: self.total,
             }
-            (Tap::Whole { buf }, None) => {
-                let body = std::mem::take(buf);
-                self.shared
-                    .emit(|r, now| ((), vec![r.response_body(now, x, &body, total)]));
+        } else {
+            Obs::End {
+                t,
+                id: self.id,
+                by,
+                failed,
+                total: self.total,
             }
-            (Tap::Sse { .. }, None) => {
-                self.shared
-                    .emit(|r, now| ((), vec![r.end(now, x, by, total)]));
-            }
-        }
+        };
+        self.shared.trace.push(obs);
     }
 }
 
@@ -601,11 +568,10 @@ impl Drop for TeeBody {
         if !self.finished {
             if self.inner.is_end_stream() {
                 self.on_end(Dir::S2c, None);
-                return;
-            }
-            match self.tap {
-                Tap::Sse { .. } => self.on_end(Dir::C2s, None),
-                Tap::Whole { .. } => self.on_end(Dir::C2s, Some("reset")),
+            } else if self.sse {
+                self.on_end(Dir::C2s, None);
+            } else {
+                self.on_end(Dir::C2s, Some("reset"));
             }
         }
     }
