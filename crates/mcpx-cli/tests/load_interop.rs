@@ -298,11 +298,13 @@ fn load_legacy_sse_sdk_servers() {
                 "--rate",
                 "6",
                 "--duration",
-                "2s",
+                "3s",
                 "--drain",
                 "2s",
+                // Not 0.05: that scales the profile's deadlines to half a second, which an SDK
+                // server on a loaded CI machine missed (timeouts, then no call before the end).
                 "--time-scale",
-                "0.05",
+                "0.1",
             ],
             &json,
         );
