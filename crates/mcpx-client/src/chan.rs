@@ -11,7 +11,6 @@ use std::sync::{Arc, Mutex, Weak};
 use bytes::{Bytes, BytesMut};
 use http::header::{ACCEPT, CONTENT_TYPE};
 use http::{HeaderValue, Method, Request, Uri};
-use http_body_util::Full;
 use mcpx_wire::mcp::method;
 use mcpx_wire::sse::SseDecoder;
 use mcpx_wire::stdio::LineFramer;
@@ -111,7 +110,7 @@ impl Channel {
                 origin,
                 post_url,
             } => {
-                let mut req = Request::new(Full::new(body));
+                let mut req = Request::new(body);
                 *req.method_mut() = Method::POST;
                 *req.uri_mut() = post_url.clone();
                 let h = req.headers_mut();
@@ -195,7 +194,7 @@ impl Channel {
                 origin,
                 post_url,
             } => {
-                let mut req = Request::new(Full::new(body));
+                let mut req = Request::new(body);
                 *req.method_mut() = Method::POST;
                 *req.uri_mut() = post_url.clone();
                 let h = req.headers_mut();
@@ -273,7 +272,7 @@ pub(crate) async fn connect_legacy(base: &crate::session::Base) -> Result<Arc<Ch
         .origin
         .clone()
         .ok_or_else(|| Error::InvalidArgument("not an HTTP URL".into()))?;
-    let mut req = Request::new(Full::new(Bytes::new()));
+    let mut req = Request::new(Bytes::new());
     *req.uri_mut() = base.url.clone();
     let h = req.headers_mut();
     for (k, v) in &opts.headers {

@@ -86,6 +86,7 @@ mod body;
 mod chan;
 mod error;
 mod exchange;
+mod h1;
 mod handler;
 pub mod limits;
 mod options;

@@ -1,6 +1,10 @@
 //! Connections: TCP and TLS (rustls, ALPN) connects, a small HTTP/1.1 pool and shared HTTP/2
-//! connections over `hyper::client::conn`, and the response body that hands its HTTP/1.1
-//! connection back to the pool when it is read to the end.
+//! connections, and the response body that hands its HTTP/1.1 connection back to the pool when
+//! it is read to the end.
+//!
+//! Plain `http://` HTTP/1.1 takes the inline path of [`crate::h1`]: the task that sends a
+//! request writes it and reads its response on the connection itself. TLS and HTTP/2 go through
+//! `hyper::client::conn` (a connection task each, requests handed over a channel).
 //!
 //! One [`HttpClient`] is one pool. The load tester chooses the sharing: one client for all
 //! virtual users (shared pool), one per user (per-user pool), or [`PoolMode::PerRequest`] (a
@@ -21,6 +25,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 use crate::error::{Error, Phase};
+use crate::h1::{self, BodyDecoder, Decoded};
 use crate::limits;
 
 /// Which HTTP version to speak.
@@ -91,7 +96,8 @@ impl Default for HttpOptions {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Origin {
     pub(crate) https: bool,
-    pub(crate) host: Box<str>,
+    /// Shared: every pooled response body holds a copy of its origin.
+    pub(crate) host: Arc<str>,
     pub(crate) port: u16,
 }
 
@@ -141,6 +147,8 @@ struct PoolInner {
     opts: HttpOptions,
     tls: Option<tokio_rustls::TlsConnector>,
     idle: Mutex<HashMap<Origin, Vec<http1::SendRequest<Body>>>>,
+    /// Idle connections of the inline HTTP/1.1 path.
+    idle_inline: Mutex<HashMap<Origin, Vec<h1::Conn>>>,
     h2: Mutex<HashMap<Origin, http2::SendRequest<Body>>>,
 }
 
@@ -162,6 +170,7 @@ impl HttpClient {
                 opts,
                 tls,
                 idle: Mutex::new(HashMap::new()),
+                idle_inline: Mutex::new(HashMap::new()),
                 h2: Mutex::new(HashMap::new()),
             }),
         })
@@ -176,8 +185,12 @@ impl HttpClient {
     pub(crate) async fn send(
         &self,
         origin: &Origin,
-        mut req: Request<Body>,
+        req: Request<Bytes>,
     ) -> Result<Response<ResponseBody>, Error> {
+        if !origin.https && self.inner.opts.version != HttpVersion::Http2 {
+            return self.send_inline(origin, req).await;
+        }
+        let mut req = req.map(Full::new);
         let sender = self.checkout(origin).await?;
         match sender {
             Sender::H1(mut s) => {
@@ -199,20 +212,77 @@ impl HttpClient {
                 let reuse = (self.inner.opts.pool == PoolMode::Shared)
                     .then(|| (s, self.inner.clone(), origin.clone()));
                 Ok(resp.map(|body| ResponseBody {
-                    inner: body,
-                    give_back: reuse,
+                    inner: BodyIo::Hyper {
+                        body,
+                        give_back: reuse,
+                    },
                     done: false,
                 }))
             }
             Sender::H2(mut s) => {
                 let resp = s.send_request(req).await.map_err(Error::transport)?;
                 Ok(resp.map(|body| ResponseBody {
-                    inner: body,
-                    give_back: None,
+                    inner: BodyIo::Hyper {
+                        body,
+                        give_back: None,
+                    },
                     done: false,
                 }))
             }
         }
+    }
+
+    /// The inline HTTP/1.1 path (plain TCP): this task writes the request and reads the
+    /// response head on the connection; the body reads on through [`ResponseBody::chunk`].
+    /// Dropping the future or the body closes the connection, as with hyper.
+    async fn send_inline(
+        &self,
+        origin: &Origin,
+        req: Request<Bytes>,
+    ) -> Result<Response<ResponseBody>, Error> {
+        let shared = self.inner.opts.pool == PoolMode::Shared;
+        let mut conn = match shared.then(|| self.inline_pop(origin)).flatten() {
+            Some(c) => c,
+            None => {
+                // Boxed for the same reason as in `checkout`: most requests never connect.
+                let connect = Box::pin(connect_tcp(origin));
+                tokio::time::timeout(self.inner.opts.connect_timeout, connect)
+                    .await
+                    .map_err(|_| Error::Timeout(Phase::Connect))??
+            }
+        };
+        let (parts, body) = req.into_parts();
+        let path = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+        let host = parts.uri.authority().map(http::uri::Authority::as_str);
+        let head = conn
+            .round_trip(&parts.method, path, host, &parts.headers, &body)
+            .await
+            .map_err(Error::transport)?;
+        // A request that said `Connection: close` (PerRequest) is not followed by another.
+        let reuse = shared && head.keep_alive;
+        let mut resp = Response::new(ResponseBody {
+            inner: BodyIo::Inline {
+                dec: BodyDecoder::new(head.body),
+                conn: Some(conn),
+                give_back: reuse.then(|| (self.inner.clone(), origin.clone())),
+            },
+            done: false,
+        });
+        *resp.status_mut() = head.status;
+        *resp.version_mut() = head.version;
+        *resp.headers_mut() = head.headers;
+        Ok(resp)
+    }
+
+    fn inline_pop(&self, origin: &Origin) -> Option<h1::Conn> {
+        let mut idle = self.inner.idle_inline.lock().ok()?;
+        let list = idle.get_mut(origin)?;
+        while let Some(conn) = list.pop() {
+            if conn.is_reusable() {
+                return Some(conn);
+            }
+        }
+        None
     }
 
     async fn checkout(&self, origin: &Origin) -> Result<Sender, Error> {
@@ -291,6 +361,16 @@ impl HttpClient {
         let alpn_h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
         handshake(tls, alpn_h2).await
     }
+}
+
+/// A plain TCP connection for the inline HTTP/1.1 path.
+async fn connect_tcp(origin: &Origin) -> Result<h1::Conn, Error> {
+    let tcp = TcpStream::connect((&*origin.host, origin.port))
+        .await
+        .map_err(Error::Connect)?;
+    // Every request should leave at once, not wait for Nagle.
+    let _ = tcp.set_nodelay(true);
+    Ok(h1::Conn::new(tcp))
 }
 
 async fn handshake<I>(io: I, h2: bool) -> Result<Sender, Error>
@@ -422,9 +502,24 @@ mod danger {
 /// A response body. Read to its end, an HTTP/1.1 body puts its connection back in the pool;
 /// dropped early, the connection closes (which is how a stateless-era request is cancelled).
 pub(crate) struct ResponseBody {
-    inner: Incoming,
-    give_back: Option<(http1::SendRequest<Body>, Arc<PoolInner>, Origin)>,
+    inner: BodyIo,
     done: bool,
+}
+
+/// Where a body's bytes come from.
+enum BodyIo {
+    /// hyper (TLS, HTTP/2): frames from the connection task.
+    Hyper {
+        body: Incoming,
+        give_back: Option<(http1::SendRequest<Body>, Arc<PoolInner>, Origin)>,
+    },
+    /// The inline HTTP/1.1 path: read from the connection by whoever reads the body.
+    Inline {
+        /// `None` once handed back to the pool or closed.
+        conn: Option<h1::Conn>,
+        dec: BodyDecoder,
+        give_back: Option<(Arc<PoolInner>, Origin)>,
+    },
 }
 
 impl ResponseBody {
@@ -433,28 +528,22 @@ impl ResponseBody {
         if self.done {
             return Ok(None);
         }
-        loop {
-            match self.inner.frame().await {
-                Some(Ok(frame)) => {
-                    if let Ok(data) = frame.into_data()
-                        && !data.is_empty()
-                    {
-                        return Ok(Some(data));
-                    }
-                    // Trailers and empty frames carry nothing for us.
-                }
-                Some(Err(e)) => {
-                    self.done = true;
-                    self.give_back = None;
-                    return Err(Error::transport(e));
-                }
-                None => {
-                    self.done = true;
-                    self.release();
-                    return Ok(None);
-                }
+        let r = match &mut self.inner {
+            BodyIo::Hyper { body, .. } => hyper_chunk(body).await,
+            BodyIo::Inline { conn, dec, .. } => inline_chunk(conn, dec).await,
+        };
+        match &r {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                self.done = true;
+                self.release();
+            }
+            Err(_) => {
+                self.done = true;
+                self.drop_connection();
             }
         }
+        r
     }
 
     /// Whether the body was read to its end.
@@ -462,17 +551,51 @@ impl ResponseBody {
         self.done
     }
 
-    fn release(&mut self) {
-        let Some((sender, pool, origin)) = self.give_back.take() else {
-            return;
-        };
-        if sender.is_closed() {
-            return;
+    fn drop_connection(&mut self) {
+        match &mut self.inner {
+            BodyIo::Hyper { give_back, .. } => *give_back = None,
+            BodyIo::Inline {
+                conn, give_back, ..
+            } => {
+                *conn = None;
+                *give_back = None;
+            }
         }
-        if let Ok(mut idle) = pool.idle.lock() {
-            let list = idle.entry(origin).or_default();
-            if list.len() < pool.opts.max_idle_per_origin {
-                list.push(sender);
+    }
+
+    fn release(&mut self) {
+        match &mut self.inner {
+            BodyIo::Hyper { give_back, .. } => {
+                let Some((sender, pool, origin)) = give_back.take() else {
+                    return;
+                };
+                if sender.is_closed() {
+                    return;
+                }
+                if let Ok(mut idle) = pool.idle.lock() {
+                    let list = idle.entry(origin).or_default();
+                    if list.len() < pool.opts.max_idle_per_origin {
+                        list.push(sender);
+                    }
+                }
+            }
+            BodyIo::Inline {
+                conn, give_back, ..
+            } => {
+                let (Some(c), Some((pool, origin))) = (conn.take(), give_back.take()) else {
+                    return;
+                };
+                // Bytes past the body's end are a server bug (or an unasked response): such
+                // a connection is not reused.
+                if !c.rbuf.is_empty() {
+                    return;
+                }
+                if let Ok(mut idle) = pool.idle_inline.lock() {
+                    let list = idle.entry(origin).or_default();
+                    if list.len() < pool.opts.max_idle_per_origin {
+                        list.push(c);
+                    }
+                }
             }
         }
     }
@@ -510,5 +633,50 @@ impl ResponseBody {
             }
         }
         out.freeze()
+    }
+}
+
+/// One data chunk from a hyper body; `None` at the end.
+async fn hyper_chunk(body: &mut Incoming) -> Result<Option<Bytes>, Error> {
+    loop {
+        match body.frame().await {
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data()
+                    && !data.is_empty()
+                {
+                    return Ok(Some(data));
+                }
+                // Trailers and empty frames carry nothing for us.
+            }
+            Some(Err(e)) => return Err(Error::transport(e)),
+            None => return Ok(None),
+        }
+    }
+}
+
+/// One data chunk from an inline HTTP/1.1 body, reading the connection as needed; `None` at the
+/// end. Cancel safe: bytes are only ever consumed from the connection's buffer synchronously.
+async fn inline_chunk(
+    conn: &mut Option<h1::Conn>,
+    dec: &mut BodyDecoder,
+) -> Result<Option<Bytes>, Error> {
+    if dec.is_done() {
+        return Ok(None);
+    }
+    let Some(c) = conn.as_mut() else {
+        return Err(Error::transport(h1::CodecError::Incomplete));
+    };
+    loop {
+        match dec.decode(&mut c.rbuf).map_err(Error::transport)? {
+            Decoded::Data(data) => return Ok(Some(data)),
+            Decoded::Done => return Ok(None),
+            Decoded::NeedMore => {}
+        }
+        if c.fill().await.map_err(Error::transport)? == 0 {
+            dec.eof().map_err(Error::transport)?;
+            // Delimited by the close: the connection is spent.
+            *conn = None;
+            return Ok(None);
+        }
     }
 }

@@ -4,7 +4,6 @@
 
 use bytes::Bytes;
 use http::{HeaderMap, Request, StatusCode};
-use http_body_util::Full;
 
 use crate::error::Error;
 use crate::pool::{HttpClient, Origin, ResponseBody};
@@ -57,9 +56,7 @@ impl HttpClient {
     pub async fn send_raw(&self, req: Request<Bytes>) -> Result<RawResponse, Error> {
         let origin = Origin::of(req.uri())?;
         let (parts, body) = req.into_parts();
-        let resp = self
-            .send(&origin, Request::from_parts(parts, Full::new(body)))
-            .await?;
+        let resp = self.send(&origin, Request::from_parts(parts, body)).await?;
         let (parts, body) = resp.into_parts();
         Ok(RawResponse {
             status: parts.status,

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use bytes::{BufMut, Bytes, BytesMut};
 use http::header::{ACCEPT, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri};
-use http_body_util::Full;
 use mcpx_proto::ProtocolVersion;
 use mcpx_proto::http::{LAST_EVENT_ID, MCP_METHOD, MCP_NAME, MCP_PROTOCOL_VERSION, MCP_SESSION_ID};
 use mcpx_wire::mcp::{self, method};
@@ -701,8 +700,8 @@ impl SessionCore {
         method_: Method,
         headers: HeaderMap,
         body: Bytes,
-    ) -> Result<Request<Full<Bytes>>, Error> {
-        let mut req = Request::new(Full::new(body));
+    ) -> Result<Request<Bytes>, Error> {
+        let mut req = Request::new(body);
         *req.method_mut() = method_;
         *req.uri_mut() = self.url.clone();
         let h = req.headers_mut();
