@@ -42,9 +42,14 @@ pub const TRACE_FLUSH_EVERY: Duration = Duration::from_millis(200);
 /// Upstream TCP connect deadline of the proxy (then 502).
 pub const UPSTREAM_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Idle upstream HTTP/1.1 connections kept (enough for 5,000 req/s of short requests on one
-/// box; more only hold descriptors).
+/// Idle upstream connections the shared pooled client keeps (HTTP/2 inbound and busy links only:
+/// each inbound HTTP/1.1 connection has its own upstream connection).
 pub const MAX_IDLE_UPSTREAM_PER_HOST: usize = 256;
+
+/// Upstream connections an inbound connection's task has yet to take up (it takes each up at
+/// its next poll, and an inbound HTTP/1.1 connection opens one at a time): past this, a new one
+/// is closed and its request goes through the pooled client.
+pub const PENDING_LINK_CONNECTIONS: usize = 2;
 
 /// After shutdown, how long open exchanges may finish before the trace is closed.
 pub const RECORD_DRAIN: Duration = Duration::from_secs(5);

@@ -1,7 +1,13 @@
 //! `mcpx record`: a transparent reverse proxy that writes what passes through as `mcpx-trace/1`.
 //!
 //! - Inbound: HTTP/1.1 and h2c on one port (hyper-util's auto builder), or TLS with ALPN when a
-//!   certificate is given. Outbound: a pooled HTTP/1.1 (or h2c, `upstream_http2`) client.
+//!   certificate is given. Outbound: each inbound HTTP/1.1 connection gets an upstream HTTP/1.1
+//!   connection of its own ([`Link`]), opened at its first request and driven by the same task
+//!   as the inbound one: a request crosses no task or thread on its way through (each hop is a
+//!   wake-up, and on shared cores a wake-up can wait for a time slice), and the proxy holds as
+//!   many upstream connections as it has clients. HTTP/2 inbound, h2c upstream
+//!   (`upstream_http2`) and the rare request that finds its connection's link busy go through a
+//!   shared pooled client instead.
 //! - Request bodies are read whole (bounded by [`MAX_REQUEST_BODY_BYTES`]: MCP requests are
 //!   single JSON messages) and forwarded as the same bytes. Response bodies are forwarded frame
 //!   by frame as they arrive (`TeeBody`): an SSE event reaches the client when the server sends
@@ -21,6 +27,7 @@
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -30,6 +37,7 @@ use http::uri::{Authority, Scheme};
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, Limited, combinators::UnsyncBoxBody};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::client::conn::http1;
 use hyper_util::client::legacy::Client as UpstreamClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -38,9 +46,13 @@ use hyper_util::server::graceful::GracefulShutdown;
 use mcpx_trace::Dir;
 use mcpx_trace::Header;
 use mcpx_trace::record::RecorderOptions;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
 
-use crate::limits::{MAX_IDLE_UPSTREAM_PER_HOST, MAX_REQUEST_BODY_BYTES, UPSTREAM_CONNECT_TIMEOUT};
+use crate::limits::{
+    MAX_IDLE_UPSTREAM_PER_HOST, MAX_REQUEST_BODY_BYTES, PENDING_LINK_CONNECTIONS,
+    UPSTREAM_CONNECT_TIMEOUT,
+};
 use crate::tracefile::{
     HeadObs, Kept, Obs, Observer, RequestObs, TraceFile, TraceFileOptions, WriterStats,
 };
@@ -135,7 +147,126 @@ struct Shared {
     exchanges: AtomicU64,
     upstream_errors: AtomicU64,
     upstream_authority: Authority,
+    /// `host:port` of the upstream, for the links' own connections.
+    upstream_addr: String,
+    upstream_http2: bool,
     client: UpstreamClient<HttpConnector, Full<Bytes>>,
+}
+
+/// A link's upstream connection, polled by the task of its inbound connection.
+type LinkConnection = Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// What a link's upstream connection is doing.
+enum Slot {
+    /// None open (yet, or the last one closed).
+    Empty,
+    /// Open and ready for the next request.
+    Idle(http1::SendRequest<Full<Bytes>>),
+    /// Carrying an exchange (or being opened).
+    Busy,
+}
+
+/// The upstream HTTP/1.1 connection of one inbound HTTP/1.1 connection. An inbound HTTP/1.1
+/// connection carries one exchange at a time, so one upstream connection serves it; the inbound
+/// connection's task polls it (the `Connection` future arrives through `spawn`), so the
+/// request, the upstream exchange and the response all run in that one task.
+struct Link {
+    slot: Mutex<Slot>,
+    spawn: mpsc::Sender<LinkConnection>,
+}
+
+/// How one request reaches the upstream.
+enum Route {
+    /// On the link's idle connection.
+    Link(http1::SendRequest<Full<Bytes>>),
+    /// On a new link connection (the slot is marked busy).
+    Connect,
+    /// Through the shared pooled client.
+    Pool,
+}
+
+impl Link {
+    fn route(&self) -> Route {
+        let Ok(mut slot) = self.slot.lock() else {
+            return Route::Pool;
+        };
+        match std::mem::replace(&mut *slot, Slot::Busy) {
+            Slot::Idle(s) if !s.is_closed() => Route::Link(s),
+            Slot::Idle(_) | Slot::Empty => Route::Connect,
+            Slot::Busy => Route::Pool,
+        }
+    }
+
+    /// The link's connection finished an exchange cleanly: ready for the next one.
+    fn give_back(&self, sender: http1::SendRequest<Full<Bytes>>) {
+        if let Ok(mut slot) = self.slot.lock() {
+            *slot = Slot::Idle(sender);
+        }
+    }
+
+    /// The link's connection is gone (failed, or dropped mid-exchange): the next request opens
+    /// a new one.
+    fn release(&self) {
+        if let Ok(mut slot) = self.slot.lock() {
+            *slot = Slot::Empty;
+        }
+    }
+}
+
+/// Opens a link's upstream connection and hands its `Connection` future to the inbound task.
+async fn link_connect(
+    shared: &Shared,
+    link: &Link,
+) -> Result<http1::SendRequest<Full<Bytes>>, &'static str> {
+    let tcp = tokio::time::timeout(
+        UPSTREAM_CONNECT_TIMEOUT,
+        TcpStream::connect(shared.upstream_addr.as_str()),
+    )
+    .await
+    .map_err(|_| "connect")?
+    .map_err(|e| {
+        tracing::warn!(error = %e, "upstream connect failed");
+        "connect"
+    })?;
+    let _ = tcp.set_nodelay(true);
+    let (sender, conn) = http1::handshake(TokioIo::new(tcp))
+        .await
+        .map_err(|_| "connect")?;
+    let conn: LinkConnection = Box::pin(async move {
+        if let Err(e) = conn.await {
+            tracing::debug!(error = %e, "upstream connection ended with an error");
+        }
+    });
+    // Full only if the inbound task has not polled the previous ones yet; then this exchange
+    // cannot use the connection (dropping it closes it) and the caller takes the pool.
+    link.spawn.try_send(conn).map_err(|_| "connect")?;
+    Ok(sender)
+}
+
+/// Serves one inbound connection and polls its link's upstream connections in the same task.
+async fn drive<F, E>(serve: F, mut links: mpsc::Receiver<LinkConnection>) -> Result<(), E>
+where
+    F: std::future::Future<Output = Result<(), E>>,
+{
+    let mut serve = std::pin::pin!(serve);
+    let mut upstream: Vec<LinkConnection> = Vec::new();
+    std::future::poll_fn(|cx| {
+        // Twice: a request the inbound side hands to a new or idle upstream connection in the
+        // first round is written in the second, not after another wake-up of this task.
+        for round in 0..2 {
+            while let Poll::Ready(Some(c)) = links.poll_recv(cx) {
+                upstream.push(c);
+            }
+            upstream.retain_mut(|c| c.as_mut().poll(cx).is_pending());
+            if round == 0
+                && let Poll::Ready(r) = serve.as_mut().poll(cx)
+            {
+                return Poll::Ready(r);
+            }
+        }
+        Poll::Pending
+    })
+    .await
 }
 
 /// Now as RFC 3339 UTC with microseconds (the trace header's `start`).
@@ -193,6 +324,11 @@ pub async fn record(
     let Some(upstream_authority) = upstream.authority().cloned() else {
         return Err(RecordError::Upstream(format!("{}: no host", opts.upstream)));
     };
+    let upstream_addr = format!(
+        "{}:{}",
+        upstream_authority.host(),
+        upstream_authority.port_u16().unwrap_or(80)
+    );
     let tls = match &opts.tls {
         Some((cert, key)) => Some(crate::tls::acceptor(cert, key).map_err(RecordError::Tls)?),
         None => None,
@@ -228,6 +364,8 @@ pub async fn record(
         exchanges: AtomicU64::new(0),
         upstream_errors: AtomicU64::new(0),
         upstream_authority,
+        upstream_addr,
+        upstream_http2: opts.upstream_http2,
         client,
     });
     // Connections are watched for a graceful shutdown (idle keep-alive ones close at once,
@@ -258,17 +396,23 @@ pub async fn record(
         let tls = tls.clone();
         let watcher = graceful.watcher();
         conns.spawn(async move {
+            let (spawn, links) = mpsc::channel(PENDING_LINK_CONNECTIONS);
+            let link = Arc::new(Link {
+                slot: Mutex::new(Slot::Empty),
+                spawn,
+            });
             let svc = hyper::service::service_fn(move |req| {
                 let shared = shared.clone();
-                async move { Ok::<_, Infallible>(proxy(shared, conn, req).await) }
+                let link = link.clone();
+                async move { Ok::<_, Infallible>(proxy(shared, link, conn, req).await) }
             });
             let builder = auto::Builder::new(TokioExecutor::new());
             let result = match tls {
                 Some(acceptor) => match acceptor.accept(socket).await {
                     Ok(stream) => {
-                        watcher
-                            .watch(builder.serve_connection(TokioIo::new(stream), svc))
-                            .await
+                        let serve =
+                            watcher.watch(builder.serve_connection(TokioIo::new(stream), svc));
+                        drive(serve, links).await
                     }
                     Err(e) => {
                         tracing::debug!(error = %e, "TLS handshake failed");
@@ -276,9 +420,8 @@ pub async fn record(
                     }
                 },
                 None => {
-                    watcher
-                        .watch(builder.serve_connection(TokioIo::new(socket), svc))
-                        .await
+                    let serve = watcher.watch(builder.serve_connection(TokioIo::new(socket), svc));
+                    drive(serve, links).await
                 }
             };
             if let Err(e) = result {
@@ -346,7 +489,12 @@ fn plain(status: StatusCode, text: &'static str) -> Response<ProxyBody> {
     r
 }
 
-async fn proxy(shared: Arc<Shared>, conn: u64, req: Request<Incoming>) -> Response<ProxyBody> {
+async fn proxy(
+    shared: Arc<Shared>,
+    link: Arc<Link>,
+    conn: u64,
+    req: Request<Incoming>,
+) -> Response<ProxyBody> {
     let (mut parts, body) = req.into_parts();
     let body = match Limited::new(body, MAX_REQUEST_BODY_BYTES).collect().await {
         Ok(b) => b.to_bytes(),
@@ -381,38 +529,99 @@ async fn proxy(shared: Arc<Shared>, conn: u64, req: Request<Incoming>) -> Respon
         id,
         armed: true,
     };
-    // Forward: same method, path, headers (minus hop-by-hop and Host) and body bytes.
-    let mut up_uri = http::uri::Parts::default();
-    up_uri.scheme = Some(Scheme::HTTP);
-    up_uri.authority = Some(shared.upstream_authority.clone());
-    up_uri.path_and_query = Some(
-        parts
-            .uri
-            .path_and_query()
-            .cloned()
-            .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")),
-    );
-    let Ok(uri) = Uri::from_parts(up_uri) else {
-        return plain(StatusCode::BAD_REQUEST, "bad request target\n");
-    };
+    // Forward: same method, path, headers (minus hop-by-hop; Host names the upstream) and body
+    // bytes.
+    let path = parts
+        .uri
+        .path_and_query()
+        .cloned()
+        .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/"));
     strip_hop_by_hop(&mut parts.headers);
     parts.headers.remove(http::header::HOST);
+    let inline = parts.version < http::Version::HTTP_2 && !shared.upstream_http2;
+    let route = if inline { link.route() } else { Route::Pool };
+    let sender = match route {
+        Route::Link(s) => Some(s),
+        Route::Connect => match link_connect(&shared, &link).await {
+            Ok(s) => Some(s),
+            Err(what) => {
+                link.release();
+                shared.upstream_errors.fetch_add(1, Ordering::Relaxed);
+                pending.armed = false;
+                shared.trace.push(Obs::End {
+                    t: shared.trace.now(),
+                    id,
+                    by: Dir::S2c,
+                    failed: Some(what),
+                    total: 0,
+                });
+                return plain(StatusCode::BAD_GATEWAY, "mcpx record: upstream failed\n");
+            }
+        },
+        Route::Pool => None,
+    };
     let mut up = Request::new(Full::new(body));
     *up.method_mut() = parts.method;
-    *up.uri_mut() = uri;
     *up.headers_mut() = parts.headers;
-    let resp = match shared.client.request(up).await {
+    let result = match sender {
+        Some(mut sender) => {
+            // Origin form on the link's own connection, with the upstream's Host (what the
+            // pooled client does for an absolute URI).
+            if let Ok(host) = HeaderValue::from_str(shared.upstream_authority.as_str()) {
+                up.headers_mut().insert(http::header::HOST, host);
+            }
+            *up.uri_mut() = Uri::from(path.clone());
+            match sender.try_send_request(up).await {
+                Ok(r) => Ok((r, Some(sender))),
+                Err(mut e) => {
+                    link.release();
+                    match e.take_message() {
+                        // Never written (the idle connection had just closed): the pool
+                        // sends it instead.
+                        Some(mut up) => {
+                            up.headers_mut().remove(http::header::HOST);
+                            match pooled_uri(&shared, path) {
+                                Some(u) => *up.uri_mut() = u,
+                                None => {
+                                    return plain(StatusCode::BAD_REQUEST, "bad request target\n");
+                                }
+                            }
+                            shared
+                                .client
+                                .request(up)
+                                .await
+                                .map(|r| (r, None))
+                                .map_err(UpstreamFailure::Pool)
+                        }
+                        None => Err(UpstreamFailure::Link(e.into_error())),
+                    }
+                }
+            }
+        }
+        None => {
+            let Some(u) = pooled_uri(&shared, path) else {
+                return plain(StatusCode::BAD_REQUEST, "bad request target\n");
+            };
+            *up.uri_mut() = u;
+            shared
+                .client
+                .request(up)
+                .await
+                .map(|r| (r, None))
+                .map_err(UpstreamFailure::Pool)
+        }
+    };
+    let (resp, sender) = match result {
         Ok(r) => r,
         Err(e) => {
             shared.upstream_errors.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(error = %e, "upstream request failed");
-            let what = if e.is_connect() { "connect" } else { "reset" };
             pending.armed = false;
             shared.trace.push(Obs::End {
                 t: shared.trace.now(),
                 id,
                 by: Dir::S2c,
-                failed: Some(what),
+                failed: Some(e.what()),
                 total: 0,
             });
             return plain(StatusCode::BAD_GATEWAY, "mcpx record: upstream failed\n");
@@ -443,8 +652,46 @@ async fn proxy(shared: Arc<Shared>, conn: u64, req: Request<Incoming>) -> Respon
         kept: Kept::Empty,
         total: 0,
         finished: false,
+        link: sender.map(|s| (link, s)),
     };
     Response::from_parts(rparts, body.boxed_unsync())
+}
+
+/// Why an upstream exchange failed.
+#[derive(Debug)]
+enum UpstreamFailure {
+    /// On a link's own connection.
+    Link(hyper::Error),
+    /// Through the pooled client.
+    Pool(hyper_util::client::legacy::Error),
+}
+
+impl UpstreamFailure {
+    /// The trace's `err` value.
+    fn what(&self) -> &'static str {
+        match self {
+            Self::Pool(e) if e.is_connect() => "connect",
+            _ => "reset",
+        }
+    }
+}
+
+impl std::fmt::Display for UpstreamFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Link(e) => e.fmt(f),
+            Self::Pool(e) => e.fmt(f),
+        }
+    }
+}
+
+/// The absolute upstream URI of `path`, as the pooled client wants it.
+fn pooled_uri(shared: &Shared, path: http::uri::PathAndQuery) -> Option<Uri> {
+    let mut parts = http::uri::Parts::default();
+    parts.scheme = Some(Scheme::HTTP);
+    parts.authority = Some(shared.upstream_authority.clone());
+    parts.path_and_query = Some(path);
+    Uri::from_parts(parts).ok()
 }
 
 /// Ends an exchange whose request future was dropped before its response (the client left).
@@ -479,6 +726,8 @@ struct TeeBody {
     kept: Kept,
     total: u64,
     finished: bool,
+    /// The link connection this body arrives on: handed back when the body ends cleanly.
+    link: Option<(Arc<Link>, http1::SendRequest<Full<Bytes>>)>,
 }
 
 impl TeeBody {
@@ -500,6 +749,13 @@ impl TeeBody {
             return;
         }
         self.finished = true;
+        if let Some((link, sender)) = self.link.take() {
+            if failed.is_none() && by == Dir::S2c {
+                link.give_back(sender);
+            } else {
+                link.release();
+            }
+        }
         let t = self.shared.trace.now();
         let obs = if failed.is_none() && !self.sse {
             Obs::Body {
