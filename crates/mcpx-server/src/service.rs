@@ -1308,9 +1308,28 @@ async fn dispatch(shared: Arc<Shared>, d: Dispatch, span: tracing::Span) -> Resp
             }
         }
         ResponseMode::Sse => {
+            // A handler that answers at once (most do) is polled here first, so its answer
+            // leaves with the headers and the priming event in one write (else two writes per
+            // request); one still working gets its priming event sent now, as 2025-11-25 wants.
+            let first = handler.frame_now(&mut rx).await;
             handler.detach();
-            let reg = shared.register_sse(d.stream, d.version, &weak_tx);
-            sse(sse_head(&shared, priming, None), rx, None, guard, reg)
+            match first {
+                Some(frame) if frame.ends => {
+                    // The head holds the whole stream: nothing more to route to it.
+                    let head = sse_head(&shared, priming, Some(&frame));
+                    sse_body(head, rx, None, guard, true, None)
+                }
+                first => {
+                    let reg = shared.register_sse(d.stream, d.version, &weak_tx);
+                    sse(
+                        sse_head(&shared, priming, first.as_ref()),
+                        rx,
+                        None,
+                        guard,
+                        reg,
+                    )
+                }
+            }
         }
     }
 }
@@ -1421,25 +1440,40 @@ impl Handler {
 
     /// Runs the handler until the stream's next frame (`None`: the queue closed).
     async fn next_frame(&mut self, rx: &mut mpsc::Receiver<Frame>) -> Option<Frame> {
-        std::future::poll_fn(|cx| {
-            // A frame already queued goes first: the handler is not polled past its answer.
-            // `try_recv`, not `poll_recv`: registering this task's waker before the handler
-            // runs would make the handler's own send wake the running task, which tokio then
-            // reschedules and, with an idle worker, unparks that worker for it (a futex wake
-            // and a wasted poll per request).
-            if let Ok(frame) = rx.try_recv() {
-                return Poll::Ready(Some(frame));
-            }
-            if let Some(fut) = self.0.as_mut()
-                && fut.as_mut().poll(cx).is_ready()
-            {
-                self.0 = None;
-            }
-            // What the handler sent, or (handler pending or done, nothing queued) interest in
-            // frames from elsewhere (a task it spawned) or in the queue closing.
-            rx.poll_recv(cx)
+        std::future::poll_fn(|cx| self.poll_next_frame(cx, rx)).await
+    }
+
+    /// The stream's first frame if the handler has it at once (polled once, never waited
+    /// for); `None` when it is still working or the queue closed.
+    async fn frame_now(&mut self, rx: &mut mpsc::Receiver<Frame>) -> Option<Frame> {
+        std::future::poll_fn(|cx| match self.poll_next_frame(cx, rx) {
+            Poll::Ready(frame) => Poll::Ready(frame),
+            Poll::Pending => Poll::Ready(None),
         })
         .await
+    }
+
+    fn poll_next_frame(
+        &mut self,
+        cx: &mut Context<'_>,
+        rx: &mut mpsc::Receiver<Frame>,
+    ) -> Poll<Option<Frame>> {
+        // A frame already queued goes first: the handler is not polled past its answer.
+        // `try_recv`, not `poll_recv`: registering this task's waker before the handler runs
+        // would make the handler's own send wake the running task, which tokio then
+        // reschedules and, with an idle worker, unparks that worker for it (a futex wake and a
+        // wasted poll per request).
+        if let Ok(frame) = rx.try_recv() {
+            return Poll::Ready(Some(frame));
+        }
+        if let Some(fut) = self.0.as_mut()
+            && fut.as_mut().poll(cx).is_ready()
+        {
+            self.0 = None;
+        }
+        // What the handler sent, or (handler pending or done, nothing queued) interest in
+        // frames from elsewhere (a task it spawned) or in the queue closing.
+        rx.poll_recv(cx)
     }
 
     /// Moves a still-running handler to its own task.
