@@ -34,6 +34,11 @@ pub(crate) const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// Headers in one response head: hyper's default limit, so a reply hyper accepted is accepted.
 pub(crate) const MAX_HEADERS: usize = 100;
 
+/// Header slots tried first, on the stack: MCP responses carry 3 to 8 headers, and zeroing
+/// [`MAX_HEADERS`] slots for every response (3.2 KiB, twice) was a tenth of the client's
+/// instructions per request. Heads with more headers are parsed again with the full bound.
+const COMMON_HEADERS: usize = 24;
+
 /// Longest chunk-size line of a chunked body (the hex size plus extensions, which are ignored).
 /// Real sizes are a few hex digits; the bound only stops a peer that never ends the line.
 pub(crate) const MAX_CHUNK_LINE_BYTES: usize = 4 * 1024;
@@ -210,34 +215,47 @@ pub(crate) enum Parsed {
 /// Parses the response head at the front of `buf` and removes it. `method` is the request's
 /// (a HEAD response has no body).
 pub(crate) fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Parsed, CodecError> {
-    let len = {
-        let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut resp = httparse::Response::new(&mut slots);
-        match resp.parse(buf) {
-            Ok(httparse::Status::Complete(n)) => n,
-            Ok(httparse::Status::Partial) => {
-                return if buf.len() > MAX_HEAD_BYTES {
-                    Err(CodecError::HeadTooLarge)
-                } else {
-                    Ok(Parsed::Partial)
-                };
+    if buf.is_empty() {
+        return Ok(Parsed::Partial);
+    }
+    let (len, many) = {
+        let mut slots = [httparse::EMPTY_HEADER; COMMON_HEADERS];
+        match head_len(buf, &mut slots) {
+            Err(CodecError::HeadTooLarge) => {
+                // Rare: more headers than usual; parse again with room for the maximum.
+                let mut slots = vec![httparse::EMPTY_HEADER; MAX_HEADERS];
+                (head_len(buf, &mut slots)?, true)
             }
-            Err(httparse::Error::TooManyHeaders) => return Err(CodecError::HeadTooLarge),
-            Err(e) => return Err(CodecError::Head(parse_error(e))),
+            r => (r?, false),
         }
+    };
+    let Some(len) = len else {
+        return if buf.len() > MAX_HEAD_BYTES {
+            Err(CodecError::HeadTooLarge)
+        } else {
+            Ok(Parsed::Partial)
+        };
     };
     if len > MAX_HEAD_BYTES {
         return Err(CodecError::HeadTooLarge);
     }
     // The head is complete: freeze it so header values become slices of it (no copy), and
-    // parse it again from there (a complete head of a few hundred bytes parses in well under
-    // a microsecond; the first parse only had to say whether it was complete).
+    // parse it again from there (a complete head of a few hundred bytes parses in a few hundred
+    // instructions; the first parse only had to say whether it was complete).
     let raw = buf.split_to(len).freeze();
-    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut resp = httparse::Response::new(&mut slots);
+    let mut small = [httparse::EMPTY_HEADER; COMMON_HEADERS];
+    let mut large = Vec::new();
+    let slots: &mut [httparse::Header<'_>] = if many {
+        large.resize(MAX_HEADERS, httparse::EMPTY_HEADER);
+        &mut large
+    } else {
+        &mut small
+    };
+    let mut resp = httparse::Response::new(slots);
     match resp.parse(&raw) {
         Ok(httparse::Status::Complete(_)) => {}
         Ok(httparse::Status::Partial) => return Err(CodecError::Head("incomplete")),
+        Err(httparse::Error::TooManyHeaders) => return Err(CodecError::HeadTooLarge),
         Err(e) => return Err(CodecError::Head(parse_error(e))),
     }
     let code = resp.code.unwrap_or(0);
@@ -312,6 +330,20 @@ pub(crate) fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Parsed, 
         body,
         keep_alive,
     }))
+}
+
+/// The length of the complete head at the front of `buf` (`None`: incomplete), parsed into
+/// `slots`; [`CodecError::HeadTooLarge`] when `slots` is too small.
+fn head_len<'b>(
+    buf: &'b [u8],
+    slots: &mut [httparse::Header<'b>],
+) -> Result<Option<usize>, CodecError> {
+    match httparse::Response::new(slots).parse(buf) {
+        Ok(httparse::Status::Complete(n)) => Ok(Some(n)),
+        Ok(httparse::Status::Partial) => Ok(None),
+        Err(httparse::Error::TooManyHeaders) => Err(CodecError::HeadTooLarge),
+        Err(e) => Err(CodecError::Head(parse_error(e))),
+    }
 }
 
 /// httparse's reason, as a static string.
@@ -742,6 +774,19 @@ mod tests {
         // Repeated headers stay repeated; bare LF line ends are accepted (as hyper does).
         let h = final_head(b"HTTP/1.1 200 OK\nSet-Cookie: a\nSet-Cookie: b\nContent-Length: 0\n\n");
         assert_eq!(h.headers.get_all("set-cookie").iter().count(), 2);
+        // More headers than the stack slots hold, fewer than the bound: parsed all the same.
+        let many: Vec<u8> = [
+            &b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n"[..],
+            &b"x-many: y\r\n".repeat(COMMON_HEADERS * 2),
+            b"\r\n",
+        ]
+        .concat();
+        let h = final_head(&many);
+        assert_eq!(
+            h.headers.get_all("x-many").iter().count(),
+            COMMON_HEADERS * 2
+        );
+        assert!(matches!(head_of(b""), Ok(Parsed::Partial)));
         assert!(matches!(
             head_of(b"HTTP/1.1 100 Continue\r\n\r\n"),
             Ok(Parsed::Interim)

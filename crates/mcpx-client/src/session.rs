@@ -698,22 +698,25 @@ impl SessionCore {
     fn http_request(
         &self,
         method_: Method,
-        headers: HeaderMap,
+        mut headers: HeaderMap,
         body: Bytes,
     ) -> Result<Request<Bytes>, Error> {
+        // The request's own map becomes the request's (moved, not re-hashed into a new one);
+        // the client's headers join it where the request does not set them.
+        for k in self.opts.headers.keys() {
+            if !headers.contains_key(k) {
+                for v in self.opts.headers.get_all(k) {
+                    headers.append(k, v.clone());
+                }
+            }
+        }
+        if self.http.options().pool == PoolMode::PerRequest {
+            headers.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+        }
         let mut req = Request::new(body);
         *req.method_mut() = method_;
         *req.uri_mut() = self.url.clone();
-        let h = req.headers_mut();
-        for (k, v) in &self.opts.headers {
-            if !headers.contains_key(k) {
-                h.append(k, v.clone());
-            }
-        }
-        h.extend(headers);
-        if self.http.options().pool == PoolMode::PerRequest {
-            h.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
-        }
+        *req.headers_mut() = headers;
         Ok(req)
     }
 
