@@ -46,11 +46,6 @@ pub const UPSTREAM_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// each inbound HTTP/1.1 connection has its own upstream connection).
 pub const MAX_IDLE_UPSTREAM_PER_HOST: usize = 256;
 
-/// Upstream connections an inbound connection's task has yet to take up (it takes each up at
-/// its next poll, and an inbound HTTP/1.1 connection opens one at a time): past this, a new one
-/// is closed and its request goes through the pooled client.
-pub const PENDING_LINK_CONNECTIONS: usize = 2;
-
 /// After shutdown, how long open exchanges may finish before the trace is closed.
 pub const RECORD_DRAIN: Duration = Duration::from_secs(5);
 

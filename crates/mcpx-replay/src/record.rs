@@ -47,12 +47,8 @@ use mcpx_trace::Dir;
 use mcpx_trace::Header;
 use mcpx_trace::record::RecorderOptions;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
 
-use crate::limits::{
-    MAX_IDLE_UPSTREAM_PER_HOST, MAX_REQUEST_BODY_BYTES, PENDING_LINK_CONNECTIONS,
-    UPSTREAM_CONNECT_TIMEOUT,
-};
+use crate::limits::{MAX_IDLE_UPSTREAM_PER_HOST, MAX_REQUEST_BODY_BYTES, UPSTREAM_CONNECT_TIMEOUT};
 use crate::tracefile::{
     HeadObs, Kept, Obs, Observer, RequestObs, TraceFile, TraceFileOptions, WriterStats,
 };
@@ -168,11 +164,16 @@ enum Slot {
 
 /// The upstream HTTP/1.1 connection of one inbound HTTP/1.1 connection. An inbound HTTP/1.1
 /// connection carries one exchange at a time, so one upstream connection serves it; the inbound
-/// connection's task polls it (the `Connection` future arrives through `spawn`), so the
-/// request, the upstream exchange and the response all run in that one task.
+/// connection's task polls it, so the request, the upstream exchange and the response all run
+/// in that one task.
+///
+/// A new `Connection` future is left in `opened` and taken up by [`drive`] right after the
+/// inbound connection's poll that opened it: only HTTP/1 requests use a link, and hyper polls
+/// an HTTP/1 connection's service futures inside the connection's own future, so the opening
+/// always happens within that poll (no waker needed, nothing to miss).
 struct Link {
     slot: Mutex<Slot>,
-    spawn: mpsc::Sender<LinkConnection>,
+    opened: Mutex<Option<LinkConnection>>,
 }
 
 /// How one request reaches the upstream.
@@ -237,28 +238,34 @@ async fn link_connect(
             tracing::debug!(error = %e, "upstream connection ended with an error");
         }
     });
-    // Full only if the inbound task has not polled the previous ones yet; then this exchange
-    // cannot use the connection (dropping it closes it) and the caller takes the pool.
-    link.spawn.try_send(conn).map_err(|_| "connect")?;
+    // Taken up by `drive` at the end of this poll of the inbound connection.
+    let Ok(mut opened) = link.opened.lock() else {
+        return Err("connect");
+    };
+    *opened = Some(conn);
     Ok(sender)
 }
 
 /// Serves one inbound connection and polls its link's upstream connections in the same task.
-async fn drive<F, E>(serve: F, mut links: mpsc::Receiver<LinkConnection>) -> Result<(), E>
+async fn drive<F, E>(serve: F, link: &Link) -> Result<(), E>
 where
     F: std::future::Future<Output = Result<(), E>>,
 {
     let mut serve = std::pin::pin!(serve);
-    let mut upstream: Vec<LinkConnection> = Vec::new();
+    // At most the link's current connection and one it replaced that is still closing.
+    let mut upstream: Vec<LinkConnection> = Vec::with_capacity(2);
     std::future::poll_fn(|cx| {
-        // Twice: a request the inbound side hands to a new or idle upstream connection in the
-        // first round is written in the second, not after another wake-up of this task.
-        for round in 0..2 {
-            while let Poll::Ready(Some(c)) = links.poll_recv(cx) {
+        // The two sides hand work to each other within one wake-up: the inbound side queues a
+        // request (or opens a connection) that the upstream side writes; the upstream side
+        // delivers a response head, then its body once the inbound side asked for it. Polling
+        // them in turn for a few rounds moves an exchange through in one poll of this task
+        // instead of a self-wake and a trip through the run queue per step.
+        for round in 0..DRIVE_ROUNDS {
+            if let Some(c) = link.opened.lock().ok().and_then(|mut o| o.take()) {
                 upstream.push(c);
             }
             upstream.retain_mut(|c| c.as_mut().poll(cx).is_pending());
-            if round == 0
+            if round + 1 < DRIVE_ROUNDS
                 && let Poll::Ready(r) = serve.as_mut().poll(cx)
             {
                 return Poll::Ready(r);
@@ -268,6 +275,11 @@ where
     })
     .await
 }
+
+/// Rounds of [`drive`] per wake-up: upstream, inbound, upstream, inbound, upstream covers a
+/// request written upstream (or a new connection's first write) and a response head then body
+/// forwarded, the common cases; more rounds only re-poll idle futures.
+const DRIVE_ROUNDS: usize = 3;
 
 /// Now as RFC 3339 UTC with microseconds (the trace header's `start`).
 pub fn rfc3339_now_us() -> String {
@@ -396,11 +408,11 @@ pub async fn record(
         let tls = tls.clone();
         let watcher = graceful.watcher();
         conns.spawn(async move {
-            let (spawn, links) = mpsc::channel(PENDING_LINK_CONNECTIONS);
             let link = Arc::new(Link {
                 slot: Mutex::new(Slot::Empty),
-                spawn,
+                opened: Mutex::new(None),
             });
+            let driver = link.clone();
             let svc = hyper::service::service_fn(move |req| {
                 let shared = shared.clone();
                 let link = link.clone();
@@ -412,7 +424,7 @@ pub async fn record(
                     Ok(stream) => {
                         let serve =
                             watcher.watch(builder.serve_connection(TokioIo::new(stream), svc));
-                        drive(serve, links).await
+                        drive(serve, &driver).await
                     }
                     Err(e) => {
                         tracing::debug!(error = %e, "TLS handshake failed");
@@ -421,7 +433,7 @@ pub async fn record(
                 },
                 None => {
                     let serve = watcher.watch(builder.serve_connection(TokioIo::new(socket), svc));
-                    drive(serve, links).await
+                    drive(serve, &driver).await
                 }
             };
             if let Err(e) = result {
