@@ -118,7 +118,7 @@ pub use routed::{
 };
 pub use session::{Session, SessionState};
 pub use shard::{MAX_SHARDS, shard_of_session};
-pub use stream::{EventId, StreamKey, Target, Transmit};
+pub use stream::{EventId, EventIdText, StreamKey, Target, Transmit};
 pub use table::SessionTable;
 pub use version::{
     Era, HttpTransport, LoggingControl, ProtocolVersion, RULES, ResourceSubscriptions,

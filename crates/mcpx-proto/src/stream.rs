@@ -65,9 +65,67 @@ fn parse_decimal(s: &str) -> Option<u64> {
     canonical.then(|| s.parse().ok()).flatten()
 }
 
+impl EventId {
+    /// The `"{stream}-{seq}"` text on the stack, without the formatting machinery (two per SSE
+    /// response, on the request path).
+    pub fn text(&self) -> EventIdText {
+        let mut out = EventIdText {
+            buf: [0; EVENT_ID_MAX_LEN],
+            len: 0,
+        };
+        out.push_decimal(self.stream.0);
+        out.push(b'-');
+        out.push_decimal(self.seq);
+        out
+    }
+}
+
+/// The longest event id: two 20-digit `u64`s and the dash.
+const EVENT_ID_MAX_LEN: usize = 41;
+
+/// An [`EventId`]'s text, held inline (see [`EventId::text`]).
+#[derive(Clone, Copy)]
+pub struct EventIdText {
+    buf: [u8; EVENT_ID_MAX_LEN],
+    len: usize,
+}
+
+impl EventIdText {
+    fn push(&mut self, b: u8) {
+        if let Some(slot) = self.buf.get_mut(self.len) {
+            *slot = b;
+            self.len += 1;
+        }
+    }
+
+    fn push_decimal(&mut self, mut n: u64) {
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            if let Some(d) = digits.get_mut(i) {
+                *d = b'0' + (n % 10) as u8;
+            }
+            n /= 10;
+            if n == 0 || i == 0 {
+                break;
+            }
+        }
+        for &d in digits.get(i..).unwrap_or_default() {
+            self.push(d);
+        }
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits and a dash were written.
+        std::str::from_utf8(self.buf.get(..self.len).unwrap_or_default()).unwrap_or_default()
+    }
+}
+
 impl fmt::Display for EventId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{}", self.stream.0, self.seq)
+        f.write_str(self.text().as_str())
     }
 }
 
@@ -124,5 +182,23 @@ mod tests {
             assert_eq!(EventId::parse(bad), None, "{bad}");
         }
         assert_eq!(EventId::parse("0-0").map(|e| e.seq), Some(0));
+    }
+
+    #[test]
+    fn event_id_text_matches_the_decimal_format_at_the_extremes() {
+        for (stream, seq) in [
+            (0, 0),
+            (9, 10),
+            (10, 9),
+            (u64::MAX, u64::MAX),
+            (1, u64::MAX),
+        ] {
+            let id = EventId {
+                stream: StreamKey(stream),
+                seq,
+            };
+            assert_eq!(id.text().as_str(), format!("{stream}-{seq}"));
+            assert_eq!(EventId::parse(id.text().as_str()), Some(id));
+        }
     }
 }

@@ -696,31 +696,42 @@ struct SseBody {
 
 fn sse_event(frame: &Frame) -> Bytes {
     let mut buf = BytesMut::with_capacity(frame.data.len() + 48);
-    let id = frame.event_id.map(|e| e.to_string());
+    let id = frame.event_id.map(|e| e.text());
     let mut event = SseEventRef::new(&frame.data).with_event("message");
-    if let Some(id) = id.as_deref() {
-        event = event.with_id(id);
+    if let Some(id) = &id {
+        event = event.with_id(id.as_str());
     }
     // Our event ids are digits and a dash, never a line break: encoding cannot fail.
     let _ = encode_event(&mut buf, &event);
     buf.freeze()
 }
 
-fn priming_event(id: EventId) -> Bytes {
-    let mut buf = BytesMut::new();
-    let id = id.to_string();
+/// Appends the priming event (an id and a `retry:` hint, no data) to `buf`.
+fn encode_priming(buf: &mut BytesMut, id: EventId) {
+    let id = id.text();
     let event = SseEventRef::new(b"")
-        .with_id(&id)
+        .with_id(id.as_str())
         .with_retry(limits::SSE_RETRY_MS);
-    let _ = encode_event(&mut buf, &event);
-    buf.freeze()
+    let _ = encode_event(buf, &event);
 }
 
-/// The head of a request's SSE response: its priming event, then `first`, logged.
+/// The head of a request's SSE response: its priming event, then `first`, logged. Both go in
+/// one buffer: one chunk, one write.
 fn sse_head(shared: &Shared, priming: Option<EventId>, first: Option<&Frame>) -> VecDeque<Bytes> {
-    let mut head: VecDeque<Bytes> = priming.map(priming_event).into_iter().collect();
-    if let Some(frame) = first {
-        head.push_back(shared.log_frame(frame).unwrap_or_else(|| sse_event(frame)));
+    let first = first.map(|frame| shared.log_frame(frame).unwrap_or_else(|| sse_event(frame)));
+    let mut head = VecDeque::with_capacity(1);
+    match (priming, first) {
+        (Some(id), first) => {
+            let extra = first.as_ref().map_or(0, Bytes::len);
+            let mut buf = BytesMut::with_capacity(64 + extra);
+            encode_priming(&mut buf, id);
+            if let Some(event) = first {
+                buf.extend_from_slice(&event);
+            }
+            head.push_back(buf.freeze());
+        }
+        (None, Some(event)) => head.push_back(event),
+        (None, None) => {}
     }
     head
 }
@@ -732,15 +743,28 @@ impl Drop for SseBody {
         // last drained frame: a sender that finds the queue closed hands its frame over through
         // the same lock, so it cannot overtake the frames queued before it.
         let shared = self.guard.shared.clone();
-        let streams = lock(&shared.streams);
-        self.rx.close();
-        let not = self.registration.as_ref().map(|r| r.id);
-        while let Ok(frame) = self.rx.try_recv() {
-            if frame.event_id.is_some() {
-                shared.deliver_orphan_locked(&streams, self.guard.stream, frame, not);
+        if self.done && self.registration.is_none() {
+            // A finished stream that nothing routes to (its whole answer was in the head, the
+            // common case): only its handler could still send, after its answer, so there is
+            // no earlier frame to overtake and no need for the map's lock (one less global
+            // lock per SSE response).
+            self.rx.close();
+            while let Ok(frame) = self.rx.try_recv() {
+                if frame.event_id.is_some() {
+                    shared.deliver_orphan(self.guard.stream, frame, None);
+                }
             }
+        } else {
+            let streams = lock(&shared.streams);
+            self.rx.close();
+            let not = self.registration.as_ref().map(|r| r.id);
+            while let Ok(frame) = self.rx.try_recv() {
+                if frame.event_id.is_some() {
+                    shared.deliver_orphan_locked(&streams, self.guard.stream, frame, not);
+                }
+            }
+            drop(streams);
         }
-        drop(streams);
         // Everything up to the stream's last event was handed to the connection: no resume
         // will need its log.
         if self.done
@@ -1154,7 +1178,7 @@ fn open_stream(
 ) -> Response<ResponseBody> {
     let (tx, rx) = mpsc::channel(shared.queue);
     let reg = shared.register(stream, tx);
-    let head = priming.map(priming_event).into_iter().collect();
+    let head = sse_head(shared, priming, None);
     let guard = StreamGuard::new(shared.clone(), stream, reg.id);
     sse(head, rx, Some(shared.keep_alive), guard, Some(reg))
 }
