@@ -218,18 +218,25 @@ pub(crate) fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Parsed, 
     if buf.is_empty() {
         return Ok(Parsed::Partial);
     }
-    let (len, many) = {
-        let mut slots = [httparse::EMPTY_HEADER; COMMON_HEADERS];
-        match head_len(buf, &mut slots) {
-            Err(CodecError::HeadTooLarge) => {
-                // Rare: more headers than usual; parse again with room for the maximum.
-                let mut slots = vec![httparse::EMPTY_HEADER; MAX_HEADERS];
-                (head_len(buf, &mut slots)?, true)
-            }
-            r => (r?, false),
+    // One parse: where each header lies is kept as offsets, so that once the head is split off
+    // and frozen its values become slices of it (no copy) without parsing it again.
+    let mut small = [Span::default(); COMMON_HEADERS];
+    let mut large = Vec::new();
+    let scanned = match scan::<COMMON_HEADERS>(buf, &mut small) {
+        Err(CodecError::HeadTooLarge) => {
+            // Rare: more headers than usual; parse again with room for the maximum.
+            large.resize(MAX_HEADERS, Span::default());
+            scan::<MAX_HEADERS>(buf, &mut large)?
         }
+        r => r?,
     };
-    let Some(len) = len else {
+    let Some(Scanned {
+        len,
+        code,
+        minor,
+        count,
+    }) = scanned
+    else {
         return if buf.len() > MAX_HEAD_BYTES {
             Err(CodecError::HeadTooLarge)
         } else {
@@ -239,26 +246,13 @@ pub(crate) fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Parsed, 
     if len > MAX_HEAD_BYTES {
         return Err(CodecError::HeadTooLarge);
     }
-    // The head is complete: freeze it so header values become slices of it (no copy), and
-    // parse it again from there (a complete head of a few hundred bytes parses in a few hundred
-    // instructions; the first parse only had to say whether it was complete).
     let raw = buf.split_to(len).freeze();
-    let mut small = [httparse::EMPTY_HEADER; COMMON_HEADERS];
-    let mut large = Vec::new();
-    let slots: &mut [httparse::Header<'_>] = if many {
-        large.resize(MAX_HEADERS, httparse::EMPTY_HEADER);
-        &mut large
+    let spans = if large.is_empty() {
+        small.get(..count)
     } else {
-        &mut small
-    };
-    let mut resp = httparse::Response::new(slots);
-    match resp.parse(&raw) {
-        Ok(httparse::Status::Complete(_)) => {}
-        Ok(httparse::Status::Partial) => return Err(CodecError::Head("incomplete")),
-        Err(httparse::Error::TooManyHeaders) => return Err(CodecError::HeadTooLarge),
-        Err(e) => return Err(CodecError::Head(parse_error(e))),
+        large.get(..count)
     }
-    let code = resp.code.unwrap_or(0);
+    .unwrap_or_default();
     let status = StatusCode::from_u16(code).map_err(|_| CodecError::Status(code))?;
     if status == StatusCode::SWITCHING_PROTOCOLS {
         // The client never asks for an upgrade.
@@ -267,36 +261,41 @@ pub(crate) fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Parsed, 
     if status.is_informational() {
         return Ok(Parsed::Interim);
     }
-    let version = if resp.version == Some(0) {
+    let version = if minor == 0 {
         Version::HTTP_10
     } else {
         Version::HTTP_11
     };
-    let mut headers = HeaderMap::with_capacity(resp.headers.len());
+    let mut headers = HeaderMap::with_capacity(count);
     let mut close = false;
     let mut keep_alive_token = false;
     let mut chunked = None::<bool>;
     let mut length = None::<u64>;
-    for h in resp.headers.iter() {
-        let name = HeaderName::from_bytes(h.name.as_bytes())
-            .map_err(|_| CodecError::Head("invalid header name"))?;
+    for span in spans {
+        let (Some(name), Some(value)) = (
+            raw.get(span.name.0..span.name.1),
+            raw.get(span.value.0..span.value.1),
+        ) else {
+            return Err(CodecError::Head("header outside the head"));
+        };
+        let name =
+            HeaderName::from_bytes(name).map_err(|_| CodecError::Head("invalid header name"))?;
         if name == http::header::CONNECTION {
-            for token in h.value.split(|&b| b == b',') {
+            for token in value.split(|&b| b == b',') {
                 let token = token.trim_ascii();
                 close |= token.eq_ignore_ascii_case(b"close");
                 keep_alive_token |= token.eq_ignore_ascii_case(b"keep-alive");
             }
         } else if name == http::header::TRANSFER_ENCODING {
             // Only the last coding decides (RFC 9112 6.3 item 4): chunked last, or until close.
-            let last = h
-                .value
+            let last = value
                 .rsplit(|&b| b == b',')
                 .next()
                 .map(<[u8]>::trim_ascii)
                 .unwrap_or_default();
             chunked = Some(last.eq_ignore_ascii_case(b"chunked"));
         } else if name == http::header::CONTENT_LENGTH {
-            for part in h.value.split(|&b| b == b',') {
+            for part in value.split(|&b| b == b',') {
                 let n = parse_decimal(part.trim_ascii()).ok_or(CodecError::ContentLength)?;
                 if length.is_some_and(|l| l != n) {
                     return Err(CodecError::ContentLength);
@@ -304,7 +303,7 @@ pub(crate) fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Parsed, 
                 length = Some(n);
             }
         }
-        let value = HeaderValue::from_maybe_shared(raw.slice_ref(h.value))
+        let value = HeaderValue::from_maybe_shared(raw.slice(span.value.0..span.value.1))
             .map_err(|_| CodecError::Head("invalid header value"))?;
         headers.append(name, value);
     }
@@ -332,18 +331,54 @@ pub(crate) fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Parsed, 
     }))
 }
 
-/// The length of the complete head at the front of `buf` (`None`: incomplete), parsed into
-/// `slots`; [`CodecError::HeadTooLarge`] when `slots` is too small.
-fn head_len<'b>(
-    buf: &'b [u8],
-    slots: &mut [httparse::Header<'b>],
-) -> Result<Option<usize>, CodecError> {
-    match httparse::Response::new(slots).parse(buf) {
-        Ok(httparse::Status::Complete(n)) => Ok(Some(n)),
-        Ok(httparse::Status::Partial) => Ok(None),
-        Err(httparse::Error::TooManyHeaders) => Err(CodecError::HeadTooLarge),
-        Err(e) => Err(CodecError::Head(parse_error(e))),
+/// Where one header's name and value lie in the head (byte offsets).
+#[derive(Clone, Copy, Debug, Default)]
+struct Span {
+    /// Start and end of the name.
+    name: (usize, usize),
+    /// Start and end of the value.
+    value: (usize, usize),
+}
+
+/// What [`scan`] found in a complete head.
+struct Scanned {
+    len: usize,
+    code: u16,
+    minor: u8,
+    count: usize,
+}
+
+/// Parses the head at the front of `buf` with `N` header slots, recording each header's
+/// [`Span`] in `spans` (at least `N` long). `Ok(None)`: incomplete;
+/// [`CodecError::HeadTooLarge`]: more than `N` headers.
+fn scan<const N: usize>(buf: &[u8], spans: &mut [Span]) -> Result<Option<Scanned>, CodecError> {
+    let mut slots = [httparse::EMPTY_HEADER; N];
+    let mut resp = httparse::Response::new(&mut slots);
+    let len = match resp.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => return Err(CodecError::HeadTooLarge),
+        Err(e) => return Err(CodecError::Head(parse_error(e))),
+    };
+    // httparse hands out subslices of `buf`: their offsets are plain address differences.
+    let base = buf.as_ptr() as usize;
+    let offset = |part: &[u8]| {
+        let start = (part.as_ptr() as usize).wrapping_sub(base);
+        (start, start.wrapping_add(part.len()))
+    };
+    let count = resp.headers.len();
+    for (h, span) in resp.headers.iter().zip(spans.iter_mut()) {
+        *span = Span {
+            name: offset(h.name.as_bytes()),
+            value: offset(h.value),
+        };
     }
+    Ok(Some(Scanned {
+        len,
+        code: resp.code.unwrap_or(0),
+        minor: resp.version.unwrap_or(1),
+        count: count.min(spans.len()),
+    }))
 }
 
 /// httparse's reason, as a static string.
