@@ -38,6 +38,12 @@ pub const STREAM_HEALTHY_US: u64 = 60_000_000;
 pub const STORM_REOPEN_US: u64 = 200_000;
 /// The family `[scenarios] oauth_connect` applies to.
 pub const CLAUDE_AI_FAMILY: &str = "claude_ai";
+/// Domain of the streams of a user's chains: chain n of user k draws from
+/// `(seed of (profile.seed, k), DOMAIN_CHAIN, n)` (see [`VirtualUser`]'s `chain_seed`).
+const DOMAIN_CHAIN: u64 = 0x6368_6e73; // "chns"
+/// Domain of the streams of a user's background chains (reactions to what the server did:
+/// re-initialisations, injected calls), numbered apart so they never shift the program's.
+const DOMAIN_BACKGROUND_CHAIN: u64 = 0x6267_6368; // "bgch"
 /// Period of the re-GETs on a dead session under `[scenarios] dead_session_get` (PROFILE 1.2:
 /// "endless GETs on a dead session (~18 req/s)").
 pub const DEAD_SESSION_GET_US: u64 = 55_000;
@@ -495,6 +501,11 @@ struct Chain {
     deadline: Option<u64>,
     /// Nobody waits for it; freed when done.
     background: bool,
+    /// Its own random stream (set by `add_chain`): the parallel chains of a fan-out advance in
+    /// the order their responses arrive, which the server decides, so drawing from the user's
+    /// shared stream would make the workload depend on timing (and `--shard i/n` runs differ
+    /// from the single run).
+    rng: Rng,
 }
 
 impl Chain {
@@ -507,6 +518,7 @@ impl Chain {
             force_session: false,
             deadline: None,
             background: false,
+            rng: Rng::from_seed(0),
         }
     }
 
@@ -584,7 +596,13 @@ pub struct VirtualUser {
     plan: Arc<Plan>,
     index: u64,
     family: usize,
+    /// The program's stream: everything drawn in program order (the user's shape, turns,
+    /// steps, fan-outs and tools, think times).
     rng: Rng,
+    /// Seed of the chains' streams, and how many program and background chains were created.
+    chain_seed: u64,
+    program_chains: u64,
+    background_chains: u64,
     client_info: usize,
     version: usize,
     caps: usize,
@@ -828,6 +846,9 @@ impl VirtualUser {
             index,
             family,
             rng,
+            chain_seed: Rng::derive(plan.scenario().profile.seed, DOMAIN_CHAIN, index).next_u64(),
+            program_chains: 0,
+            background_chains: 0,
             client_info,
             version,
             caps,
@@ -1405,7 +1426,17 @@ impl VirtualUser {
         fired
     }
 
-    fn add_chain(&mut self, ch: Chain) -> usize {
+    fn add_chain(&mut self, mut ch: Chain) -> usize {
+        // Program chains are created in program order, whatever the timing; background ones
+        // count apart so a reaction to the server never renumbers the program's chains.
+        let (domain, n) = if ch.background {
+            self.background_chains += 1;
+            (DOMAIN_BACKGROUND_CHAIN, self.background_chains)
+        } else {
+            self.program_chains += 1;
+            (DOMAIN_CHAIN, self.program_chains)
+        };
+        ch.rng = Rng::derive(self.chain_seed, domain, n);
         if let Some(i) = self.chains.iter().position(Option::is_none) {
             self.chains[i] = Some(ch);
             i
@@ -1689,8 +1720,26 @@ impl VirtualUser {
         ids
     }
 
-    /// Runs the next item of chain `c` if it is idle; true if something happened.
+    /// Runs the next item of chain `c` if it is idle, drawing from the chain's own stream;
+    /// true if something happened.
     fn step_chain(&mut self, c: usize) -> bool {
+        let Some(Some(ch)) = self.chains.get_mut(c) else {
+            return false;
+        };
+        // Every draw of the step (make_op, start_call, expand, ...) reads `self.rng`: lend it
+        // the chain's stream for the step. A step never creates or frees a chain, so slot `c`
+        // is still this chain afterwards.
+        let chain_rng = std::mem::replace(&mut ch.rng, Rng::from_seed(0));
+        let program_rng = std::mem::replace(&mut self.rng, chain_rng);
+        let progressed = self.step_chain_inner(c);
+        let chain_rng = std::mem::replace(&mut self.rng, program_rng);
+        if let Some(Some(ch)) = self.chains.get_mut(c) {
+            ch.rng = chain_rng;
+        }
+        progressed
+    }
+
+    fn step_chain_inner(&mut self, c: usize) -> bool {
         let now = self.now;
         let (item, session, force) = {
             let Some(Some(ch)) = self.chains.get_mut(c) else {
@@ -2091,5 +2140,89 @@ name = "claude_code"
             .sum();
         assert_eq!(steps, crate::limits::MAX_COUNT);
         assert!(user.program.len() < 16, "{} entries", user.program.len());
+    }
+
+    /// Runs user `k` of the built-in profile against the mock with every answer `latency(id)`
+    /// µs after it is sent, and returns what the user sent, order aside: one line per request
+    /// (kind and arguments, headers, header flags; not the op id or the session number, which
+    /// count requests in the order they happen).
+    fn workload(plan: &Arc<Plan>, k: u64, latency: impl Fn(u64) -> u64) -> (Vec<String>, bool) {
+        use crate::{MockTarget, Outcome};
+        let Some(target) = plan.scenario().target.as_ref() else {
+            return (Vec::new(), false);
+        };
+        let mock = MockTarget::new(target);
+        let mut user = VirtualUser::new(plan, k, 0);
+        let mut sent = Vec::new();
+        let mut in_flight: Vec<(u64, OpId, Outcome)> = Vec::new();
+        let mut now = 0u64;
+        // Bounded: a user of the profile sends far fewer requests than this.
+        for _ in 0..1_000_000 {
+            while let Some(action) = user.poll(now) {
+                match action {
+                    Action::Start(op) => {
+                        let answer = match &op.kind {
+                            OpKind::Discover => Outcome::Done(Done::discover(true, mock.caps())),
+                            OpKind::Initialize { .. } => {
+                                Outcome::Done(Done::initialize(mock.caps()))
+                            }
+                            OpKind::OpenStream { .. } => Outcome::StreamOpen,
+                            OpKind::CallTool { .. } => Outcome::Done(Done::tool(false)),
+                            _ => Outcome::Done(Done::ok()),
+                        };
+                        sent.push(format!(
+                            "{:?} era={:?} ph={} vm={} auth={} headers={:?}",
+                            op.kind,
+                            op.era,
+                            op.protocol_header,
+                            op.version_mismatch,
+                            op.authenticated,
+                            op.headers
+                        ));
+                        in_flight.push((op.intended_us + latency(op.id.0), op.id, answer));
+                    }
+                    Action::Cancel { op, .. } => in_flight.retain(|(_, id, _)| *id != op),
+                    Action::Finished => break,
+                }
+            }
+            if user.is_finished() {
+                break;
+            }
+            in_flight.sort_by_key(|(t, ..)| std::cmp::Reverse(*t));
+            let next_reply = in_flight.last().map(|(t, ..)| *t);
+            now = match (next_reply, user.next_wakeup()) {
+                (Some(a), Some(b)) => a.min(b),
+                (Some(a), None) | (None, Some(a)) => a,
+                (None, None) => break,
+            };
+            while in_flight.last().is_some_and(|(t, ..)| *t <= now) {
+                if let Some((_, id, outcome)) = in_flight.pop() {
+                    user.on_outcome(id, outcome, now);
+                }
+            }
+        }
+        sent.sort();
+        (sent, user.stats.fan_outs.iter().any(|b| *b > 1))
+    }
+
+    /// `--shard i/n` needs user k to send the same requests whatever order the parallel calls
+    /// of a fan-out complete in (the server decides that order, not the seed): each call's
+    /// chain draws from a stream of its own, not from the user's shared one in completion
+    /// order.
+    #[test]
+    fn a_fan_out_draws_the_same_whatever_order_its_calls_complete_in() {
+        let scenario = crate::Scenario::builtin("claude").expect("scenario");
+        let mock = crate::MockTarget::new(scenario.target.as_ref().expect("target"));
+        let plan = Arc::new(Plan::new(scenario, &mock.tool_infos()).expect("plan"));
+        let mut fanned = 0;
+        for k in 0..200u64 {
+            // Two different completion orders: later requests answered first, then earlier
+            // ones (latencies of 1 to 8 ms, spread differently by op id).
+            let (a, fan) = workload(&plan, k, |id| 1_000 + (id * 7919 % 8) * 1_000);
+            let (b, _) = workload(&plan, k, |id| 8_000 - (id * 104_729 % 8) * 1_000);
+            assert_eq!(a, b, "user {k}: the workload depends on completion order");
+            fanned += usize::from(fan);
+        }
+        assert!(fanned > 0, "no user of the sample fans out");
     }
 }
