@@ -47,18 +47,30 @@ load() { # URL OUT.json
     --json "$2" >/dev/null
 }
 pct() { jq -r --arg k "$2" '.methods[] | select(.name == "tools/call") | .latency_us[$k]' "$1"; }
-printf 'round\tdirect p50/p99/p99.9 us\tproxied p50/p99/p99.9 us\tadded p99 us\treq/s proxied\n'
-added=()
+# The median of the per-second p99s after the first second and before the last (partial) one:
+# the steady state without the start, where the generator opens its connections and the calls
+# that came due during the handshakes go out at once (all requests, not only tools/call).
+steady() { jq -r '[.intervals.series[1:-1][] | .p99_us] | sort | .[length / 2 | floor]' "$1"; }
+printf 'round\tdirect p50/p99/p99.9 us\tproxied p50/p99/p99.9 us\tadded p99 us\treq/s proxied\tsteady p99 direct/proxied us\n'
+added=() sadded=()
 for r in $(seq "$ROUNDS"); do
   load "http://127.0.0.1:$PORT/mcp" "$WORK/direct.json"
   load "http://127.0.0.1:$PPORT/mcp" "$WORK/proxied.json"
   d99=$(pct "$WORK/direct.json" p99); p99=$(pct "$WORK/proxied.json" p99)
   add=$((p99 - d99)); added+=("$add")
   rps=$(jq -r '.methods[] | select(.name == "tools/call") | .rps' "$WORK/proxied.json")
-  printf '%s\t%s/%s/%s\t%s/%s/%s\t%s\t%.0f\n' "$r" \
+  sd=$(steady "$WORK/direct.json"); sp=$(steady "$WORK/proxied.json"); sadded+=($((sp - sd)))
+  printf '%s\t%s/%s/%s\t%s/%s/%s\t%s\t%.0f\t%s/%s\n' "$r" \
     "$(pct "$WORK/direct.json" p50)" "$d99" "$(pct "$WORK/direct.json" p999)" \
-    "$(pct "$WORK/proxied.json" p50)" "$p99" "$(pct "$WORK/proxied.json" p999)" "$add" "$rps"
+    "$(pct "$WORK/proxied.json" p50)" "$p99" "$(pct "$WORK/proxied.json" p999)" "$add" "$rps" \
+    "$sd" "$sp"
 done
 median=$(printf '%s\n' "${added[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
 echo "median added p99: ${median} us at ${RATE} req/s (target: <= 100 us)"
+smedian=$(printf '%s\n' "${sadded[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+echo "median added steady-state p99 (per-second p99s, first second left out): ${smedian} us"
+# Stop the proxy (SIGTERM: it drains and prints its summary, dropped trace events included).
+kill -TERM "$RPID" 2>/dev/null || true
+wait "$RPID" 2>/dev/null || true
+grep -h 'exchanges,' "$WORK/record.out" || true
 echo "trace: $(wc -l <"$WORK/trace.jsonl") lines written by mcpx record"
