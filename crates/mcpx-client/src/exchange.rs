@@ -123,6 +123,28 @@ pub struct Exchange {
     strikes: u32,
     cancel_on_drop: bool,
     sent_session: bool,
+    /// The response's content type, classified once (it is asked for several times).
+    content: Content,
+}
+
+/// What a response's `Content-Type` says the body is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Content {
+    Sse,
+    Json,
+    Other,
+}
+
+impl Content {
+    fn of(headers: &HeaderMap) -> Self {
+        if content_type_is(headers, "text/event-stream") {
+            Self::Sse
+        } else if content_type_is(headers, "application/json") {
+            Self::Json
+        } else {
+            Self::Other
+        }
+    }
 }
 
 impl std::fmt::Debug for Exchange {
@@ -169,8 +191,7 @@ impl Exchange {
     /// Whether the reply is an SSE stream.
     pub fn is_sse(&self) -> bool {
         matches!(self.state, State::Sse(_))
-            || (matches!(self.state, State::Head(_))
-                && content_type_is(&self.headers, "text/event-stream"))
+            || (matches!(self.state, State::Head(_)) && self.content == Content::Sse)
     }
 
     /// The latest SSE event id seen (what a resumption sends as `Last-Event-ID`).
@@ -290,9 +311,9 @@ impl Exchange {
                         self.finished = true;
                         return Ok(None);
                     }
-                    if content_type_is(&self.headers, "text/event-stream") {
+                    if self.content == Content::Sse {
                         self.state = State::Sse(body);
-                    } else if content_type_is(&self.headers, "application/json") {
+                    } else if self.content == Content::Json {
                         self.state = State::Json(body);
                     } else if status == StatusCode::ACCEPTED {
                         return Err(Error::protocol(
@@ -723,6 +744,7 @@ pub(crate) fn exchange_http(
     sent_session: bool,
 ) -> Exchange {
     let dec = SseDecoder::with_max_event_bytes(core.opts.max_sse_event_bytes);
+    let content = Content::of(&headers);
     Exchange {
         core,
         id,
@@ -741,6 +763,7 @@ pub(crate) fn exchange_http(
         strikes: 0,
         cancel_on_drop,
         sent_session,
+        content,
     }
 }
 
@@ -772,6 +795,7 @@ pub(crate) fn exchange_chan(
         strikes: 0,
         cancel_on_drop,
         sent_session: false,
+        content: Content::Other,
     }
 }
 

@@ -143,12 +143,16 @@ impl std::fmt::Debug for HttpClient {
     }
 }
 
+/// Maps keyed by origin, looked up twice per request: foldhash (seeded per process) instead of
+/// SipHash, which cost a few hundred instructions per lookup.
+type OriginMap<V> = HashMap<Origin, V, foldhash::fast::RandomState>;
+
 struct PoolInner {
     opts: HttpOptions,
     tls: Option<tokio_rustls::TlsConnector>,
-    idle: Mutex<HashMap<Origin, Vec<http1::SendRequest<Body>>>>,
+    idle: Mutex<OriginMap<Vec<http1::SendRequest<Body>>>>,
     /// Idle connections of the inline HTTP/1.1 path.
-    idle_inline: Mutex<HashMap<Origin, Vec<h1::Conn>>>,
+    idle_inline: Mutex<OriginMap<Vec<h1::Conn>>>,
     h2: Mutex<HashMap<Origin, http2::SendRequest<Body>>>,
 }
 
@@ -169,8 +173,8 @@ impl HttpClient {
             inner: Arc::new(PoolInner {
                 opts,
                 tls,
-                idle: Mutex::new(HashMap::new()),
-                idle_inline: Mutex::new(HashMap::new()),
+                idle: Mutex::new(OriginMap::default()),
+                idle_inline: Mutex::new(OriginMap::default()),
                 h2: Mutex::new(HashMap::new()),
             }),
         })

@@ -240,7 +240,10 @@ pub struct Snapshot {
 /// A bounded table of named entries; lookups by `&str` allocate nothing.
 #[derive(Debug, Clone)]
 pub(crate) struct KeyTable<T> {
-    index: HashMap<Box<str>, usize>,
+    /// foldhash: three lookups per request (method, tool, family); SipHash made them a tenth
+    /// of the recording cost. Keys are bounded by `max`, so a hostile server's tool names
+    /// cannot grow the table whatever they hash to.
+    index: HashMap<Box<str>, usize, foldhash::fast::RandomState>,
     pub(crate) entries: Vec<(Box<str>, T)>,
     max: usize,
 }
@@ -248,7 +251,7 @@ pub(crate) struct KeyTable<T> {
 impl<T> KeyTable<T> {
     fn new(max: usize) -> Self {
         Self {
-            index: HashMap::new(),
+            index: HashMap::default(),
             entries: Vec::new(),
             max,
         }
