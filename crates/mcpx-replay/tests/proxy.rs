@@ -277,3 +277,81 @@ async fn a_client_that_leaves_before_the_answer_ends_its_exchange_in_the_trace()
     .await
     .expect("bounded");
 }
+
+/// `mcpx replay` against an `https://` target: with the target's CA (`--cacert`) or
+/// `--insecure` the replay runs as against plain HTTP; with neither, a self-signed
+/// certificate fails every exchange (and the replay says so) instead of being trusted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_reaches_an_https_target_with_its_ca_or_insecure() {
+    tokio::time::timeout(BOUND, async {
+        let up = upstream().await;
+        let dir = tmp("https");
+        // Record over plain HTTP.
+        let out = dir.join("t.jsonl");
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", l.local_addr().unwrap());
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let rec = tokio::spawn(mcpx_replay::record(
+            RecordOptions::new(up.clone(), TraceFileOptions::new(&out)),
+            l,
+            async move {
+                let _ = stop_rx.await;
+            },
+        ));
+        let s = Client::connect(&format!("{base}/mcp"), ClientOptions::new())
+            .await
+            .unwrap();
+        s.list_tools().await.unwrap();
+        s.call_tool("echo", &json!({"text": "over TLS"}))
+            .await
+            .unwrap();
+        s.close().await.unwrap();
+        let _ = stop_tx.send(());
+        rec.await.unwrap().unwrap();
+        let events = read(&out);
+        // The HTTPS target: a TLS-terminating recorder in front of the same server.
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let cert_pem = cert.cert.pem();
+        let mut topts = RecordOptions::new(up.clone(), TraceFileOptions::new(dir.join("t2.jsonl")));
+        topts.tls = Some((
+            cert_pem.clone().into_bytes(),
+            cert.signing_key.serialize_pem().into_bytes(),
+        ));
+        let l2 = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let target = format!("https://localhost:{}/mcp", l2.local_addr().unwrap().port());
+        let (stop2_tx, stop2_rx) = oneshot::channel::<()>();
+        let rec2 = tokio::spawn(mcpx_replay::record(topts, l2, async move {
+            let _ = stop2_rx.await;
+        }));
+        let run = |cacert: Option<Vec<u8>>, insecure: bool| {
+            let plan = Plan::new(&events, PlanOptions::default()).unwrap();
+            let mut ropts = ReplayOptions::new(target.clone(), plan);
+            ropts.cacert = cacert;
+            ropts.insecure = insecure;
+            ropts.request_timeout = Duration::from_secs(10);
+            async move {
+                let sink = Arc::new(MetricsSink::new(Metrics::new(Duration::from_secs(1))));
+                let (_tx, stop) = watch::channel(false);
+                mcpx_replay::replay(ropts, sink, stop).await.unwrap()
+            }
+        };
+        let steps = Plan::new(&events, PlanOptions::default()).unwrap().steps();
+        for (name, cacert, insecure) in [
+            ("--cacert", Some(cert_pem.clone().into_bytes()), false),
+            ("--insecure", None, true),
+        ] {
+            let r = run(cacert, insecure).await;
+            assert_eq!(r.requests, steps, "{name}");
+            assert_eq!(r.divergence.diverged, 0, "{name}: {:?}", r.divergence);
+        }
+        // Neither: the self-signed certificate is refused, every exchange diverges.
+        let r = run(None, false).await;
+        assert_eq!(r.divergence.exchanges, steps, "{:?}", r.divergence);
+        assert_eq!(r.divergence.diverged, steps, "{:?}", r.divergence);
+        let _ = stop2_tx.send(());
+        rec2.await.unwrap().unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+    })
+    .await
+    .expect("bounded");
+}
