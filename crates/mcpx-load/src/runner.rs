@@ -72,6 +72,10 @@ const MAX_LIST_PAGES: usize = 100;
 /// How long the scheduler sleeps at most between checks of the stop signal.
 const SCHEDULER_TICK: Duration = Duration::from_millis(100);
 
+/// A user's timer deadline when its wait does not fit in an `Instant` (tokio's own
+/// "far future" for `sleep`): about 30 years, never reached by a run.
+const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
+
 /// How long users get after the deadline to close what they hold before the run ends anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -956,6 +960,20 @@ async fn drive_user(
     ctx.sink.event(RunEvent::UserStarted { family: &family });
     let mut running: HashMap<OpId, Running> = HashMap::new();
     let mut shut = false;
+    // One timer and one shutdown wait for the user's whole life, not a fresh pair for every
+    // event: a new `sleep` registers in the timer wheel and a new `changed()` in the watch's
+    // waiter list (a lock each) on every operation, and both were deregistered again a few
+    // microseconds later. Resetting a sleep to a later deadline only moves its expiry.
+    let timer = tokio::time::sleep(SCHEDULER_TICK);
+    tokio::pin!(timer);
+    let stop = async move {
+        loop {
+            if shutdown.changed().await.is_err() || *shutdown.borrow() {
+                return;
+            }
+        }
+    };
+    tokio::pin!(stop);
     'user: loop {
         let now = ctx.now_us();
         while let Some(action) = user.poll(now) {
@@ -997,6 +1015,10 @@ async fn drive_user(
             Some(at) => Duration::from_micros(at.saturating_sub(ctx.now_us())),
             None => SCHEDULER_TICK * 10,
         };
+        let now = tokio::time::Instant::now();
+        timer
+            .as_mut()
+            .reset(now.checked_add(sleep).unwrap_or(now + FAR_FUTURE));
         tokio::select! {
             ev = rx.recv() => {
                 if let Some(ev) = ev {
@@ -1006,7 +1028,7 @@ async fn drive_user(
                     user.on_outcome(ev.op, ev.outcome, ctx.now_us());
                 }
             }
-            () = tokio::time::sleep(sleep) => {}
+            () = &mut timer => {}
             Some(at) = async {
                 match inject.as_mut() {
                     Some(rx) => rx.recv().await,
@@ -1015,11 +1037,9 @@ async fn drive_user(
             } => {
                 user.inject_call(at);
             }
-            changed = shutdown.changed(), if !shut => {
-                if changed.is_err() || *shutdown.borrow() {
-                    shut = true;
-                    user.shutdown(ctx.now_us());
-                }
+            () = &mut stop, if !shut => {
+                shut = true;
+                user.shutdown(ctx.now_us());
             }
         }
     }
