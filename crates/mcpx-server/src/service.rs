@@ -1241,20 +1241,22 @@ fn request_context(
         // Only the stateless era reads it: spare the session era a second look at the params.
         request_log_level: (d.version.rules().logging
             == mcpx_proto::LoggingControl::PerRequestMeta)
-            .then(|| d.message.params_as::<Value>())
+            .then(|| d.message.params_bytes())
             .flatten()
-            .and_then(Result::ok)
-            .and_then(|p| {
-                p.get("_meta")?
-                    .get("io.modelcontextprotocol/logLevel")?
-                    .as_str()
-                    .map(str::to_owned)
-            }),
+            .and_then(request_log_level),
         round: None,
         request_id: d.id.clone(),
         own,
         handlers: shared.handlers(),
     }
+}
+
+/// A stateless request's `_meta["io.modelcontextprotocol/logLevel"]`, found with the scanner
+/// (no parse of the whole params into a tree).
+fn request_log_level(params: &[u8]) -> Option<String> {
+    let meta = mcpx_wire::object_member(params, "_meta")?;
+    let level = mcpx_wire::object_member(meta, "io.modelcontextprotocol/logLevel")?;
+    serde_json::from_slice::<String>(level).ok()
 }
 
 /// Runs a dispatched request's handler and answers per the response mode: JSON when the
@@ -1690,6 +1692,24 @@ mod tests {
     use tracing::field::{Field, Visit};
     use tracing::span::{Attributes, Id, Record};
     use tracing::{Event as TracingEvent, Metadata, Subscriber};
+
+    #[test]
+    fn request_log_level_reads_only_the_meta_member() {
+        let level = |p: &str| request_log_level(p.as_bytes());
+        assert_eq!(
+            level(
+                r#"{"a":[1,{"_meta":0}],"_meta":{"x":1,"io.modelcontextprotocol/logLevel":"debug"}}"#
+            ),
+            Some("debug".to_owned())
+        );
+        assert_eq!(
+            level(r#"{"_meta":{"io.modelcontextprotocol/logLevel":3}}"#),
+            None
+        );
+        assert_eq!(level(r#"{"_meta":{}}"#), None);
+        assert_eq!(level(r#"{"name":"x"}"#), None);
+        assert_eq!(level("not json"), None);
+    }
 
     #[test]
     fn traceparent_is_parsed_strictly() {
