@@ -10,8 +10,8 @@
 //!
 //! | module | owns |
 //! |---|---|
-//! | [`record`](mod@record) | the reverse proxy: HTTP/1.1 + h2c (or TLS) in, pooled HTTP out, bodies forwarded frame by frame and teed to the recorder |
-//! | [`tracefile`] | the writer thread: bounded queue, size cap, rotation |
+//! | [`record`](mod@record) | the reverse proxy: HTTP/1.1 + h2c (or TLS) in; out, one upstream connection per inbound HTTP/1.1 connection in the same task (else a pooled client); bodies forwarded frame by frame and shown to the trace writer |
+//! | [`tracefile`] | the writer thread: the bounded, non-waking queue of observations, the recorder state machine, SSE decoding, JSON, size cap, rotation |
 //! | [`replay`](mod@replay) | the replay driver over mcpx-client's pool: bindings, timing, metrics, divergence |
 //! | [`tls`] | TLS termination (rustls, ALPN h2 / http/1.1) |
 //! | [`limits`] | every bound, with its reason |
