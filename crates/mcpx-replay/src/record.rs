@@ -2,7 +2,7 @@
 //!
 //! - Inbound: HTTP/1.1 and h2c on one port (hyper-util's auto builder), or TLS with ALPN when a
 //!   certificate is given. Outbound: each inbound HTTP/1.1 connection gets an upstream HTTP/1.1
-//!   connection of its own ([`Link`]), opened at its first request and driven by the same task
+//!   connection of its own (`Link`), opened at its first request and driven by the same task
 //!   as the inbound one: a request crosses no task or thread on its way through (each hop is a
 //!   wake-up, and on shared cores a wake-up can wait for a time slice), and the proxy holds as
 //!   many upstream connections as it has clients. HTTP/2 inbound, h2c upstream

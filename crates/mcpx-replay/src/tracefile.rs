@@ -2,7 +2,7 @@
 //! out, on a thread of its own, with a size cap and rotation.
 //!
 //! The request path only clones what it already holds (header maps, `Bytes` bodies and frames:
-//! reference counts, no copies of bodies) into an [`Obs`] and pushes it into a bounded queue
+//! reference counts, no copies of bodies) into an `Obs` and pushes it into a bounded queue
 //! ([`TRACE_QUEUE_OBS`]) without waking anyone: the writer thread is not parked on the queue, it
 //! drains it every [`WRITER_TICK`] in a batch. Everything that costs CPU per message, the
 //! [`Recorder`] state machine (users, session keys, redaction, JSON checks), SSE decoding and JSON
