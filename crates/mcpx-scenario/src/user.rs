@@ -42,7 +42,8 @@ pub const CLAUDE_AI_FAMILY: &str = "claude_ai";
 /// `(seed of (profile.seed, k), DOMAIN_CHAIN, n)` (see [`VirtualUser`]'s `chain_seed`).
 const DOMAIN_CHAIN: u64 = 0x6368_6e73; // "chns"
 /// Domain of the streams of a user's background chains (reactions to what the server did:
-/// re-initialisations, injected calls), numbered apart so they never shift the program's.
+/// re-initialisations, injected calls), numbered apart so they never shift the program's, and
+/// (index = the user) of its background stream (answers, probes, stream reconnects).
 const DOMAIN_BACKGROUND_CHAIN: u64 = 0x6267_6368; // "bgch"
 /// Period of the re-GETs on a dead session under `[scenarios] dead_session_get` (PROFILE 1.2:
 /// "endless GETs on a dead session (~18 req/s)").
@@ -599,6 +600,9 @@ pub struct VirtualUser {
     /// The program's stream: everything drawn in program order (the user's shape, turns,
     /// steps, fan-outs and tools, think times).
     rng: Rng,
+    /// Draws made when the server's timing decides (outcomes, timers: answers, probes, stream
+    /// reconnects), apart from the program's stream.
+    background_rng: Rng,
     /// Seed of the chains' streams, and how many program and background chains were created.
     chain_seed: u64,
     program_chains: u64,
@@ -846,6 +850,11 @@ impl VirtualUser {
             index,
             family,
             rng,
+            background_rng: Rng::derive(
+                plan.scenario().profile.seed,
+                DOMAIN_BACKGROUND_CHAIN,
+                index,
+            ),
             chain_seed: Rng::derive(plan.scenario().profile.seed, DOMAIN_CHAIN, index).next_u64(),
             program_chains: 0,
             background_chains: 0,
@@ -1035,6 +1044,22 @@ impl VirtualUser {
     /// Feeds back what happened to `op` at `now_us`. Outcomes of unknown or abandoned
     /// operations are ignored.
     pub fn on_outcome(&mut self, op: OpId, outcome: Outcome, now_us: u64) {
+        // Outcomes arrive when the server answers: what they draw (answers to server requests,
+        // stream reconnects) comes from the background stream, never the program's.
+        self.in_background(|u| u.on_outcome_inner(op, outcome, now_us));
+    }
+
+    /// Runs `f` with `self.rng` lent the background stream: draws made at moments the server's
+    /// timing decides (outcomes, timers) must not shift the program's stream.
+    fn in_background<R>(&mut self, f: impl FnOnce(&mut Self) -> R) -> R {
+        let background = std::mem::replace(&mut self.background_rng, Rng::from_seed(0));
+        let program = std::mem::replace(&mut self.rng, background);
+        let r = f(self);
+        self.background_rng = std::mem::replace(&mut self.rng, program);
+        r
+    }
+
+    fn on_outcome_inner(&mut self, op: OpId, outcome: Outcome, now_us: u64) {
         self.now = self.now.max(now_us);
         let Some(pos) = self.in_flight.iter().position(|f| f.id == op) else {
             return;
@@ -1303,7 +1328,7 @@ impl VirtualUser {
         // Each pass either makes progress or stops; every progress consumes an item, an
         // instruction or a timer, all bounded, so this terminates.
         loop {
-            let mut progressed = self.fire_timers();
+            let mut progressed = self.in_background(Self::fire_timers);
             for c in 0..self.chains.len() {
                 progressed |= self.step_chain(c);
             }
