@@ -126,10 +126,10 @@ pub fn main_with_args(args: impl IntoIterator<Item = impl Into<OsString> + Clone
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.downcast_ref::<cmd::load::ThresholdsFailed>().is_some() => {
+        Err(e) if e.downcast_ref::<cmd::ThresholdsFailed>().is_some() => {
             ExitCode::from(exit_code(mcpx_load::exit::THRESHOLDS_FAILED))
         }
-        Err(e) if e.downcast_ref::<cmd::load::Usage>().is_some() => {
+        Err(e) if e.downcast_ref::<cmd::Usage>().is_some() => {
             eprintln!("mcpx: {e:#}");
             ExitCode::from(exit_code(mcpx_load::exit::USAGE))
         }

@@ -17,11 +17,13 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use clap::Args;
 use mcpx_load::{
-    LiveCounts, MetricsSink, Model, Report, RunInfo, RunOptions, Thresholds, Transport, exit,
-    metrics::Metrics, progress,
+    LiveCounts, MetricsSink, Model, Report, RunInfo, RunOptions, Transport, exit, metrics::Metrics,
+    progress,
 };
 use mcpx_scenario::{LoadModel, MockTarget, Scenario, Shard, ToolInfo};
 use tokio::sync::watch;
+
+use super::usage;
 
 /// The demo's length, rate and time scale (no URL): hundreds of users in 30 seconds.
 const DEMO_DURATION: Duration = Duration::from_secs(30);
@@ -141,34 +143,6 @@ pub struct LoadArgs {
     pub command: Vec<String>,
 }
 
-/// The thresholds failed: `main` exits with [`exit::THRESHOLDS_FAILED`].
-#[derive(Debug)]
-pub(crate) struct ThresholdsFailed(pub(crate) Vec<String>);
-
-impl std::fmt::Display for ThresholdsFailed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "thresholds failed: {}", self.0.join("; "))
-    }
-}
-
-impl std::error::Error for ThresholdsFailed {}
-
-/// A usage error found after parsing: `main` exits with [`exit::USAGE`].
-#[derive(Debug)]
-pub(crate) struct Usage(pub(crate) String);
-
-impl std::fmt::Display for Usage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Usage {}
-
-fn usage(msg: impl Into<String>) -> anyhow::Error {
-    anyhow::Error::new(Usage(msg.into()))
-}
-
 /// Parses `30s`, `5m`, `250ms`, `1h`, `2us` or a bare number of seconds.
 fn parse_duration(text: &str) -> anyhow::Result<Duration> {
     let t = text.trim();
@@ -279,17 +253,7 @@ pub(crate) async fn run(
         Some(s) => Shard::parse(s).map_err(|e| usage(format!("--shard: {e}")))?,
         None => Shard::all(),
     };
-    let mut thresholds = Thresholds::new();
-    if let Some(p) = &args.max_p99 {
-        thresholds
-            .add_max_p99(p)
-            .map_err(|e| usage(format!("--max-p99: {e}")))?;
-    }
-    if let Some(r) = &args.max_error_rate {
-        thresholds
-            .set_max_error_rate(r)
-            .map_err(|e| usage(format!("--max-error-rate: {e}")))?;
-    }
+    let thresholds = super::thresholds(args.max_p99.as_deref(), args.max_error_rate.as_deref())?;
     let request_timeout = args.timeout.as_deref().map(parse_duration).transpose()?;
     let mut headers = Vec::new();
     for h in &args.header {
@@ -534,9 +498,7 @@ pub(crate) async fn run(
         println!("mcpx load: JSON report: {}", path.display());
     }
     if let Some(path) = &args.html {
-        std::fs::write(path, mcpx_load::html::render(&report))
-            .with_context(|| format!("cannot write the HTML report {}", path.display()))?;
-        println!("mcpx load: HTML report: {}", path.display());
+        super::write_html("mcpx load", &report, path)?;
     }
     if let Some(path) = &args.hdr_log {
         // A shard's log names its shard, so `mcpx report merge --hdr-log` checks the set.
@@ -550,14 +512,7 @@ pub(crate) async fn run(
             .with_context(|| format!("cannot write the interval log {}", path.display()))?;
         println!("mcpx load: HdrHistogram interval log: {}", path.display());
     }
-    let violations = mcpx_load::thresholds::check(&report, &thresholds);
-    if !violations.is_empty() {
-        let msgs: Vec<String> = violations.iter().map(ToString::to_string).collect();
-        for m in &msgs {
-            eprintln!("mcpx load: threshold failed: {m}");
-        }
-        return Err(anyhow::Error::new(ThresholdsFailed(msgs)));
-    }
+    super::enforce("mcpx load", &report, &thresholds)?;
     let _ = exit::OK;
     Ok(())
 }

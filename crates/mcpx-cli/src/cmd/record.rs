@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use clap::Args;
 use mcpx_replay::{RecordOptions, TraceFileOptions};
 
-use crate::cmd::load::Usage;
+use crate::cmd::Usage;
 
 /// `mcpx record` flags.
 #[derive(Debug, Args)]

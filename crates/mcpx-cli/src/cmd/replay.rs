@@ -11,12 +11,12 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
-use mcpx_load::{MetricsSink, Model, Report, RunInfo, Thresholds, metrics::Metrics, progress};
+use mcpx_load::{MetricsSink, Model, Report, RunInfo, metrics::Metrics, progress};
 use mcpx_replay::ReplayOptions;
 use mcpx_trace::plan::{Plan, PlanOptions, Timing};
 use tokio::sync::watch;
 
-use crate::cmd::load::{ThresholdsFailed, Usage};
+use crate::cmd::usage;
 
 /// How often the live view refreshes and the metrics roll their interval (as `mcpx load`).
 const LIVE_EVERY: Duration = Duration::from_secs(1);
@@ -105,10 +105,6 @@ pub struct ReplayArgs {
     pub cacert: Option<PathBuf>,
 }
 
-fn usage(msg: impl Into<String>) -> anyhow::Error {
-    anyhow::Error::new(Usage(msg.into()))
-}
-
 /// `KEY VALUE` lines of a file (blank lines and `#` comments skipped).
 fn pairs_file(p: &std::path::Path, flag: &str) -> anyhow::Result<Vec<(String, String)>> {
     let text = std::fs::read_to_string(p)
@@ -183,17 +179,7 @@ pub(crate) async fn run(
             plan.skipped
         ));
     }
-    let mut thresholds = Thresholds::new();
-    if let Some(p) = &args.max_p99 {
-        thresholds
-            .add_max_p99(p)
-            .map_err(|e| usage(format!("--max-p99: {e}")))?;
-    }
-    if let Some(r) = &args.max_error_rate {
-        thresholds
-            .set_max_error_rate(r)
-            .map_err(|e| usage(format!("--max-error-rate: {e}")))?;
-    }
+    let thresholds = super::thresholds(args.max_p99.as_deref(), args.max_error_rate.as_deref())?;
     let users = plan.users.len();
     let steps = plan.steps();
     let span = plan.span_us;
@@ -315,9 +301,7 @@ pub(crate) async fn run(
         println!("mcpx replay: JSON report: {}", path.display());
     }
     if let Some(path) = &args.html {
-        std::fs::write(path, mcpx_load::html::render(&report))
-            .with_context(|| format!("cannot write the HTML report {}", path.display()))?;
-        println!("mcpx replay: HTML report: {}", path.display());
+        super::write_html("mcpx replay", &report, path)?;
     }
     if let Some(path) = &args.hdr_log {
         sink.with(|m| mcpx_load::hdrlog::write_interval_log_file(m, path))
@@ -326,13 +310,6 @@ pub(crate) async fn run(
             })?;
         println!("mcpx replay: HdrHistogram interval log: {}", path.display());
     }
-    let violations = mcpx_load::thresholds::check(&report, &thresholds);
-    if !violations.is_empty() {
-        let msgs: Vec<String> = violations.iter().map(ToString::to_string).collect();
-        for m in &msgs {
-            eprintln!("mcpx replay: threshold failed: {m}");
-        }
-        return Err(anyhow::Error::new(ThresholdsFailed(msgs)));
-    }
+    super::enforce("mcpx replay", &report, &thresholds)?;
     Ok(())
 }

@@ -15,9 +15,9 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use mcpx_load::merge::{self, MergeOptions};
-use mcpx_load::{Thresholds, progress};
+use mcpx_load::progress;
 
-use crate::cmd::load::{ThresholdsFailed, Usage};
+use crate::cmd::usage;
 
 /// `mcpx report` subcommands.
 #[derive(Debug, Subcommand)]
@@ -76,14 +76,10 @@ pub(crate) fn run(args: ReportArgs) -> anyhow::Result<()> {
     }
 }
 
-fn usage(msg: String) -> anyhow::Error {
-    anyhow::Error::new(Usage(msg))
-}
-
 fn run_merge(args: MergeArgs) -> anyhow::Result<()> {
     if args.hdr_log {
         let Some(out) = &args.out else {
-            return Err(usage("--hdr-log needs -o FILE".into()));
+            return Err(usage("--hdr-log needs -o FILE"));
         };
         let mut opts = MergeOptions::default();
         opts.allow_partial = args.allow_partial;
@@ -101,17 +97,7 @@ fn run_merge(args: MergeArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     // Thresholds are parsed before the (possibly long) merge, so a typo fails at once.
-    let mut thresholds = Thresholds::new();
-    if let Some(p) = &args.max_p99 {
-        thresholds
-            .add_max_p99(p)
-            .map_err(|e| usage(format!("--max-p99: {e}")))?;
-    }
-    if let Some(r) = &args.max_error_rate {
-        thresholds
-            .set_max_error_rate(r)
-            .map_err(|e| usage(format!("--max-error-rate: {e}")))?;
-    }
+    let thresholds = super::thresholds(args.max_p99.as_deref(), args.max_error_rate.as_deref())?;
     let mut opts = MergeOptions::default();
     opts.allow_partial = args.allow_partial;
     let merged = merge::merge_report_files(&args.inputs, &opts)?;
@@ -128,17 +114,8 @@ fn run_merge(args: MergeArgs) -> anyhow::Result<()> {
         println!("mcpx report: JSON report: {}", path.display());
     }
     if let Some(path) = &args.html {
-        std::fs::write(path, mcpx_load::html::render(&report))
-            .with_context(|| format!("cannot write the HTML report {}", path.display()))?;
-        println!("mcpx report: HTML report: {}", path.display());
+        super::write_html("mcpx report", &report, path)?;
     }
-    let violations = mcpx_load::thresholds::check(&report, &thresholds);
-    if !violations.is_empty() {
-        let msgs: Vec<String> = violations.iter().map(ToString::to_string).collect();
-        for m in &msgs {
-            eprintln!("mcpx report: threshold failed: {m}");
-        }
-        return Err(anyhow::Error::new(ThresholdsFailed(msgs)));
-    }
+    super::enforce("mcpx report", &report, &thresholds)?;
     Ok(())
 }
