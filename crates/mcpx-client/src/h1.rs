@@ -164,41 +164,11 @@ pub(crate) fn encode_request(
     let bodiless = matches!(*method, Method::GET | Method::HEAD | Method::DELETE);
     if !body.is_empty() || !bodiless {
         out.put_slice(b"content-length: ");
-        let digits = itoa_buf(body.len() as u64);
-        out.put_slice(digits.as_str());
+        out.put_slice(mcpx_wire::Decimal::new(body.len() as u64).as_bytes());
         out.put_slice(b"\r\n");
     }
     out.put_slice(b"\r\n");
     out.put_slice(body);
-}
-
-/// Decimal digits of `n` without allocating.
-struct Digits {
-    buf: [u8; 20],
-    start: usize,
-}
-
-impl Digits {
-    fn as_str(&self) -> &[u8] {
-        self.buf.get(self.start..).unwrap_or_default()
-    }
-}
-
-fn itoa_buf(mut n: u64) -> Digits {
-    let mut buf = [0u8; 20];
-    let mut start = buf.len();
-    loop {
-        start -= 1;
-        if let Some(slot) = buf.get_mut(start) {
-            // `n % 10` is a digit: the cast cannot truncate.
-            *slot = b'0' + (n % 10) as u8;
-        }
-        n /= 10;
-        if n == 0 || start == 0 {
-            break;
-        }
-    }
-    Digits { buf, start }
 }
 
 /// What [`parse_head`] found at the front of the buffer.
@@ -756,7 +726,10 @@ mod tests {
         encode_request(&mut out, &Method::POST, "/", None, &HeaderMap::new(), b"");
         assert_eq!(out, b"POST / HTTP/1.1\r\ncontent-length: 0\r\n\r\n");
         for n in [0u64, 7, 10, 12345, u64::MAX] {
-            assert_eq!(itoa_buf(n).as_str(), n.to_string().as_bytes());
+            assert_eq!(
+                mcpx_wire::Decimal::new(n).as_bytes(),
+                n.to_string().as_bytes()
+            );
         }
     }
 

@@ -67,6 +67,10 @@ pub struct Dispatch {
     /// The stateless request's `_meta["io.modelcontextprotocol/clientCapabilities"]`, raw
     /// (session era: see [`Session::client_capabilities`](crate::Session::client_capabilities)).
     pub client_capabilities: Option<RawJson>,
+    /// The stateless request's `_meta["io.modelcontextprotocol/logLevel"]` when it is a string:
+    /// the least severe level its log notifications may have (session era: `None`, the session's
+    /// `logging/setLevel` decides).
+    pub log_level: Option<String>,
     /// If the server answers with SSE, send this id with empty data first (2025-11-25 priming
     /// event).
     pub priming: Option<EventId>,

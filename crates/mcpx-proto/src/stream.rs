@@ -73,9 +73,9 @@ impl EventId {
             buf: [0; EVENT_ID_MAX_LEN],
             len: 0,
         };
-        out.push_decimal(self.stream.0);
-        out.push(b'-');
-        out.push_decimal(self.seq);
+        out.push(mcpx_wire::Decimal::new(self.stream.0).as_bytes());
+        out.push(b"-");
+        out.push(mcpx_wire::Decimal::new(self.seq).as_bytes());
         out
     }
 }
@@ -91,28 +91,11 @@ pub struct EventIdText {
 }
 
 impl EventIdText {
-    fn push(&mut self, b: u8) {
-        if let Some(slot) = self.buf.get_mut(self.len) {
-            *slot = b;
-            self.len += 1;
-        }
-    }
-
-    fn push_decimal(&mut self, mut n: u64) {
-        let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        loop {
-            i -= 1;
-            if let Some(d) = digits.get_mut(i) {
-                *d = b'0' + (n % 10) as u8;
-            }
-            n /= 10;
-            if n == 0 || i == 0 {
-                break;
-            }
-        }
-        for &d in digits.get(i..).unwrap_or_default() {
-            self.push(d);
+    fn push(&mut self, bytes: &[u8]) {
+        let end = self.len + bytes.len();
+        if let Some(slot) = self.buf.get_mut(self.len..end) {
+            slot.copy_from_slice(bytes);
+            self.len = end;
         }
     }
 

@@ -162,6 +162,9 @@ struct StatelessMeta<'a> {
     client_capabilities: Option<Json<'a>>,
     #[serde(rename = "progressToken", default, borrow)]
     progress_token: Option<ProgressToken<'a>>,
+    /// Raw: a value of the wrong type is ignored, never a reason to refuse the whole `_meta`.
+    #[serde(rename = "io.modelcontextprotocol/logLevel", default, borrow)]
+    log_level: Option<Json<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -701,6 +704,9 @@ impl SessionTable {
         let progress = meta.progress_token.map(owned_token);
         let wants_progress = progress.is_some();
         let client_capabilities = raw_copy(caps);
+        let log_level = meta
+            .log_level
+            .and_then(|l| serde_json::from_str::<String>(l.get()).ok());
         let stream = self.new_stream(
             Owner::Stateless,
             V,
@@ -718,6 +724,7 @@ impl SessionTable {
             version: V,
             message: msg,
             client_capabilities,
+            log_level,
             priming: None,
             wants_progress,
         }))
@@ -920,6 +927,7 @@ impl SessionTable {
                     version,
                     message: msg,
                     client_capabilities: None,
+                    log_level: None,
                     priming: rules.priming_event.then_some(EventId { stream, seq: 0 }),
                     wants_progress,
                 }))

@@ -558,16 +558,7 @@ async fn proxy(
             Ok(s) => Some(s),
             Err(what) => {
                 link.release();
-                shared.upstream_errors.fetch_add(1, Ordering::Relaxed);
-                pending.armed = false;
-                shared.trace.push(Obs::End {
-                    t: shared.trace.now(),
-                    id,
-                    by: Dir::S2c,
-                    failed: Some(what),
-                    total: 0,
-                });
-                return plain(StatusCode::BAD_GATEWAY, "mcpx record: upstream failed\n");
+                return upstream_failed(&shared, &mut pending, what);
             }
         },
         Route::Pool => None,
@@ -592,62 +583,36 @@ async fn proxy(
                         // sends it instead.
                         Some(mut up) => {
                             up.headers_mut().remove(http::header::HOST);
-                            match pooled_uri(&shared, path) {
-                                Some(u) => *up.uri_mut() = u,
-                                None => {
-                                    return plain(StatusCode::BAD_REQUEST, "bad request target\n");
-                                }
+                            match send_pooled(&shared, up, path).await {
+                                Ok(r) => r.map(|r| (r, None)),
+                                Err(refused) => return refused,
                             }
-                            shared
-                                .client
-                                .request(up)
-                                .await
-                                .map(|r| (r, None))
-                                .map_err(UpstreamFailure::Pool)
                         }
                         None => Err(UpstreamFailure::Link(e.into_error())),
                     }
                 }
             }
         }
-        None => {
-            let Some(u) = pooled_uri(&shared, path) else {
-                return plain(StatusCode::BAD_REQUEST, "bad request target\n");
-            };
-            *up.uri_mut() = u;
-            shared
-                .client
-                .request(up)
-                .await
-                .map(|r| (r, None))
-                .map_err(UpstreamFailure::Pool)
-        }
+        None => match send_pooled(&shared, up, path).await {
+            Ok(r) => r.map(|r| (r, None)),
+            Err(refused) => return refused,
+        },
     };
     let (resp, sender) = match result {
         Ok(r) => r,
         Err(e) => {
-            shared.upstream_errors.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(error = %e, "upstream request failed");
-            pending.armed = false;
-            shared.trace.push(Obs::End {
-                t: shared.trace.now(),
-                id,
-                by: Dir::S2c,
-                failed: Some(e.what()),
-                total: 0,
-            });
-            return plain(StatusCode::BAD_GATEWAY, "mcpx record: upstream failed\n");
+            return upstream_failed(&shared, &mut pending, e.what());
         }
     };
     let (mut rparts, rbody) = resp.into_parts();
-    // Decided here from the content type alone (the writer's recorder decides the same way):
-    // SSE frames go to the writer one by one, a whole body once at its end.
+    // Decided here from the content type alone, with the recorder's own function so the writer
+    // decides the same way: SSE frames go to the writer one by one, a whole body once at its end.
     let sse = rparts
         .headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("text/event-stream"));
+        .is_some_and(mcpx_trace::record::is_event_stream);
     shared.trace.push(Obs::Head(Box::new(HeadObs {
         t: shared.trace.now(),
         id,
@@ -695,6 +660,43 @@ impl std::fmt::Display for UpstreamFailure {
             Self::Pool(e) => e.fmt(f),
         }
     }
+}
+
+/// An exchange the upstream failed: counted, ended in the trace as failed by the server side,
+/// answered 502.
+fn upstream_failed(
+    shared: &Shared,
+    pending: &mut Pending,
+    what: &'static str,
+) -> Response<ProxyBody> {
+    shared.upstream_errors.fetch_add(1, Ordering::Relaxed);
+    pending.armed = false;
+    shared.trace.push(Obs::End {
+        t: shared.trace.now(),
+        id: pending.id,
+        by: Dir::S2c,
+        failed: Some(what),
+        total: 0,
+    });
+    plain(StatusCode::BAD_GATEWAY, "mcpx record: upstream failed\n")
+}
+
+/// Sends `up` through the pooled client at the absolute URI of `path`; `Err` (a 400 to answer)
+/// when `path` cannot make one.
+async fn send_pooled(
+    shared: &Shared,
+    mut up: Request<Full<Bytes>>,
+    path: http::uri::PathAndQuery,
+) -> Result<Result<Response<Incoming>, UpstreamFailure>, Response<ProxyBody>> {
+    let Some(uri) = pooled_uri(shared, path) else {
+        return Err(plain(StatusCode::BAD_REQUEST, "bad request target\n"));
+    };
+    *up.uri_mut() = uri;
+    Ok(shared
+        .client
+        .request(up)
+        .await
+        .map_err(UpstreamFailure::Pool))
 }
 
 /// The absolute upstream URI of `path`, as the pooled client wants it.

@@ -743,28 +743,24 @@ impl Drop for SseBody {
         // last drained frame: a sender that finds the queue closed hands its frame over through
         // the same lock, so it cannot overtake the frames queued before it.
         let shared = self.guard.shared.clone();
-        if self.done && self.registration.is_none() {
-            // A finished stream that nothing routes to (its whole answer was in the head, the
-            // common case): only its handler could still send, after its answer, so there is
-            // no earlier frame to overtake and no need for the map's lock (one less global
-            // lock per SSE response).
-            self.rx.close();
-            while let Ok(frame) = self.rx.try_recv() {
-                if frame.event_id.is_some() {
-                    shared.deliver_orphan(self.guard.stream, frame, None);
-                }
+        // A finished stream that nothing routes to (its whole answer was in the head, the
+        // common case) needs no lock: only its handler could still send, after its answer, so
+        // there is no earlier frame to overtake (one less global lock per SSE response).
+        let streams = (!self.done || self.registration.is_some()).then(|| lock(&shared.streams));
+        self.rx.close();
+        let not = self.registration.as_ref().map(|r| r.id);
+        while let Ok(frame) = self.rx.try_recv() {
+            if frame.event_id.is_none() {
+                continue;
             }
-        } else {
-            let streams = lock(&shared.streams);
-            self.rx.close();
-            let not = self.registration.as_ref().map(|r| r.id);
-            while let Ok(frame) = self.rx.try_recv() {
-                if frame.event_id.is_some() {
-                    shared.deliver_orphan_locked(&streams, self.guard.stream, frame, not);
+            match &streams {
+                Some(streams) => {
+                    shared.deliver_orphan_locked(streams, self.guard.stream, frame, not);
                 }
+                None => shared.deliver_orphan(self.guard.stream, frame, not),
             }
-            drop(streams);
         }
+        drop(streams);
         // Everything up to the stream's last event was handed to the connection: no resume
         // will need its log.
         if self.done
@@ -1239,24 +1235,12 @@ fn request_context(
         client_capabilities: d.client_capabilities.clone(),
         cancel,
         // Only the stateless era reads it: spare the session era a second look at the params.
-        request_log_level: (d.version.rules().logging
-            == mcpx_proto::LoggingControl::PerRequestMeta)
-            .then(|| d.message.params_bytes())
-            .flatten()
-            .and_then(request_log_level),
+        request_log_level: d.log_level.clone(),
         round: None,
         request_id: d.id.clone(),
         own,
         handlers: shared.handlers(),
     }
-}
-
-/// A stateless request's `_meta["io.modelcontextprotocol/logLevel"]`, found with the scanner
-/// (no parse of the whole params into a tree).
-fn request_log_level(params: &[u8]) -> Option<String> {
-    let meta = mcpx_wire::object_member(params, "_meta")?;
-    let level = mcpx_wire::object_member(meta, "io.modelcontextprotocol/logLevel")?;
-    serde_json::from_slice::<String>(level).ok()
 }
 
 /// Runs a dispatched request's handler and answers per the response mode: JSON when the
@@ -1692,24 +1676,6 @@ mod tests {
     use tracing::field::{Field, Visit};
     use tracing::span::{Attributes, Id, Record};
     use tracing::{Event as TracingEvent, Metadata, Subscriber};
-
-    #[test]
-    fn request_log_level_reads_only_the_meta_member() {
-        let level = |p: &str| request_log_level(p.as_bytes());
-        assert_eq!(
-            level(
-                r#"{"a":[1,{"_meta":0}],"_meta":{"x":1,"io.modelcontextprotocol/logLevel":"debug"}}"#
-            ),
-            Some("debug".to_owned())
-        );
-        assert_eq!(
-            level(r#"{"_meta":{"io.modelcontextprotocol/logLevel":3}}"#),
-            None
-        );
-        assert_eq!(level(r#"{"_meta":{}}"#), None);
-        assert_eq!(level(r#"{"name":"x"}"#), None);
-        assert_eq!(level("not json"), None);
-    }
 
     #[test]
     fn traceparent_is_parsed_strictly() {

@@ -310,7 +310,7 @@ impl Recorder {
         let Some(o) = self.open.get_mut(&x) else {
             return (BodyMode::Whole, None);
         };
-        let sse = ct.as_deref() == Some("text/event-stream");
+        let sse = ct.as_deref().is_some_and(is_event_stream);
         o.status = status;
         o.ct = ct;
         o.hdr = hdr;
@@ -398,6 +398,18 @@ impl Recorder {
 enum GroupKey<'a> {
     Token(&'a str),
     Conn(u64),
+}
+
+/// Whether a `Content-Type` value names an SSE stream (`text/event-stream`, parameters and
+/// case aside). The recorder and the proxy in front of it decide with this one function, so a
+/// body is framed the same way on both sides.
+pub fn is_event_stream(content_type: &str) -> bool {
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .eq_ignore_ascii_case("text/event-stream")
 }
 
 fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {

@@ -215,25 +215,52 @@ impl serde::Serialize for RequestId {
     }
 }
 
+/// The decimal digits of a `u64`, held on the stack: no allocation and no `fmt` machinery
+/// (ids, lengths and event positions are written on every request).
+#[derive(Clone, Copy, Debug)]
+pub struct Decimal {
+    /// `u64::MAX` has 20 digits.
+    buf: [u8; 20],
+    start: usize,
+}
+
+impl Decimal {
+    /// The digits of `n`.
+    pub fn new(mut n: u64) -> Self {
+        let mut buf = [0u8; 20];
+        let mut start = buf.len();
+        loop {
+            start -= 1;
+            if let Some(slot) = buf.get_mut(start) {
+                // `n % 10` is below 10: the cast cannot truncate.
+                *slot = b'0' + (n % 10) as u8;
+            }
+            n /= 10;
+            if n == 0 || start == 0 {
+                break;
+            }
+        }
+        Self { buf, start }
+    }
+
+    /// The digits, as bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.buf.get(self.start..).unwrap_or_default()
+    }
+
+    /// The digits, as text.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits were written.
+        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
+    }
+}
+
 /// Appends an integer in decimal without allocating (a JSON number token).
 pub fn write_i64(buf: &mut BytesMut, value: i64) {
-    let mut tmp = [0u8; 20];
-    let mut n = value.unsigned_abs();
-    let mut i = tmp.len();
-    loop {
-        i -= 1;
-        if let Some(slot) = tmp.get_mut(i) {
-            *slot = b'0' + (n % 10) as u8;
-        }
-        n /= 10;
-        if n == 0 || i == 0 {
-            break;
-        }
-    }
     if value < 0 {
         buf.put_u8(b'-');
     }
-    buf.put_slice(tmp.get(i..).unwrap_or_default());
+    buf.put_slice(Decimal::new(value.unsigned_abs()).as_bytes());
 }
 
 /// Appends `value` as a JSON string token, escaping `"`, `\` and control characters.
@@ -280,6 +307,22 @@ mod tests {
             RequestId::from_i64(1),
             RequestId::int_with_spelling(1, Some(Bytes::from_static(b"1.0")))
         );
+    }
+
+    #[test]
+    fn decimal_matches_display_at_the_extremes() {
+        for n in [
+            0,
+            9,
+            10,
+            99,
+            100,
+            u64::from(u32::MAX),
+            u64::MAX - 1,
+            u64::MAX,
+        ] {
+            assert_eq!(Decimal::new(n).as_str(), n.to_string());
+        }
     }
 
     #[test]

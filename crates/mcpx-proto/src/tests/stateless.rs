@@ -103,6 +103,45 @@ fn tools_call_is_dispatched_without_a_session() {
     assert_eq!(pair.server.stateless_in_flight(), 0);
 }
 
+/// `_meta["io.modelcontextprotocol/logLevel"]` reaches the handler when it is a string; any
+/// other value is ignored (the request is still served), and a `_meta` deeper in the
+/// arguments is not the request's.
+#[test]
+fn the_request_log_level_is_read_from_the_request_meta_only() {
+    let level = |args: &str, extra: &str| {
+        let mut pair = Pair::new();
+        let meta = META.replacen(r#""_meta":{"#, &format!(r#""_meta":{{{extra}"#), 1);
+        let body = format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"echo","arguments":{args},{meta}}}}}"#
+        );
+        match send(
+            &mut pair,
+            &modern_headers("tools/call", Some("echo")),
+            &body,
+        ) {
+            Ok(Routed::Dispatch(d)) => d.log_level,
+            other => panic!("{other:?}"),
+        }
+    };
+    let debug = r#""io.modelcontextprotocol/logLevel":"debug","#;
+    assert_eq!(
+        level(r#"{"a":[1,{"_meta":0}]}"#, debug),
+        Some("debug".to_owned())
+    );
+    assert_eq!(
+        level("{}", r#""io.modelcontextprotocol/logLevel":3,"#),
+        None
+    );
+    assert_eq!(level("{}", ""), None);
+    assert_eq!(
+        level(
+            r#"{"_meta":{"io.modelcontextprotocol/logLevel":"debug"}}"#,
+            ""
+        ),
+        None
+    );
+}
+
 #[test]
 fn closing_the_response_stream_cancels() {
     let mut pair = Pair::new();

@@ -152,7 +152,7 @@ pub fn encode_event(buf: &mut BytesMut, event: &SseEventRef<'_>) -> Result<(), S
     }
     if let Some(retry) = event.retry {
         buf.put_slice(b"retry: ");
-        put_decimal(buf, retry);
+        buf.put_slice(crate::Decimal::new(retry).as_bytes());
         buf.put_u8(b'\n');
     }
     for line in Lines::new(event.data) {
@@ -215,22 +215,6 @@ fn put_field(buf: &mut BytesMut, name: &[u8], value: &[u8]) {
 
 fn decimal_len(n: u64) -> usize {
     n.checked_ilog10().map_or(1, |log| log as usize + 1)
-}
-
-fn put_decimal(buf: &mut BytesMut, mut n: u64) {
-    // u64::MAX has 20 decimal digits.
-    let mut digits = [0u8; 20];
-    let mut start = digits.len();
-    for slot in digits.iter_mut().rev() {
-        // `n % 10` is below 10, so the cast is lossless.
-        *slot = b'0' + (n % 10) as u8;
-        start -= 1;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    buf.put_slice(digits.get(start..).unwrap_or_default());
 }
 
 /// The lines of `bytes` split on LF, CRLF and CR. Always yields at least one (possibly empty)
