@@ -15,16 +15,18 @@
 )]
 
 mod auth_as;
+mod support;
 
-use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use auth_as::{AuthServer, RS_CLIENT, USER, form, http, sign_with_kid};
 use base64::Engine as _;
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
+use support::{peers_or_skip, script};
 
 /// Longest a peer client may run.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -402,57 +404,6 @@ fn introspection_verifier_end_to_end() {
     assert!(headers.contains_key("retry-after"));
 }
 
-/// The peers folder, or `None` (skip) when the test command did not install them.
-fn peers_or_skip(what: &str) -> Option<PathBuf> {
-    let p = std::env::var_os("MCPX_PEERS").map(PathBuf::from);
-    if p.is_none() {
-        eprintln!("SKIPPED: {what}: MCPX_PEERS is not set (./scripts/test installs the peers)");
-    }
-    p
-}
-
-fn script(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/interop")
-        .join(name)
-}
-
-/// Runs `cmd` to completion (killed after [`CLIENT_TIMEOUT`]): success and stdout + stderr.
-fn run(cmd: &mut Command) -> (bool, String) {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut text = Vec::new();
-            let _ = pipe.read_to_end(&mut text);
-            String::from_utf8_lossy(&text).into_owned()
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().unwrap()));
-    let stderr = drain(Box::new(child.stderr.take().unwrap()));
-    let deadline = Instant::now() + CLIENT_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut text = format!("{}{}", stdout.join().unwrap(), stderr.join().unwrap());
-    if status.is_none() {
-        text.push_str(&format!("\nKILLED after {CLIENT_TIMEOUT:?}"));
-    }
-    (status.is_some_and(|s| s.success()), text)
-}
-
 fn sdk_flow(label: &str, program: &Path, script_name: &str) {
     let as_ = AuthServer::start();
     let serve = start(&as_);
@@ -488,4 +439,9 @@ fn python_sdk_oauth_flow() {
     let python = peers.join("venv/bin/python");
     assert!(python.exists(), "{} missing", python.display());
     sdk_flow("python-sdk", &python, "auth_py_client.py");
+}
+
+/// Runs a client to its end, killed after [`CLIENT_TIMEOUT`].
+fn run(cmd: &mut Command) -> (bool, String) {
+    support::run_bounded(cmd, CLIENT_TIMEOUT)
 }

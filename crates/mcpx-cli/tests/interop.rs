@@ -17,12 +17,15 @@
     reason = "tests"
 )]
 
-use std::io::{BufRead, BufReader, Read};
+mod support;
+
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
+use support::{peer, peers_or_skip, script};
 
 /// The peers folder, or `None` (skip) when the test command did not install them.
 fn peers() -> Option<PathBuf> {
@@ -172,72 +175,6 @@ const PYTHON_STATELESS_PENDING: &[&str] = &[];
 /// How long one client run may take before it is killed (each takes 1-3 s).
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// The peers folder, or `None` after printing one loud line saying what is skipped and why.
-fn peers_or_skip(what: &str) -> Option<PathBuf> {
-    let peers = peers();
-    if peers.is_none() {
-        eprintln!(
-            "SKIPPED interop: {what}: MCPX_PEERS is not set; ./scripts/test installs the peers and sets it"
-        );
-    }
-    peers
-}
-
-/// `path` inside the peers folder; a missing peer fails the test.
-fn peer(peers: &Path, path: &str, what: &str) -> PathBuf {
-    let full = peers.join(path);
-    assert!(
-        full.exists(),
-        "MCPX_PEERS={} lacks {what} ({}); run ./scripts/test to install the peers",
-        peers.display(),
-        full.display()
-    );
-    full
-}
-
-/// A client script in `tests/interop/`.
-fn script(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/interop")
-        .join(name)
-}
-
-/// Runs `cmd` to completion (killed after [`CLIENT_TIMEOUT`]): success and stdout + stderr.
-fn run(cmd: &mut Command) -> (bool, String) {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut text = Vec::new();
-            let _ = pipe.read_to_end(&mut text);
-            String::from_utf8_lossy(&text).into_owned()
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().unwrap()));
-    let stderr = drain(Box::new(child.stderr.take().unwrap()));
-    let deadline = Instant::now() + CLIENT_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut text = format!("{}{}", stdout.join().unwrap(), stderr.join().unwrap());
-    if status.is_none() {
-        text.push_str(&format!("\nKILLED after {CLIENT_TIMEOUT:?}"));
-    }
-    (status.is_some_and(|s| s.success()), text)
-}
-
 /// Runs a client against a fresh `mcpx serve --response-mode <mode>`, shows its summary and
 /// fails with its whole output when it fails.
 fn client_run(label: &str, mode: &str, make: impl FnOnce(&str) -> Command) {
@@ -379,4 +316,9 @@ fn inspector_cli() {
         );
     }
     let _ = std::fs::remove_dir_all(&home);
+}
+
+/// Runs a client to its end, killed after [`CLIENT_TIMEOUT`].
+fn run(cmd: &mut Command) -> (bool, String) {
+    support::run_bounded(cmd, CLIENT_TIMEOUT)
 }

@@ -14,47 +14,20 @@
     reason = "tests"
 )]
 
+mod support;
+
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use mcpx_client::{Client, ClientOptions, EraChoice};
 use serde_json::{Value, json};
+use support::{peer, peers_or_skip, script};
 
 /// How long one client run may take before it is killed (each takes 1-3 s).
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(120);
 
 const MCPX: &str = env!("CARGO_BIN_EXE_mcpx");
-
-/// The peers folder, or `None` after printing one loud line saying what is skipped and why.
-fn peers_or_skip(what: &str) -> Option<PathBuf> {
-    let peers = std::env::var_os("MCPX_PEERS").map(PathBuf::from);
-    if peers.is_none() {
-        eprintln!(
-            "SKIPPED interop: {what}: MCPX_PEERS is not set; ./scripts/test installs the peers and sets it"
-        );
-    }
-    peers
-}
-
-/// `path` inside the peers folder; a missing peer fails the test.
-fn peer(peers: &Path, path: &str, what: &str) -> PathBuf {
-    let full = peers.join(path);
-    assert!(
-        full.exists(),
-        "MCPX_PEERS={} lacks {what} ({}); run ./scripts/test to install the peers",
-        peers.display(),
-        full.display()
-    );
-    full
-}
-
-fn script(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/interop")
-        .join(name)
-}
 
 /// What a finished child printed.
 struct Output {
