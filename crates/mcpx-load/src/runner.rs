@@ -684,13 +684,18 @@ impl RunCtx {
     }
 }
 
+/// A user's small maps, touched on every request (its operations in flight, their JSON-RPC
+/// ids, its sessions): keyed by the user's own counters, so foldhash, not SipHash (whose
+/// DoS resistance buys nothing here and cost ~80 instructions per lookup, six per request).
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// A user's connection to the target: its client (shared pool or its own), its sessions.
 struct UserWire {
     ctx: Arc<RunCtx>,
     family: String,
     client: Client,
     /// Session slots bound by `initialize` (legacy).
-    sessions: Mutex<HashMap<SessionRef, Bound>>,
+    sessions: Mutex<FastMap<SessionRef, Bound>>,
     /// stdio: the child a `server/discover` probe ran in, kept for the user's `initialize`.
     spare: Mutex<Option<Bound>>,
     /// stdio: the child that answered the probe with 2026-07-28: the user's stateless
@@ -707,13 +712,13 @@ struct UserWire {
     /// JSON-RPC ids: unique per user, so unique in every session it opens.
     next_id: AtomicI64,
     /// The JSON-RPC id each started request got (for legacy `notifications/cancelled`).
-    ids: Mutex<HashMap<OpId, (Option<SessionRef>, i64)>>,
+    ids: Mutex<FastMap<OpId, (Option<SessionRef>, i64)>>,
     /// Server-to-client requests waiting for the user's answer.
-    asked: Mutex<HashMap<ServerRequestId, Asked>>,
+    asked: Mutex<FastMap<ServerRequestId, Asked>>,
     /// Sessions with nothing but their handshake sent yet: the intended start of their
     /// `initialize` (for [`RunEvent::HandshakeCall`]). A session leaves at its first other
     /// request.
-    fresh: Mutex<HashMap<SessionRef, u64>>,
+    fresh: Mutex<FastMap<SessionRef, u64>>,
     next_asked: AtomicU64,
     requests: AtomicU64,
     /// A bound session was counted in `LiveCounts::sessions` and not yet released.
@@ -936,16 +941,16 @@ async fn drive_user(
         ctx: ctx.clone(),
         family: family.clone(),
         client,
-        sessions: Mutex::new(HashMap::new()),
+        sessions: Mutex::new(FastMap::default()),
         spare: Mutex::new(None),
         modern: Mutex::new(None),
         events: tx.clone(),
         open_calls: Mutex::new(Vec::new()),
         stateless,
         next_id: AtomicI64::new(0),
-        ids: Mutex::new(HashMap::new()),
-        asked: Mutex::new(HashMap::new()),
-        fresh: Mutex::new(HashMap::new()),
+        ids: Mutex::new(FastMap::default()),
+        asked: Mutex::new(FastMap::default()),
+        fresh: Mutex::new(FastMap::default()),
         next_asked: AtomicU64::new(0),
         requests: AtomicU64::new(0),
         closed: AtomicBool::new(false),
@@ -958,7 +963,7 @@ async fn drive_user(
     });
     ctx.live.users.fetch_add(1, Ordering::Relaxed);
     ctx.sink.event(RunEvent::UserStarted { family: &family });
-    let mut running: HashMap<OpId, Running> = HashMap::new();
+    let mut running: FastMap<OpId, Running> = FastMap::default();
     let mut shut = false;
     // One timer and one shutdown wait for the user's whole life, not a fresh pair for every
     // event: a new `sleep` registers in the timer wheel and a new `changed()` in the watch's

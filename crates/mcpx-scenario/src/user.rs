@@ -1052,10 +1052,11 @@ impl VirtualUser {
     /// Runs `f` with `self.rng` lent the background stream: draws made at moments the server's
     /// timing decides (outcomes, timers) must not shift the program's stream.
     fn in_background<R>(&mut self, f: impl FnOnce(&mut Self) -> R) -> R {
-        let background = std::mem::replace(&mut self.background_rng, Rng::from_seed(0));
-        let program = std::mem::replace(&mut self.rng, background);
+        // Swapped, not replaced by a placeholder: `f` never reads `background_rng` (nothing
+        // under it lends the stream again), and a swap builds no generator.
+        std::mem::swap(&mut self.rng, &mut self.background_rng);
         let r = f(self);
-        self.background_rng = std::mem::replace(&mut self.rng, program);
+        std::mem::swap(&mut self.rng, &mut self.background_rng);
         r
     }
 
@@ -1754,12 +1755,11 @@ impl VirtualUser {
         // Every draw of the step (make_op, start_call, expand, ...) reads `self.rng`: lend it
         // the chain's stream for the step. A step never creates or frees a chain, so slot `c`
         // is still this chain afterwards.
-        let chain_rng = std::mem::replace(&mut ch.rng, Rng::from_seed(0));
-        let program_rng = std::mem::replace(&mut self.rng, chain_rng);
+        // Swapped in and out (the chain holds the program's stream meanwhile, untouched).
+        std::mem::swap(&mut ch.rng, &mut self.rng);
         let progressed = self.step_chain_inner(c);
-        let chain_rng = std::mem::replace(&mut self.rng, program_rng);
         if let Some(Some(ch)) = self.chains.get_mut(c) {
-            ch.rng = chain_rng;
+            std::mem::swap(&mut ch.rng, &mut self.rng);
         }
         progressed
     }
