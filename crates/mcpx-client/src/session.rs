@@ -656,12 +656,9 @@ impl SessionCore {
         name: Option<&str>,
         flags: SendFlags,
     ) -> Result<bool, Error> {
-        if !h.contains_key(CONTENT_TYPE) {
-            h.insert(CONTENT_TYPE, JSON);
-        }
-        if !h.contains_key(ACCEPT) {
-            h.insert(ACCEPT, ACCEPT_BOTH);
-        }
+        // One lookup each (an entry), not a lookup and then an insert.
+        h.entry(CONTENT_TYPE).or_insert(JSON);
+        h.entry(ACCEPT).or_insert(ACCEPT_BOTH);
         if self.is_stateless() {
             if let Some(m) = method_name {
                 h.insert(MCP_METHOD, method_header(m)?);
@@ -680,11 +677,9 @@ impl SessionCore {
             rules.version_header,
             mcpx_proto::VersionHeader::Undefined | mcpx_proto::VersionHeader::AuthDiscoveryOnly
         );
-        if flags.version && defines_header && !h.contains_key(MCP_PROTOCOL_VERSION) {
-            h.insert(
-                MCP_PROTOCOL_VERSION,
-                HeaderValue::from_static(self.version.as_str()),
-            );
+        if flags.version && defines_header {
+            h.entry(MCP_PROTOCOL_VERSION)
+                .or_insert_with(|| HeaderValue::from_static(self.version.as_str()));
         }
         match (&self.session_id, flags.session) {
             (Some(sid), true) => {

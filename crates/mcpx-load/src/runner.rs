@@ -726,6 +726,9 @@ struct UserWire {
     /// The family's `User-Agent` and `Accept`.
     user_agent: Option<http::HeaderValue>,
     accept: Option<http::HeaderValue>,
+    /// The last `tools/call` arguments text and its validated JSON: a profile's fixed
+    /// arguments are the same text on every call, validated once.
+    arguments: Mutex<Option<(String, RawJson)>>,
 }
 
 /// A bound session and, over a channel transport, the slot it holds.
@@ -858,6 +861,21 @@ impl UserWire {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// `tools/call` arguments as validated JSON (`{}` for none); `None` if the text is not
+    /// JSON. The last text is kept with its JSON, so repeated arguments are parsed once.
+    fn arguments(&self, text: &str) -> Option<RawJson> {
+        let text = if text.is_empty() { "{}" } else { text };
+        let mut last = self.arguments.lock().ok()?;
+        if let Some((t, raw)) = last.as_ref()
+            && t == text
+        {
+            return Some(raw.clone());
+        }
+        let raw = RawJson::from_bytes(bytes::Bytes::copy_from_slice(text.as_bytes())).ok()?;
+        *last = Some((text.to_owned(), raw.clone()));
+        Some(raw)
+    }
+
     fn headers(&self, op: &Op) -> Vec<(http::HeaderName, http::HeaderValue)> {
         let mut out = Vec::with_capacity(op.headers.len() + 4);
         if let Some(ua) = &self.user_agent {
@@ -960,6 +978,7 @@ async fn drive_user(
         accept: http::HeaderValue::from_str(user.accept())
             .ok()
             .filter(|v| !v.is_empty()),
+        arguments: Mutex::new(None),
     });
     ctx.live.users.fetch_add(1, Ordering::Relaxed);
     ctx.sink.event(RunEvent::UserStarted { family: &family });
@@ -1771,19 +1790,26 @@ async fn call_round(
     if let Ok(mut ids) = wire.ids.lock() {
         ids.insert(op.id, (op.session, id));
     }
-    let mut params = BytesMut::with_capacity(arguments.len() + 128 + retry.map_or(0, <[u8]>::len));
-    params.put_slice(br#"{"name":"#);
-    params.put_slice(serde_json::to_string(name).unwrap_or_default().as_bytes());
-    params.put_slice(br#","arguments":"#);
-    params.put_slice(if arguments.is_empty() {
-        b"{}"
-    } else {
-        arguments.as_bytes()
-    });
-    if let Some(extra) = retry {
-        params.put_u8(b',');
-        params.put_slice(extra);
-    }
+    let params = match retry {
+        // The common case: the client writes the params from the name and the arguments,
+        // validated once per distinct arguments text (not the whole params every call).
+        None => None,
+        Some(extra) => {
+            let mut params = BytesMut::with_capacity(arguments.len() + 128 + extra.len());
+            params.put_slice(br#"{"name":"#);
+            params.put_slice(serde_json::to_string(name).unwrap_or_default().as_bytes());
+            params.put_slice(br#","arguments":"#);
+            params.put_slice(if arguments.is_empty() {
+                b"{}"
+            } else {
+                arguments.as_bytes()
+            });
+            params.put_u8(b',');
+            params.put_slice(extra);
+            params.put_u8(b'}');
+            Some(RawJson::from_bytes(params.freeze()).map_err(|_| Failure::Transport)?)
+        }
+    };
     let progress = meta
         .iter()
         .any(|(k, v)| k == "progressToken" && matches!(v, MetaValue::RequestId));
@@ -1799,13 +1825,12 @@ async fn call_round(
             (k.as_str(), value)
         })
         .collect();
-    params.put_u8(b'}');
-    let params = RawJson::from_bytes(params.freeze()).map_err(|_| Failure::Transport)?;
-    let mut builder = session
-        .request("tools/call")
-        .id(id)
-        .params(params)
-        .name(name)
+    let builder = session.request("tools/call").id(id);
+    let builder = match params {
+        Some(params) => builder.params(params).name(name),
+        None => builder.tool_params(name, &wire.arguments(arguments).ok_or(Failure::Transport)?),
+    };
+    let mut builder = builder
         .progress(progress)
         .protocol_version_header(op.protocol_header)
         .session_id_header(op.echo_session_id)
@@ -1894,8 +1919,11 @@ async fn call_round(
                     return Err(Failure::JsonRpc(code.code()));
                 }
                 let result = msg.result();
+                // Looked up only where the text holds the key at all: most results carry no
+                // `isError`, and a member lookup walks the whole result.
                 let is_error = result
                     .as_ref()
+                    .filter(|r| r.as_bytes().windows(9).any(|w| w == br#""isError""#))
                     .and_then(|r| r.member("isError"))
                     .is_some_and(|v| v.as_bytes() == b"true");
                 let interim =
