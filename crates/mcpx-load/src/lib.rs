@@ -5,6 +5,7 @@
 //! thresholds and exit codes) are described in [`report`].
 
 mod hist;
+mod precise;
 
 pub mod hdrlog;
 pub mod html;

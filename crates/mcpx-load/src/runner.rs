@@ -47,6 +47,7 @@ use mcpx_scenario::{
 use mcpx_wire::{Message, RawJson};
 
 use crate::metrics::{Outcome as RequestOutcome, RequestRecord};
+use crate::precise::PreciseTimer;
 use serde_json::Value as Json;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 use tokio::task::AbortHandle;
@@ -308,6 +309,9 @@ pub struct RunSummary {
     pub tools: Vec<String>,
     /// Why the run stopped early, if it did (Ctrl-C, request limit).
     pub stopped_early: Option<String>,
+    /// Call-rate model: when the call schedule started (µs into the run), once its sessions
+    /// were open.
+    pub calls_started_us: Option<u64>,
     /// Sessions that waited for a free channel (stdio process, legacy stream) because
     /// [`MAX_STDIO_PROCESSES`] / [`MAX_LEGACY_SSE_STREAMS`] were alive.
     pub channel_waits: u64,
@@ -466,9 +470,22 @@ pub async fn run(
         ..RunSummary::default()
     };
     let mut tasks = tokio::task::JoinSet::new();
-    let deadline = arrivals.deadline_us();
+    // The call-rate model's schedule starts once its sessions are open (see `CallClock`).
+    let mut clock = CallClock::new(ctx.opts.scenario.load.model == mcpx_scenario::LoadModel::Calls);
+    // Arrivals leave when they are due, not at the next millisecond tick (see `precise`).
+    let mut timer = PreciseTimer::new();
     loop {
         let now = ctx.now_us();
+        clock.update(
+            now,
+            ctx.drivers_ready.load(Ordering::Relaxed),
+            summary.users_finished,
+        );
+        let deadline = if clock.waiting() {
+            u64::MAX
+        } else {
+            clock.to_run(arrivals.deadline_us())
+        };
         if now >= deadline || *stop.borrow() || ctx.over_request_limit() {
             if *stop.borrow() {
                 summary.stopped_early = Some("interrupted".into());
@@ -479,13 +496,16 @@ pub async fn run(
         }
         while let Some(start) = pending
             .pop_if(|s| s.at_us <= now)
-            .or_else(|| arrivals.poll(now))
+            .or_else(|| arrivals.poll(clock.to_schedule(now)))
         {
             if start.kind == StartKind::Call {
                 if let Some(tx) = drivers.get(&start.index) {
-                    let _ = tx.try_send(start.at_us);
+                    let _ = tx.try_send(clock.to_run(start.at_us));
                 }
                 continue;
+            }
+            if start.kind == StartKind::Session {
+                clock.drivers += 1;
             }
             if ctx.live.users.load(Ordering::Relaxed) >= MAX_LIVE_USERS {
                 summary.users_refused += 1;
@@ -530,7 +550,7 @@ pub async fn run(
             break;
         }
         let next = [
-            arrivals.next_wakeup(),
+            arrivals.next_wakeup().map(|t| clock.to_run(t)),
             pending.last().map(|s| s.at_us),
             Some(deadline),
         ]
@@ -540,15 +560,17 @@ pub async fn run(
         .unwrap_or(deadline);
         let wait = Duration::from_micros(next.saturating_sub(ctx.now_us())).min(SCHEDULER_TICK);
         tokio::select! {
-            () = tokio::time::sleep(wait) => {}
+            () = timer.sleep_until(tokio::time::Instant::now() + wait) => {}
             Some(index) = finished_rx.recv() => {
                 summary.users_finished += 1;
                 arrivals.on_user_finished(index, ctx.now_us());
                 drivers.remove(&index);
             }
             _ = stop.changed() => {}
+            () = ctx.driver_ready.notified(), if clock.waiting() => {}
         }
     }
+    summary.calls_started_us = clock.started_us();
     // The deadline: every user closes what it holds, briefly.
     let _ = shutdown_tx.send(true);
     let grace = tokio::time::sleep(SHUTDOWN_GRACE);
@@ -591,6 +613,66 @@ struct RunCtx {
     channels: Option<Arc<Semaphore>>,
     /// Sessions that had to wait for a free channel.
     channel_waits: AtomicU64,
+    /// Call-rate session drivers whose session is open (they wait for calls).
+    drivers_ready: AtomicU64,
+    /// Wakes the scheduler when a driver becomes ready.
+    driver_ready: tokio::sync::Notify,
+}
+
+/// The call-rate model's schedule clock. `--call-rate R` measures calls at a fixed rate over
+/// open sessions, so its schedule starts when every session driver has opened its session
+/// (or ended trying), at most [`CALL_SCHEDULE_WAIT_US`] after the run started: calls due
+/// while the handshakes were still running would otherwise queue behind them, and the first
+/// second would measure the handshakes, not the calls. The schedule's times (arrivals, stages,
+/// duration, drain) are then offset by that start; other models start at once.
+struct CallClock {
+    /// `None`: not started yet; the run time at which the schedule's time 0 falls.
+    start_us: Option<u64>,
+    /// Session drivers started.
+    drivers: u64,
+}
+
+/// The longest a call-rate run waits for its sessions before its schedule starts anyway (a
+/// session that takes longer is slow or failing: its calls wait, and that counts).
+const CALL_SCHEDULE_WAIT_US: u64 = 10_000_000;
+
+impl CallClock {
+    fn new(calls_model: bool) -> Self {
+        Self {
+            start_us: (!calls_model).then_some(0),
+            drivers: 0,
+        }
+    }
+
+    /// Starts the schedule once the drivers started so far are ready or finished.
+    fn update(&mut self, now_us: u64, ready: u64, finished: u64) {
+        if self.start_us.is_none()
+            && ((self.drivers > 0 && ready.saturating_add(finished) >= self.drivers)
+                || now_us >= CALL_SCHEDULE_WAIT_US)
+        {
+            self.start_us = Some(now_us);
+        }
+    }
+
+    fn waiting(&self) -> bool {
+        self.start_us.is_none()
+    }
+
+    /// Run time (µs since the run started) to schedule time; before the start, 0 (only the
+    /// session starts at time 0 are due then).
+    fn to_schedule(&self, run_us: u64) -> u64 {
+        self.start_us.map_or(0, |s| run_us.saturating_sub(s))
+    }
+
+    /// Schedule time to run time (before the start, as if it started now: never earlier).
+    fn to_run(&self, schedule_us: u64) -> u64 {
+        schedule_us.saturating_add(self.start_us.unwrap_or(0))
+    }
+
+    /// When the call schedule started, for the call-rate model.
+    fn started_us(&self) -> Option<u64> {
+        self.start_us.filter(|_| self.drivers > 0)
+    }
 }
 
 impl RunCtx {
@@ -654,6 +736,8 @@ impl RunCtx {
             bearer,
             channels: opts_channels,
             channel_waits: AtomicU64::new(0),
+            drivers_ready: AtomicU64::new(0),
+            driver_ready: tokio::sync::Notify::new(),
         })
     }
 
@@ -984,6 +1068,8 @@ async fn drive_user(
     ctx.sink.event(RunEvent::UserStarted { family: &family });
     let mut running: FastMap<OpId, Running> = FastMap::default();
     let mut shut = false;
+    // A call-rate session driver tells the scheduler once its session is open.
+    let mut ready_told = inject.is_none();
     // One timer and one shutdown wait for the user's whole life, not a fresh pair for every
     // event: a new `sleep` registers in the timer wheel and a new `changed()` in the watch's
     // waiter list (a lock each) on every operation, and both were deregistered again a few
@@ -1033,6 +1119,11 @@ async fn drive_user(
                 Action::Finished => break 'user,
                 _ => {}
             }
+        }
+        if !ready_told && user.is_idle() {
+            ready_told = true;
+            ctx.drivers_ready.fetch_add(1, Ordering::Relaxed);
+            ctx.driver_ready.notify_one();
         }
         let wake = user.next_wakeup();
         let sleep = match wake {
@@ -2207,5 +2298,43 @@ async fn open_stream(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_call_schedule_starts_when_the_sessions_are_open() {
+        let mut c = CallClock::new(true);
+        assert!(c.waiting());
+        // Before the start only the session starts (time 0) are due.
+        assert_eq!(c.to_schedule(5_000), 0);
+        c.drivers = 3;
+        c.update(1_000, 2, 0);
+        assert!(c.waiting());
+        // The third driver ended trying (a failed handshake): it counts as settled.
+        c.update(2_500, 2, 1);
+        assert!(!c.waiting());
+        assert_eq!(c.started_us(), Some(2_500));
+        assert_eq!(c.to_schedule(3_000), 500);
+        assert_eq!(c.to_run(500), 3_000);
+    }
+
+    #[test]
+    fn a_call_schedule_waits_for_its_sessions_only_so_long() {
+        let mut c = CallClock::new(true);
+        c.drivers = 2;
+        c.update(CALL_SCHEDULE_WAIT_US, 0, 0);
+        assert_eq!(c.started_us(), Some(CALL_SCHEDULE_WAIT_US));
+    }
+
+    #[test]
+    fn other_models_start_at_once() {
+        let c = CallClock::new(false);
+        assert!(!c.waiting());
+        assert_eq!(c.to_schedule(42), 42);
+        assert_eq!(c.started_us(), None);
     }
 }

@@ -502,6 +502,10 @@ struct Chain {
     deadline: Option<u64>,
     /// Nobody waits for it; freed when done.
     background: bool,
+    /// When its first operation was due, if earlier than the moment it is launched: a call
+    /// injected by the call-rate schedule (`--call-rate`) is due at its arrival time, and the
+    /// time until the user task took it up is the generator's, counted in its latency.
+    due: Option<u64>,
     /// Its own random stream (set by `add_chain`): the parallel chains of a fan-out advance in
     /// the order their responses arrive, which the server decides, so drawing from the user's
     /// shared stream would make the workload depend on timing (and `--shard i/n` runs differ
@@ -519,6 +523,7 @@ impl Chain {
             force_session: false,
             deadline: None,
             background: false,
+            due: None,
             rng: Rng::from_seed(0),
         }
     }
@@ -712,9 +717,10 @@ impl VirtualUser {
     }
 
     /// Starts one tool call now (session drivers; on other users it runs alongside the
-    /// conversation). Ignored once the user is finishing.
-    pub fn inject_call(&mut self, now_us: u64) {
-        self.now = self.now.max(now_us);
+    /// conversation), due since `at_us`: its arrival in the call-rate schedule, from which its
+    /// first request's latency counts. Ignored once the user is finishing.
+    pub fn inject_call(&mut self, at_us: u64) {
+        self.now = self.now.max(at_us);
         if self.stream_closed_by_user || matches!(self.running, Some(Running::Finished)) {
             return;
         }
@@ -735,6 +741,7 @@ impl VirtualUser {
         items.push_back(Item::Call(tool));
         let mut ch = Chain::new(items);
         ch.background = true;
+        ch.due = Some(at_us);
         self.add_chain(ch);
     }
 
@@ -995,6 +1002,13 @@ impl VirtualUser {
             self.advance();
         }
         self.out.pop_front()
+    }
+
+    /// Whether this is a session driver ([`VirtualUser::session_driver`]) that has opened its
+    /// session and waits for [`VirtualUser::inject_call`].
+    #[must_use]
+    pub fn is_idle(&self) -> bool {
+        matches!(self.running, Some(Running::Idle))
     }
 
     /// When the user next has something to do without any outcome arriving.
@@ -2040,11 +2054,14 @@ impl VirtualUser {
         }
     }
 
-    fn launch(&mut self, op: Op, owner: Owner, tag: Tag, deadline: Option<(u64, Deadline)>) {
+    fn launch(&mut self, mut op: Op, owner: Owner, tag: Tag, deadline: Option<(u64, Deadline)>) {
         if let Owner::Chain(c) = owner
             && let Some(Some(ch)) = self.chains.get_mut(c)
         {
             ch.in_flight = Some(op.id);
+            if let Some(due) = ch.due.take() {
+                op.intended_us = op.intended_us.min(due);
+            }
         }
         self.in_flight.push(InFlight {
             id: op.id,

@@ -436,6 +436,13 @@ pub(crate) async fn run(
     if let Some(why) = &summary.stopped_early {
         notes.push(format!("stopped early: {why}"));
     }
+    if let Some(us) = summary.calls_started_us {
+        notes.push(format!(
+            "call-rate model: the call schedule started {:.1} ms into the run, once the \
+             sessions were open (the handshakes are not part of the fixed rate)",
+            us as f64 / 1000.0
+        ));
+    }
     if summary.channel_waits > 0 {
         notes.push(format!(
             "{} sessions waited for a free {} (the generator's limit, counted in their latency)",
