@@ -631,6 +631,11 @@ pub struct VirtualUser {
     chains: Vec<Option<Chain>>,
     in_flight: Vec<InFlight>,
     out: VecDeque<Action>,
+    /// The `now` at which the last [`advance`](Self::advance) ended on a pass without progress.
+    /// Such a pass changes nothing, so until an outcome, a new chain, a shutdown or a later
+    /// `now`, another one would find nothing either: [`poll`](Self::poll) skips it (the poll
+    /// that follows every action otherwise ran a whole pass for nothing).
+    settled_at: Option<u64>,
     answers: Vec<(u64, Op)>,
     stream: Option<OpId>,
     stream_attempts: u32,
@@ -749,6 +754,7 @@ impl VirtualUser {
     /// ([`CancelReason::Close`]), then [`Action::Finished`] (the run's drain deadline).
     pub fn shutdown(&mut self, now_us: u64) {
         self.now = self.now.max(now_us);
+        self.settled_at = None;
         if matches!(self.running, Some(Running::Finished)) {
             return;
         }
@@ -884,6 +890,7 @@ impl VirtualUser {
             chains: Vec::new(),
             in_flight: Vec::new(),
             out: VecDeque::new(),
+            settled_at: None,
             answers: Vec::new(),
             stream: None,
             stream_attempts: 0,
@@ -998,7 +1005,7 @@ impl VirtualUser {
     /// `now_us` must never go backwards.
     pub fn poll(&mut self, now_us: u64) -> Option<Action> {
         self.now = self.now.max(now_us);
-        if self.out.is_empty() {
+        if self.out.is_empty() && self.settled_at != Some(self.now) {
             self.advance();
         }
         self.out.pop_front()
@@ -1058,6 +1065,7 @@ impl VirtualUser {
     /// Feeds back what happened to `op` at `now_us`. Outcomes of unknown or abandoned
     /// operations are ignored.
     pub fn on_outcome(&mut self, op: OpId, outcome: Outcome, now_us: u64) {
+        self.settled_at = None;
         // Outcomes arrive when the server answers: what they draw (answers to server requests,
         // stream reconnects) comes from the background stream, never the program's.
         self.in_background(|u| u.on_outcome_inner(op, outcome, now_us));
@@ -1348,9 +1356,11 @@ impl VirtualUser {
                 progressed |= self.step_chain(c);
             }
             progressed |= self.step_program();
-            if !progressed
-                || !self.out.is_empty() && matches!(self.running, Some(Running::Finished))
-            {
+            if !progressed {
+                self.settled_at = Some(self.now);
+                break;
+            }
+            if !self.out.is_empty() && matches!(self.running, Some(Running::Finished)) {
                 break;
             }
         }
@@ -1467,6 +1477,8 @@ impl VirtualUser {
     }
 
     fn add_chain(&mut self, mut ch: Chain) -> usize {
+        // A new chain (a step's, or an injected call's) has work: the user is not settled.
+        self.settled_at = None;
         // Program chains are created in program order, whatever the timing; background ones
         // count apart so a reaction to the server never renumbers the program's chains.
         let (domain, n) = if ch.background {
@@ -1504,6 +1516,15 @@ impl VirtualUser {
 
     fn step_program(&mut self) -> bool {
         let now = self.now;
+        // Nothing to do (most passes): decided in place, without taking the state out and
+        // putting it back.
+        match &self.running {
+            Some(Running::Idle | Running::Finished) => return false,
+            Some(Running::Until(u)) if now < *u => return false,
+            Some(Running::Chains(ids)) if !self.chains_done(ids) => return false,
+            Some(Running::Step { chains, .. }) if !self.chains_done(chains) => return false,
+            _ => {}
+        }
         match self.running.take() {
             Some(Running::Idle) => {
                 self.running = Some(Running::Idle);
