@@ -248,8 +248,12 @@ pub(crate) fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Parsed, 
         ) else {
             return Err(CodecError::Head("header outside the head"));
         };
-        let name =
-            HeaderName::from_bytes(name).map_err(|_| CodecError::Head("invalid header name"))?;
+        let name = match common_name(name) {
+            Some(n) => n,
+            None => {
+                HeaderName::from_bytes(name).map_err(|_| CodecError::Head("invalid header name"))?
+            }
+        };
         if name == http::header::CONNECTION {
             for token in value.split(|&b| b == b',') {
                 let token = token.trim_ascii();
@@ -299,6 +303,27 @@ pub(crate) fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Parsed, 
         body,
         keep_alive,
     }))
+}
+
+/// The names MCP responses carry, as servers send them (lowercase), recognized by a plain
+/// match: [`HeaderName::from_bytes`] lowercases every name into a scratch buffer and then
+/// searches the standard names, ~120 instructions a header. Any other spelling takes that
+/// general path and yields the same name.
+fn common_name(name: &[u8]) -> Option<HeaderName> {
+    use http::header;
+    Some(match name {
+        b"content-type" => header::CONTENT_TYPE,
+        b"content-length" => header::CONTENT_LENGTH,
+        b"date" => header::DATE,
+        b"transfer-encoding" => header::TRANSFER_ENCODING,
+        b"connection" => header::CONNECTION,
+        b"cache-control" => header::CACHE_CONTROL,
+        b"keep-alive" => HeaderName::from_static("keep-alive"),
+        b"mcp-session-id" => HeaderName::from_static("mcp-session-id"),
+        b"server" => header::SERVER,
+        b"vary" => header::VARY,
+        _ => return None,
+    })
 }
 
 /// Where one header's name and value lie in the head (byte offsets).
@@ -686,6 +711,27 @@ mod tests {
             }
         }
         Ok((head, body))
+    }
+
+    #[test]
+    fn common_names_are_the_names_the_general_parse_gives() {
+        for name in [
+            "content-type",
+            "content-length",
+            "date",
+            "transfer-encoding",
+            "connection",
+            "cache-control",
+            "keep-alive",
+            "mcp-session-id",
+            "server",
+            "vary",
+        ] {
+            let general = HeaderName::from_bytes(name.as_bytes()).unwrap();
+            assert_eq!(common_name(name.as_bytes()), Some(general), "{name}");
+        }
+        assert_eq!(common_name(b"Content-Type"), None);
+        assert_eq!(common_name(b"x-other"), None);
     }
 
     #[test]
