@@ -111,10 +111,11 @@ pub fn main_with_args(args: impl IntoIterator<Item = impl Into<OsString> + Clone
     } else {
         logs.try_init().ok();
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Command::Record(a) = &cli.command {
+        runtime.worker_threads(usize::from(a.threads));
+    }
+    let runtime = match runtime.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("mcpx: cannot start the runtime: {e}");

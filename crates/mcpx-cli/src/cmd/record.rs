@@ -46,6 +46,12 @@ pub struct RecordArgs {
     /// Stop after this long, e.g. 10m (default: until Ctrl-C).
     #[arg(long, value_name = "DURATION")]
     pub duration: Option<String>,
+    /// Threads that carry the traffic (the trace is written by one more). One thread proxies
+    /// thousands of requests a second (bench/record/run.sh) and adds the least latency: each
+    /// further thread is woken to look for work whenever a request arrives, on cores the
+    /// server may need. Raise it for more than ~10,000 requests a second.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub threads: u16,
 }
 
 /// Runs `mcpx record` until `stop` (or `--duration`).
