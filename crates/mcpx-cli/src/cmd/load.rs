@@ -59,7 +59,8 @@ pub struct LoadArgs {
     #[arg(long, value_name = "R", conflicts_with = "call_rate")]
     pub rate: Option<f64>,
     /// Open model at the call level: R tool calls per second spread over --users sessions
-    /// (default 50).
+    /// (default 50). The sessions open first and the call schedule starts once they are (at
+    /// most 10 s in); each call's latency counts from its scheduled arrival.
     #[arg(long, value_name = "R")]
     pub call_rate: Option<f64>,
     /// Ramp stages, k6-style DURATION:TARGET (repeatable), e.g. --stage 30s:10 --stage 1m:50.
