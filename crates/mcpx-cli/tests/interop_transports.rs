@@ -16,7 +16,7 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -44,50 +44,11 @@ impl Output {
 
 /// Runs `cmd` to completion (killed after [`CLIENT_TIMEOUT`]), feeding it `input`.
 fn run(cmd: &mut Command, input: Option<&[u8]>) -> Output {
-    let mut child = cmd
-        .stdin(if input.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
-    if let Some(input) = input {
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(input).unwrap();
-        // Dropped: EOF.
-    }
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut text = Vec::new();
-            let _ = pipe.read_to_end(&mut text);
-            String::from_utf8_lossy(&text).into_owned()
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().unwrap()));
-    let stderr = drain(Box::new(child.stderr.take().unwrap()));
-    let deadline = Instant::now() + CLIENT_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut stderr = stderr.join().unwrap();
-    if status.is_none() {
-        stderr.push_str(&format!("\nKILLED after {CLIENT_TIMEOUT:?}"));
-    }
+    let ran = support::run_with(cmd, input, CLIENT_TIMEOUT);
     Output {
-        ok: status.is_some_and(|s| s.success()),
-        stdout: stdout.join().unwrap(),
-        stderr,
+        ok: ran.ok(),
+        stdout: ran.stdout,
+        stderr: ran.stderr,
     }
 }
 

@@ -16,6 +16,8 @@
     reason = "tests"
 )]
 
+mod support;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -112,38 +114,11 @@ fn stop_record(mut p: Proc, mut stdout: BufReader<std::process::ChildStdout>) ->
 
 /// Runs a command to its end (bounded): exit code, stdout, stderr.
 fn run(cmd: &mut Command) -> (i32, String, String) {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .env("NO_COLOR", "1")
-        .spawn()
-        .unwrap();
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut text = Vec::new();
-            let _ = pipe.read_to_end(&mut text);
-            String::from_utf8_lossy(&text).into_owned()
-        })
+    let ran = support::run_with(cmd.env("NO_COLOR", "1"), None, BOUND);
+    let Some(status) = ran.status else {
+        panic!("{cmd:?} did not end within {BOUND:?}");
     };
-    let out = drain(Box::new(child.stdout.take().unwrap()));
-    let err = drain(Box::new(child.stderr.take().unwrap()));
-    let started = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if started.elapsed() > BOUND {
-            let _ = child.kill();
-            panic!("{cmd:?} did not end within {BOUND:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    (
-        status.code().unwrap_or(-1),
-        out.join().unwrap(),
-        err.join().unwrap(),
-    )
+    (status.code().unwrap_or(-1), ran.stdout, ran.stderr)
 }
 
 fn replay(args: &[&str]) -> (i32, String, String) {

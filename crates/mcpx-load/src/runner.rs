@@ -481,11 +481,7 @@ pub async fn run(
             ctx.drivers_ready.load(Ordering::Relaxed),
             summary.users_finished,
         );
-        let deadline = if clock.waiting() {
-            u64::MAX
-        } else {
-            clock.to_run(arrivals.deadline_us())
-        };
+        let deadline = clock.deadline(arrivals.deadline_us());
         if now >= deadline || *stop.borrow() || ctx.over_request_limit() {
             if *stop.borrow() {
                 summary.stopped_early = Some("interrupted".into());
@@ -667,6 +663,12 @@ impl CallClock {
     /// Schedule time to run time (before the start, as if it started now: never earlier).
     fn to_run(&self, schedule_us: u64) -> u64 {
         schedule_us.saturating_add(self.start_us.unwrap_or(0))
+    }
+
+    /// The run's deadline for a schedule ending at `schedule_us`: none before the start.
+    fn deadline(&self, schedule_us: u64) -> u64 {
+        self.start_us
+            .map_or(u64::MAX, |s| schedule_us.saturating_add(s))
     }
 
     /// When the call schedule started, for the call-rate model.

@@ -8,9 +8,9 @@
     reason = "each test crate uses a different part of the support module"
 )]
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 /// The peers folder (`MCPX_PEERS`), or `None` after printing one loud line saying what is
@@ -44,15 +44,38 @@ pub(crate) fn script(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Runs `cmd` to completion, killed after `bound`: whether it succeeded, and its stdout then
-/// stderr.
-pub(crate) fn run_bounded(cmd: &mut Command, bound: Duration) -> (bool, String) {
+/// A command run to its end (or killed at its bound).
+pub(crate) struct Ran {
+    /// `None`: killed at the bound.
+    pub(crate) status: Option<ExitStatus>,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+}
+
+impl Ran {
+    pub(crate) fn ok(&self) -> bool {
+        self.status.is_some_and(|s| s.success())
+    }
+}
+
+/// Runs `cmd` to completion, fed `input` on stdin (then EOF; no stdin without it), killed after
+/// `bound`.
+pub(crate) fn run_with(cmd: &mut Command, input: Option<&[u8]>, bound: Duration) -> Ran {
     let mut child = cmd
-        .stdin(Stdio::null())
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    if let Some(input) = input {
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(input).unwrap();
+        // Dropped: EOF.
+    }
     let drain = |mut pipe: Box<dyn Read + Send>| {
         std::thread::spawn(move || {
             let mut text = Vec::new();
@@ -74,9 +97,20 @@ pub(crate) fn run_bounded(cmd: &mut Command, bound: Duration) -> (bool, String) 
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    let mut text = format!("{}{}", stdout.join().unwrap(), stderr.join().unwrap());
+    let mut stderr = stderr.join().unwrap();
     if status.is_none() {
-        text.push_str(&format!("\nKILLED after {bound:?}"));
+        stderr.push_str(&format!("\nKILLED after {bound:?}"));
     }
-    (status.is_some_and(|s| s.success()), text)
+    Ran {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr,
+    }
+}
+
+/// Runs `cmd` to completion, killed after `bound`: whether it succeeded, and its stdout then
+/// stderr.
+pub(crate) fn run_bounded(cmd: &mut Command, bound: Duration) -> (bool, String) {
+    let ran = run_with(cmd, None, bound);
+    (ran.ok(), format!("{}{}", ran.stdout, ran.stderr))
 }
