@@ -363,7 +363,7 @@ pub async fn record(
     );
     let file = TraceFile::create(opts.trace.clone(), header).map_err(RecordError::Trace)?;
     let (trace, writer) = file.start(opts.recorder);
-    let writer = tokio::task::spawn_blocking(move || writer.run());
+    let writer = spawn_writer(writer).map_err(RecordError::Trace)?;
     let mut connector = HttpConnector::new();
     connector.set_connect_timeout(Some(UPSTREAM_CONNECT_TIMEOUT));
     connector.set_nodelay(true);
@@ -458,7 +458,7 @@ pub async fn record(
     drop(shared);
     let stats: WriterStats = writer
         .await
-        .map_err(|e| RecordError::Trace(std::io::Error::other(e)))?
+        .map_err(|_| RecordError::Trace(std::io::Error::other("the trace writer thread died")))?
         .map_err(RecordError::Trace)?;
     Ok(RecordSummary {
         exchanges,
@@ -467,6 +467,36 @@ pub async fn record(
         rotations: stats.rotations,
         upstream_errors,
     })
+}
+
+/// Nice value of the trace writer's thread: the lowest priority there is. The writer batches
+/// its work (JSON, redaction, file writes: most of the recording's CPU) every
+/// [`crate::limits::WRITER_TICK`]; at normal priority each batch is a burst that the proxy's
+/// and the server's threads wait behind on a busy machine, which shows in the tail latency of
+/// the exchanges it records. At nice 19 the scheduler runs a woken proxy thread ahead of it;
+/// the writer still gets every idle moment, and its queue absorbs the wait
+/// ([`crate::limits::TRACE_QUEUE_OBS`]; what overflows is counted, never blocks the proxy).
+const WRITER_NICE: i32 = 19;
+
+/// Starts the trace writer on a thread of its own at [`WRITER_NICE`] (a dedicated thread, not
+/// tokio's blocking pool: a pool thread would stay niced for whatever runs on it later).
+fn spawn_writer(
+    writer: crate::tracefile::TraceWriter,
+) -> std::io::Result<tokio::sync::oneshot::Receiver<std::io::Result<WriterStats>>> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("mcpx-trace-writer".into())
+        .spawn(move || {
+            #[cfg(target_os = "linux")]
+            if let Err(e) =
+                rustix::process::setpriority_process(Some(rustix::thread::gettid()), WRITER_NICE)
+            {
+                // Not fatal: the trace is the same, only the proxy's tail is less protected.
+                tracing::debug!(error = %e, "could not lower the trace writer's priority");
+            }
+            let _ = tx.send(writer.run());
+        })?;
+    Ok(rx)
 }
 
 fn strip_hop_by_hop(h: &mut HeaderMap) {
