@@ -56,7 +56,8 @@ pub(crate) const READ_CHUNK: usize = 8 * 1024;
 
 /// A malformed or unacceptable HTTP/1.1 response.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum CodecError {
+#[non_exhaustive]
+pub enum CodecError {
     /// The head is not valid HTTP/1.x (httparse's reason).
     Head(&'static str),
     /// The head is over [`MAX_HEAD_BYTES`] or has more than [`MAX_HEADERS`] headers.
@@ -100,7 +101,8 @@ impl std::error::Error for CodecError {}
 
 /// How a response body is delimited (RFC 9112 section 6.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum BodyKind {
+#[non_exhaustive]
+pub enum BodyKind {
     /// No body (HEAD, 204, 304, `Content-Length: 0`).
     Empty,
     /// `Content-Length` bytes.
@@ -402,7 +404,8 @@ fn parse_decimal(s: &[u8]) -> Option<u64> {
 
 /// What [`BodyDecoder::decode`] produced.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Decoded {
+#[non_exhaustive]
+pub enum Decoded {
     /// Body bytes (never empty), split off the buffer without a copy.
     Data(Bytes),
     /// The buffer holds no further body bytes: read more.
@@ -428,12 +431,13 @@ enum BodyState {
 
 /// An incremental response body decoder: feed it the connection's read buffer after each read.
 #[derive(Clone, Debug)]
-pub(crate) struct BodyDecoder {
+pub struct BodyDecoder {
     state: BodyState,
 }
 
 impl BodyDecoder {
-    pub(crate) fn new(kind: BodyKind) -> Self {
+    /// A decoder for a body delimited as `kind` says.
+    pub fn new(kind: BodyKind) -> Self {
         let state = match kind {
             BodyKind::Empty => BodyState::Done,
             BodyKind::Length(n) => BodyState::Length(n),
@@ -444,12 +448,16 @@ impl BodyDecoder {
     }
 
     /// Whether the body has been read to its end.
-    pub(crate) fn is_done(&self) -> bool {
+    pub fn is_done(&self) -> bool {
         self.state == BodyState::Done
     }
 
     /// The next piece of the body from the front of `buf` (consumed from it).
-    pub(crate) fn decode(&mut self, buf: &mut BytesMut) -> Result<Decoded, CodecError> {
+    ///
+    /// # Errors
+    ///
+    /// A malformed chunked framing, or trailers over their cap.
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Decoded, CodecError> {
         loop {
             match self.state {
                 BodyState::Done => return Ok(Decoded::Done),
@@ -520,7 +528,11 @@ impl BodyDecoder {
     }
 
     /// The connection reached EOF: fine for a body delimited by the close, an error otherwise.
-    pub(crate) fn eof(&mut self) -> Result<(), CodecError> {
+    ///
+    /// # Errors
+    ///
+    /// [`CodecError::Incomplete`] when the body was not complete.
+    pub fn eof(&mut self) -> Result<(), CodecError> {
         match self.state {
             BodyState::Close | BodyState::Done => {
                 self.state = BodyState::Done;

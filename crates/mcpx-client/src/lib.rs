@@ -95,6 +95,14 @@ mod pool;
 mod raw;
 mod session;
 
+/// HTTP/1.1 body framing (RFC 9112 section 6.3), sans-IO: how a body is delimited and an
+/// incremental decoder for it. The client's inline HTTP/1.1 path uses it for response bodies;
+/// `mcpx record`'s inline proxy path uses it for both directions (the chunked coding is the
+/// same for requests).
+pub mod http1 {
+    pub use crate::h1::{BodyDecoder, BodyKind, CodecError, Decoded};
+}
+
 pub use error::{Error, Phase};
 pub use exchange::{Event, EventKind, EventStream, Exchange, RequestBuilder};
 pub use handler::{ClientHandler, HandlerError, HandlerFuture};

@@ -62,3 +62,35 @@ pub const MAX_REPLAY_BODY_BYTES: usize = 16 << 20;
 /// Live SSE event ids and server request ids remembered per replayed user copy (cursor and answer
 /// mapping); past this the oldest mapping is not kept.
 pub const MAX_BINDINGS_PER_COPY: usize = 65_536;
+
+/// Largest HTTP/1.1 request or response head the inline proxy path reads (64 KiB, 431 or 502
+/// beyond). MCP heads are a few hundred bytes; the room is for large cookies and tokens, and a
+/// peer that never ends its head fails at once instead of growing a buffer.
+pub const MAX_HTTP1_HEAD_BYTES: usize = 64 << 10;
+
+/// Headers in one HTTP/1.1 head on the inline path: hyper's default, so what the hyper path
+/// accepted is accepted.
+pub const MAX_HTTP1_HEADERS: usize = 100;
+
+/// Interim (1xx) responses skipped before the final one: a server sends one `100 Continue` or
+/// a few `103 Early Hints` at most; more is a loop.
+pub const MAX_INTERIM_RESPONSES: usize = 8;
+
+/// How long an inbound keep-alive connection may sit idle between requests before the proxy
+/// closes it (clients reopen one when they need it; Claude Code's GET stream is a request in
+/// progress, not idle).
+pub const INBOUND_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// How long a client may take to send a request head or the next piece of a request body once
+/// it has started (a stalled or slowloris client loses its connection, not the proxy's memory).
+pub const CLIENT_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// After refusing a request (413, 431, 400), how long the inline path keeps reading and
+/// discarding what the client still sends before it closes (a "lingering close"): closing a
+/// socket with unread bytes resets it, and the client would lose the answer that says what to
+/// fix. Bounded in time and in bytes ([`REFUSAL_LINGER_BYTES`]).
+pub const REFUSAL_LINGER: Duration = Duration::from_secs(2);
+
+/// Bytes discarded at most during [`REFUSAL_LINGER`]: a body just over the cap is drained,
+/// an endless one is cut off.
+pub const REFUSAL_LINGER_BYTES: usize = 2 * MAX_REQUEST_BODY_BYTES;

@@ -1,7 +1,8 @@
 //! `mcpx record`: a transparent reverse proxy that writes what passes through as `mcpx-trace/1`.
 //!
-//! - Inbound: HTTP/1.1 and h2c on one port (hyper-util's auto builder), or TLS with ALPN when a
-//!   certificate is given. Outbound: each inbound HTTP/1.1 connection gets an upstream HTTP/1.1
+//! - Inbound: HTTP/1.1 and h2c on one port, or TLS with ALPN when a certificate is given. A plain
+//!   HTTP/1.1 connection to an HTTP/1.1 upstream (the common case) is served by hand in [`h1`]
+//!   (no hyper on either side); h2c and TLS connections by hyper-util's auto builder, below. Outbound: each inbound HTTP/1.1 connection gets an upstream HTTP/1.1
 //!   connection of its own (`Link`), opened at its first request and driven by the same task
 //!   as the inbound one: a request crosses no task or thread on its way through (each hop is a
 //!   wake-up, and on shared cores a wake-up can wait for a time slice), and the proxy holds as
@@ -47,6 +48,8 @@ use mcpx_trace::Dir;
 use mcpx_trace::Header;
 use mcpx_trace::record::RecorderOptions;
 use tokio::net::{TcpListener, TcpStream};
+
+mod h1;
 
 use crate::limits::{MAX_IDLE_UPSTREAM_PER_HOST, MAX_REQUEST_BODY_BYTES, UPSTREAM_CONNECT_TIMEOUT};
 use crate::tracefile::{
@@ -383,6 +386,9 @@ pub async fn record(
     // Connections are watched for a graceful shutdown (idle keep-alive ones close at once,
     // busy ones finish their exchanges) and aborted after RECORD_DRAIN.
     let graceful = GracefulShutdown::new();
+    // The same for the inline HTTP/1.1 connections: idle ones close when this turns true, busy
+    // ones after their exchange.
+    let (close_tx, close_rx) = tokio::sync::watch::channel(false);
     let mut conns = tokio::task::JoinSet::new();
     let mut next_conn = 0u64;
     tokio::pin!(shutdown);
@@ -407,7 +413,16 @@ pub async fn record(
         let shared = shared.clone();
         let tls = tls.clone();
         let watcher = graceful.watcher();
+        let mut closing = close_rx.clone();
         conns.spawn(async move {
+            // Plain HTTP/1.1 to an HTTP/1.1 upstream, the common case, takes the inline path.
+            if tls.is_none() && !shared.upstream_http2 {
+                match h1::preface(&socket, &mut closing).await {
+                    h1::Preface::Http1 => return h1::serve(shared, conn, socket, closing).await,
+                    h1::Preface::Gone => return,
+                    h1::Preface::Http2 => {}
+                }
+            }
             let link = Arc::new(Link {
                 slot: Mutex::new(Slot::Empty),
                 opened: Mutex::new(None),
@@ -442,7 +457,12 @@ pub async fn record(
         });
     }
     drop(listener);
-    if tokio::time::timeout(crate::limits::RECORD_DRAIN, graceful.shutdown())
+    let _ = close_tx.send(true);
+    let drain = async {
+        graceful.shutdown().await;
+        while conns.join_next().await.is_some() {}
+    };
+    if tokio::time::timeout(crate::limits::RECORD_DRAIN, drain)
         .await
         .is_err()
     {
