@@ -3,8 +3,10 @@
 //! One task schedules arrivals ([`Arrivals`]) and starts a task per virtual user. A user task
 //! owns its [`VirtualUser`] state machine: it starts each operation the user asks for in a
 //! task of its own (so a user's parallel calls overlap, as Claude's do), feeds every outcome
-//! back, and sleeps until the user's next wake-up or the next outcome. Every request is
-//! reported to a [`Sink`] with its *intended* send time (the moment the user's schedule said
+//! back (with the time it arrived), and sleeps until the user's next wake-up or the next
+//! outcome (the last few milliseconds of a wait on the run's high-resolution wheel,
+//! `precise::Wheel`, not tokio's millisecond timer). Every request is reported to a [`Sink`]
+//! with its *intended* send time (the moment the user's schedule said
 //! to send it), so latency includes any time the generator or the server made it wait: no
 //! coordinated omission (the wrk2 rule). The sink also learns how late each request left
 //! (generator lag), so a generator that falls behind says so.
@@ -47,7 +49,7 @@ use mcpx_scenario::{
 use mcpx_wire::{Message, RawJson};
 
 use crate::metrics::{Outcome as RequestOutcome, RequestRecord};
-use crate::precise::PreciseTimer;
+use crate::precise::{PreciseTimer, WakeSlot, Wheel};
 use serde_json::Value as Json;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 use tokio::task::AbortHandle;
@@ -613,6 +615,8 @@ struct RunCtx {
     drivers_ready: AtomicU64,
     /// Wakes the scheduler when a driver becomes ready.
     driver_ready: tokio::sync::Notify,
+    /// Users' sub-millisecond wake-ups (think times, answer delays, backoffs).
+    wheel: Wheel,
 }
 
 /// The call-rate model's schedule clock. `--call-rate R` measures calls at a fixed rate over
@@ -740,6 +744,7 @@ impl RunCtx {
             channel_waits: AtomicU64::new(0),
             drivers_ready: AtomicU64::new(0),
             driver_ready: tokio::sync::Notify::new(),
+            wheel: Wheel::spawn(),
         })
     }
 
@@ -1002,6 +1007,9 @@ struct OpEvent {
     outcome: Outcome,
     /// The operation is over (its task ends).
     last: bool,
+    /// When it happened (µs since the run started): the user times what follows from here,
+    /// not from when its task got round to the event.
+    at_us: u64,
 }
 
 async fn drive_user(
@@ -1078,6 +1086,11 @@ async fn drive_user(
     // microseconds later. Resetting a sleep to a later deadline only moves its expiry.
     let timer = tokio::time::sleep(SCHEDULER_TICK);
     tokio::pin!(timer);
+    // Waits end when they are due, not at tokio's next millisecond tick: what the user sends
+    // after one is intended at its due time, so a late wake-up is latency (and lag) the
+    // server did not cause.
+    let slot = Arc::new(WakeSlot::default());
+    let base = tokio::time::Instant::from_std(ctx.start);
     let stop = async move {
         loop {
             if shutdown.changed().await.is_err() || *shutdown.borrow() {
@@ -1127,25 +1140,19 @@ async fn drive_user(
             ctx.drivers_ready.fetch_add(1, Ordering::Relaxed);
             ctx.driver_ready.notify_one();
         }
-        let wake = user.next_wakeup();
-        let sleep = match wake {
-            Some(at) => Duration::from_micros(at.saturating_sub(ctx.now_us())),
-            None => SCHEDULER_TICK * 10,
-        };
-        let now = tokio::time::Instant::now();
-        timer
-            .as_mut()
-            .reset(now.checked_add(sleep).unwrap_or(now + FAR_FUTURE));
+        let wake = user
+            .next_wakeup()
+            .map(|at| base.checked_add(Duration::from_micros(at)));
         tokio::select! {
             ev = rx.recv() => {
                 if let Some(ev) = ev {
                     if ev.last {
                         running.remove(&ev.op);
                     }
-                    user.on_outcome(ev.op, ev.outcome, ctx.now_us());
+                    user.on_outcome(ev.op, ev.outcome, ev.at_us);
                 }
             }
-            () = &mut timer => {}
+            () = wake_at(timer.as_mut(), &ctx.wheel, &slot, wake) => {}
             Some(at) = async {
                 match inject.as_mut() {
                     Some(rx) => rx.recv().await,
@@ -1182,6 +1189,37 @@ async fn drive_user(
         requests: wire.requests.load(Ordering::Relaxed),
         at_us: ctx.now_us(),
     });
+}
+
+/// Sleeps until `deadline` (`Some(None)`: past what an `Instant` holds; `None`: nothing due,
+/// a while): on tokio's millisecond timer (`timer`, the user's one `Sleep`, reset: a fresh one
+/// per wait would register in the timer wheel every time) until [`Wheel::MARGIN`] before it,
+/// then on the run's high-resolution wheel for the rest.
+async fn wake_at(
+    mut timer: std::pin::Pin<&mut tokio::time::Sleep>,
+    wheel: &Wheel,
+    slot: &Arc<WakeSlot>,
+    deadline: Option<Option<tokio::time::Instant>>,
+) {
+    let now = tokio::time::Instant::now();
+    let deadline = match deadline {
+        Some(Some(d)) => d,
+        Some(None) => now + FAR_FUTURE,
+        None => {
+            timer.as_mut().reset(now + SCHEDULER_TICK * 10);
+            return timer.await;
+        }
+    };
+    if deadline <= now {
+        return;
+    }
+    if let Some(coarse) = deadline.checked_sub(Wheel::MARGIN)
+        && coarse > now
+    {
+        timer.as_mut().reset(coarse);
+        timer.as_mut().await;
+    }
+    wheel.sleep_until(slot, deadline).await;
 }
 
 /// An operation in flight, as the user task knows it.
@@ -1274,11 +1312,13 @@ async fn run_op(wire: Arc<UserWire>, op: Op, tx: mpsc::Sender<OpEvent>) {
     if let Ok(mut ids) = wire.ids.lock() {
         ids.remove(&id);
     }
+    let at_us = wire.ctx.now_us();
     let _ = tx
         .send(OpEvent {
             op: id,
             outcome,
             last: true,
+            at_us,
         })
         .await;
 }
@@ -1818,6 +1858,7 @@ async fn answer_inputs(
                     op: op.id,
                     outcome: Outcome::ServerRequest(rid, kind),
                     last: false,
+                    at_us: wire.ctx.now_us(),
                 })
                 .await;
             waits.push((key.clone(), rx));
@@ -1977,6 +2018,7 @@ async fn call_round(
                         op: op.id,
                         outcome: Outcome::Progress,
                         last: false,
+                        at_us: at,
                     })
                     .await;
             }
@@ -1993,6 +2035,7 @@ async fn call_round(
                             op: op.id,
                             outcome: Outcome::ServerRequest(rid, kind),
                             last: false,
+                            at_us: at,
                         })
                         .await;
                 }
@@ -2121,6 +2164,7 @@ impl Bridge {
             return Box::pin(async move { Err(refuse()) });
         };
         let events = wire.events.clone();
+        let at_us = wire.ctx.now_us();
         drop(wire);
         Box::pin(async move {
             let _ = events
@@ -2128,6 +2172,7 @@ impl Bridge {
                     op,
                     outcome: Outcome::ServerRequest(rid, request),
                     last: false,
+                    at_us,
                 })
                 .await;
             match rx.await {
@@ -2231,6 +2276,7 @@ async fn stream_opened(
             op: op.id,
             outcome: Outcome::StreamOpen,
             last: false,
+            at_us: ctx.now_us(),
         })
         .await;
     held

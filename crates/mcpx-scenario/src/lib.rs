@@ -25,8 +25,14 @@
 //!    facts users need: discover listed 2026-07-28, advertised capabilities, `isError`),
 //!    [`Outcome::Failed`], [`Outcome::Progress`] (resets Claude Code's idle deadline),
 //!    [`Outcome::StreamOpen`], [`Outcome::ServerRequest`] (answered later with an
-//!    [`OpKind::Answer`]). Then poll again.
+//!    [`OpKind::Answer`]), each with the time it *arrived* (not when the runner got round to
+//!    it). Then poll again.
 //! 5. Sleep until [`VirtualUser::next_wakeup`] or the next response, whichever comes first.
+//!
+//! Every request that follows an answer is intended at that answer's arrival plus the drawn
+//! wait (think time, a person's answer delay, a backoff), and a timer's request at the timer's
+//! due time: [`Op::intended_us`] never depends on how late the runner polls, so a late runner
+//! shows as latency and lag instead of silently sending less (the wrk2 rule).
 //!
 //! ```
 //! use std::sync::Arc;

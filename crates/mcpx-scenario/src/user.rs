@@ -494,6 +494,10 @@ enum Item {
 struct Chain {
     items: VecDeque<Item>,
     in_flight: Option<OpId>,
+    /// When its next item is due, µs: the chain's start, then the arrival of each answer (plus
+    /// the drawn wait of an [`Item::Wait`]). The operation launched next is intended at this
+    /// time, whenever the runner gets to it (the wrk2 rule: the generator's lateness, a coarse
+    /// timer's or a busy task's, counts in latency and in the report's lag, never hides).
     wait_until: u64,
     session: Option<SessionRef>,
     /// `on_exit`: its handshake always opens a session ("/exit opens one more short session").
@@ -502,10 +506,6 @@ struct Chain {
     deadline: Option<u64>,
     /// Nobody waits for it; freed when done.
     background: bool,
-    /// When its first operation was due, if earlier than the moment it is launched: a call
-    /// injected by the call-rate schedule (`--call-rate`) is due at its arrival time, and the
-    /// time until the user task took it up is the generator's, counted in its latency.
-    due: Option<u64>,
     /// Its own random stream (set by `add_chain`): the parallel chains of a fan-out advance in
     /// the order their responses arrive, which the server decides, so drawing from the user's
     /// shared stream would make the workload depend on timing (and `--shard i/n` runs differ
@@ -514,16 +514,16 @@ struct Chain {
 }
 
 impl Chain {
-    fn new(items: VecDeque<Item>) -> Self {
+    /// A chain whose first item is due at `at` µs.
+    fn new(items: VecDeque<Item>, at: u64) -> Self {
         Self {
             items,
             in_flight: None,
-            wait_until: 0,
+            wait_until: at,
             session: None,
             force_session: false,
             deadline: None,
             background: false,
-            due: None,
             rng: Rng::from_seed(0),
         }
     }
@@ -647,6 +647,11 @@ pub struct VirtualUser {
     last_call_end: Option<u64>,
     /// When the turn in progress began (its `on_turn`), for [`UserStats::turn_us`].
     turn_started: Option<u64>,
+    /// When the program reached its current point, µs: the user's arrival, the arrival of the
+    /// last answer of a finished sequence or step, the end of a think. What the program starts
+    /// next is due then (a think ends at this time + the drawn wait), not when the runner
+    /// happened to poll: its requests are intended from there.
+    prog_at: u64,
     now: u64,
     record: bool,
     accept_json_only: bool,
@@ -744,9 +749,10 @@ impl VirtualUser {
             items.extend(f.sequence.before_call.iter().map(|t| Item::Token(*t)));
         }
         items.push_back(Item::Call(tool));
-        let mut ch = Chain::new(items);
+        // Due at its arrival in the schedule: the time until the user task took it up is the
+        // generator's, counted in its latency.
+        let mut ch = Chain::new(items, at_us);
         ch.background = true;
-        ch.due = Some(at_us);
         self.add_chain(ch);
     }
 
@@ -759,6 +765,7 @@ impl VirtualUser {
             return;
         }
         self.active = false;
+        self.prog_at = self.prog_at.max(now_us);
         self.chains.clear();
         for f in &mut self.in_flight {
             f.owner = Owner::Detached;
@@ -901,6 +908,7 @@ impl VirtualUser {
             active: true,
             last_call_end: None,
             turn_started: None,
+            prog_at: now,
             now,
             record: false,
             accept_json_only,
@@ -1062,8 +1070,11 @@ impl VirtualUser {
         t
     }
 
-    /// Feeds back what happened to `op` at `now_us`. Outcomes of unknown or abandoned
-    /// operations are ignored.
+    /// Feeds back what happened to `op`, arrived at `now_us`: the moment the answer (event)
+    /// arrived, which may be earlier than the last [`poll`](Self::poll)'s time when the runner
+    /// takes it up late. What follows the answer is intended from that arrival (plus any drawn
+    /// wait), so the runner's lateness is counted. Outcomes of unknown or abandoned operations
+    /// are ignored.
     pub fn on_outcome(&mut self, op: OpId, outcome: Outcome, now_us: u64) {
         self.settled_at = None;
         // Outcomes arrive when the server answers: what they draw (answers to server requests,
@@ -1084,6 +1095,8 @@ impl VirtualUser {
 
     fn on_outcome_inner(&mut self, op: OpId, outcome: Outcome, now_us: u64) {
         self.now = self.now.max(now_us);
+        // The arrival (never later than the user's clock).
+        let at = now_us.min(self.now);
         let Some(pos) = self.in_flight.iter().position(|f| f.id == op) else {
             return;
         };
@@ -1092,29 +1105,25 @@ impl VirtualUser {
                 if let Some(f) = self.in_flight.get_mut(pos)
                     && let Some((_, _, last)) = f.idle.as_mut()
                 {
-                    *last = self.now;
+                    *last = (*last).max(at);
                 }
             }
             Outcome::StreamOpen => {
                 if let Some(f) = self.in_flight.get_mut(pos) {
-                    if let Owner::Chain(c) = f.owner
-                        && let Some(Some(ch)) = self.chains.get_mut(c)
-                    {
-                        ch.in_flight = None;
-                    }
-                    f.owner = Owner::Stream;
+                    let owner = std::mem::replace(&mut f.owner, Owner::Stream);
+                    self.release_owner(owner, at);
                     self.stream = Some(op);
-                    self.stream_opened_at = self.now;
+                    self.stream_opened_at = at;
                 }
             }
-            Outcome::ServerRequest(id, req) => self.on_server_request(pos, id, req),
+            Outcome::ServerRequest(id, req) => self.on_server_request(pos, id, req, at),
             Outcome::Done(d) => {
                 let f = self.in_flight.swap_remove(pos);
-                self.complete(f, Ok(d));
+                self.complete(f, Ok(d), at);
             }
             Outcome::Failed(e) => {
                 let f = self.in_flight.swap_remove(pos);
-                self.complete(f, Err(e));
+                self.complete(f, Err(e), at);
             }
         }
     }
@@ -1122,7 +1131,8 @@ impl VirtualUser {
     // --------------------------------------------------------------------------------------
     // Completion.
 
-    fn complete(&mut self, f: InFlight, result: Result<Done, Failure>) {
+    /// `f` ended at `at` (its answer's arrival, or the deadline that abandoned it).
+    fn complete(&mut self, f: InFlight, result: Result<Done, Failure>, at: u64) {
         match f.tag {
             Tag::Discover => {
                 self.last_discover_modern = matches!(result, Ok(d) if d.modern);
@@ -1139,27 +1149,27 @@ impl VirtualUser {
                 }
                 Err(_) => self.abort_owner(f.owner),
             },
-            Tag::Call => self.last_call_end = Some(self.now),
+            Tag::Call => self.last_call_end = Some(at),
             Tag::Stream => {
                 let was_open = f.owner == Owner::Stream;
                 if was_open {
                     self.stream = None;
                 }
-                self.on_stream_end(f, result, was_open);
+                self.on_stream_end(f, result, was_open, at);
                 return;
             }
             Tag::Initialize { bound: false } | Tag::Other => {}
         }
         if result == Err(Failure::Http(404)) {
-            self.on_session_gone(&f);
+            self.on_session_gone(&f, at);
         }
-        self.release_owner(f.owner);
+        self.release_owner(f.owner, at);
     }
 
     /// A legacy request answered 404: the server dropped the session (idle expiry, restart).
     /// Families whose `[clients.stream] on_404` is `reinitialize` open a new session in the
     /// background for their later requests (the spec's rule); `stale_session` keeps the old id.
-    fn on_session_gone(&mut self, f: &InFlight) {
+    fn on_session_gone(&mut self, f: &InFlight, at: u64) {
         let Some(s) = f.session else { return };
         if f.era != Era::Legacy
             || self.latest_session != Some(s)
@@ -1170,17 +1180,19 @@ impl VirtualUser {
             return;
         }
         self.latest_session = None;
-        let mut ch = Chain::new([Item::Token(Token::Handshake)].into_iter().collect());
+        let mut ch = Chain::new([Item::Token(Token::Handshake)].into_iter().collect(), at);
         ch.background = true;
         ch.force_session = true;
         self.add_chain(ch);
     }
 
-    fn release_owner(&mut self, owner: Owner) {
+    /// The owner's operation ended at `at`: a chain's next item is due from then.
+    fn release_owner(&mut self, owner: Owner, at: u64) {
         if let Owner::Chain(c) = owner
             && let Some(Some(ch)) = self.chains.get_mut(c)
         {
             ch.in_flight = None;
+            ch.wait_until = at;
         }
     }
 
@@ -1192,9 +1204,15 @@ impl VirtualUser {
         }
     }
 
-    fn on_stream_end(&mut self, f: InFlight, result: Result<Done, Failure>, was_open: bool) {
+    fn on_stream_end(
+        &mut self,
+        f: InFlight,
+        result: Result<Done, Failure>,
+        was_open: bool,
+        at: u64,
+    ) {
         let policy = self.family().stream.clone();
-        self.release_owner(f.owner);
+        self.release_owner(f.owner, at);
         if self.stream_closed_by_user || !self.active && self.lifetime_end.is_none() {
             return;
         }
@@ -1207,7 +1225,7 @@ impl VirtualUser {
         let is_cc = self.family().name == CLAUDE_CODE_FAMILY;
         if result == Err(Failure::Http(404)) && dead_get && self.era != EraState::Modern {
             // [scenarios] dead_session_get: GET again with the same dead id, until a 405.
-            self.stream_reopen_at = Some(self.now.saturating_add(self.scaled(DEAD_SESSION_GET_US)));
+            self.stream_reopen_at = Some(at.saturating_add(self.scaled(DEAD_SESSION_GET_US)));
             return;
         }
         if listen_storm
@@ -1225,7 +1243,7 @@ impl VirtualUser {
                 Item::List("resources/list"),
                 Item::Stream,
             ];
-            let mut ch = Chain::new(items.into_iter().collect());
+            let mut ch = Chain::new(items.into_iter().collect(), at);
             ch.background = true;
             self.add_chain(ch);
             return;
@@ -1259,7 +1277,7 @@ impl VirtualUser {
                     }
                     return;
                 }
-                let mut ch = Chain::new(items);
+                let mut ch = Chain::new(items, at);
                 ch.background = true;
                 ch.force_session = self.era != EraState::Modern;
                 self.add_chain(ch);
@@ -1267,12 +1285,11 @@ impl VirtualUser {
             OnStreamError::Retry if self.plan.scenario().scenarios.get_reconnect_storm => {
                 // [scenarios] get_reconnect_storm: reopen at once, forever (~5 GET/s per idle
                 // user, PROFILE 1.2); bounded by the user's lifetime.
-                self.stream_reopen_at = Some(self.now.saturating_add(self.scaled(STORM_REOPEN_US)));
+                self.stream_reopen_at = Some(at.saturating_add(self.scaled(STORM_REOPEN_US)));
             }
             OnStreamError::Retry => {
                 if was_open
-                    && self.now.saturating_sub(self.stream_opened_at)
-                        >= self.scaled(STREAM_HEALTHY_US)
+                    && at.saturating_sub(self.stream_opened_at) >= self.scaled(STREAM_HEALTHY_US)
                 {
                     // A stream that lived a while ended normally (proxy idle timeout, server
                     // restart): a fresh series of attempts, not the tail of the last one.
@@ -1285,13 +1302,14 @@ impl VirtualUser {
                             .factor
                             .powi(self.stream_attempts.min(64) as i32);
                     self.stream_attempts += 1;
-                    self.stream_reopen_at = Some(self.now.saturating_add(delay.min(1e15) as u64));
+                    self.stream_reopen_at = Some(at.saturating_add(delay.min(1e15) as u64));
                 }
             }
         }
     }
 
-    fn on_server_request(&mut self, pos: usize, id: ServerRequestId, req: ServerRequest) {
+    /// A server request arrived at `at`: the answer is due its drawn delay after that.
+    fn on_server_request(&mut self, pos: usize, id: ServerRequestId, req: ServerRequest, at: u64) {
         let Some(f) = self.in_flight.get(pos) else {
             return;
         };
@@ -1341,7 +1359,7 @@ impl VirtualUser {
             era,
             true,
         );
-        self.answers.push((self.now.saturating_add(delay), op));
+        self.answers.push((at.saturating_add(delay), op));
     }
 
     // --------------------------------------------------------------------------------------
@@ -1379,8 +1397,8 @@ impl VirtualUser {
         let mut i = 0;
         while i < self.in_flight.len() {
             let f = &self.in_flight[i];
+            // What a timer starts is intended when the timer was due.
             if let Some((due, kind)) = f.due().filter(|(d, _)| *d <= now) {
-                let _ = due;
                 let f = self.in_flight.swap_remove(i);
                 self.out.push_back(Action::Cancel {
                     op: f.id,
@@ -1388,34 +1406,36 @@ impl VirtualUser {
                 });
                 let notify = self.family().timeouts.on_timeout == OnTimeout::Cancel;
                 if notify && f.era == Era::Legacy && f.tag == Tag::Call {
-                    let op = self.make_op(
+                    let mut op = self.make_op(
                         OpKind::Cancelled { request: f.id },
                         f.session,
                         Era::Legacy,
                         true,
                     );
+                    op.intended_us = due;
                     self.out.push_back(Action::Start(op));
                 }
-                self.complete(f, Err(Failure::Timeout));
+                self.complete(f, Err(Failure::Timeout), due);
                 fired = true;
                 continue;
             }
-            if f.cancel_at.is_some_and(|c| c <= now) {
+            if let Some(due) = f.cancel_at.filter(|c| *c <= now) {
                 let f = self.in_flight.swap_remove(i);
                 self.out.push_back(Action::Cancel {
                     op: f.id,
                     reason: CancelReason::User,
                 });
                 if f.era == Era::Legacy {
-                    let op = self.make_op(
+                    let mut op = self.make_op(
                         OpKind::Cancelled { request: f.id },
                         f.session,
                         Era::Legacy,
                         true,
                     );
+                    op.intended_us = due;
                     self.out.push_back(Action::Start(op));
                 }
-                self.complete(f, Err(Failure::Timeout));
+                self.complete(f, Err(Failure::Timeout), due);
                 fired = true;
                 continue;
             }
@@ -1426,9 +1446,10 @@ impl VirtualUser {
             let Some(Some(ch)) = self.chains.get_mut(c) else {
                 continue;
             };
-            if ch.deadline.is_some_and(|d| d <= now) {
+            if let Some(d) = ch.deadline.filter(|d| *d <= now) {
                 ch.deadline = None;
                 ch.items.clear();
+                ch.wait_until = d;
                 if let Some(op) = ch.in_flight.take() {
                     self.in_flight.retain(|f| f.id != op);
                     self.out.push_back(Action::Cancel {
@@ -1440,7 +1461,9 @@ impl VirtualUser {
             }
         }
         // Unauthenticated probes while active.
-        if self.active && self.probe_next.is_some_and(|p| p <= now) {
+        if self.active
+            && let Some(due) = self.probe_next.filter(|p| *p <= now)
+        {
             let f = self.family().clone();
             let every = f.probes.unauth_initialize_every.clone();
             let kind = OpKind::Initialize {
@@ -1448,17 +1471,20 @@ impl VirtualUser {
                 protocol_version: self.protocol_version().to_owned(),
                 capabilities: json!({}),
             };
-            let op = self.make_op(kind, None, Era::Legacy, false);
+            let mut op = self.make_op(kind, None, Era::Legacy, false);
+            op.intended_us = due;
             self.out.push_back(Action::Start(op));
-            self.probe_next = every.map(|d| now.saturating_add(d.sample_u64(&mut self.rng).max(1)));
+            // The next one its drawn interval after this one's due time: a late wake-up does
+            // not push the schedule back (it is the generator's lag, counted).
+            self.probe_next = every.map(|d| due.saturating_add(d.sample_u64(&mut self.rng).max(1)));
             fired = true;
         }
         // Answers due.
         let mut j = 0;
         while j < self.answers.len() {
             if self.answers[j].0 <= now {
-                let (_, mut op) = self.answers.swap_remove(j);
-                op.intended_us = now;
+                let (due, mut op) = self.answers.swap_remove(j);
+                op.intended_us = due;
                 self.out.push_back(Action::Start(op));
                 fired = true;
             } else {
@@ -1466,10 +1492,10 @@ impl VirtualUser {
             }
         }
         // Stream reconnect.
-        if self.stream_reopen_at.is_some_and(|r| r <= now) {
+        if let Some(due) = self.stream_reopen_at.filter(|r| *r <= now) {
             self.stream_reopen_at = None;
             if self.stream.is_none() && !self.stream_closed_by_user {
-                self.start_stream(Owner::Detached, None);
+                self.start_stream(Owner::Detached, None, due);
             }
             fired = true;
         }
@@ -1506,6 +1532,17 @@ impl VirtualUser {
         })
     }
 
+    /// The program waited for chains `ids`, all done: it is now where the last of them ended
+    /// (its last answer's arrival), not where this pass noticed.
+    fn reached(&mut self, ids: &[usize]) {
+        let now = self.now;
+        for i in ids {
+            if let Some(Some(ch)) = self.chains.get(*i) {
+                self.prog_at = self.prog_at.max(ch.wait_until.min(now));
+            }
+        }
+    }
+
     fn free(&mut self, ids: &[usize]) {
         for i in ids {
             if let Some(slot) = self.chains.get_mut(*i) {
@@ -1536,6 +1573,8 @@ impl VirtualUser {
             }
             Some(Running::Until(u)) => {
                 if now >= u {
+                    // The wait ends when it was due, however late this pass runs.
+                    self.prog_at = self.prog_at.max(u);
                     true
                 } else {
                     self.running = Some(Running::Until(u));
@@ -1544,6 +1583,7 @@ impl VirtualUser {
             }
             Some(Running::Chains(ids)) => {
                 if self.chains_done(&ids) {
+                    self.reached(&ids);
                     self.free(&ids);
                     true
                 } else {
@@ -1556,6 +1596,7 @@ impl VirtualUser {
                     self.running = Some(Running::Step { groups, chains });
                     return false;
                 }
+                self.reached(&chains);
                 self.free(&chains);
                 if let Some(group) = groups.pop_front() {
                     let ids = self.start_group(&group);
@@ -1586,7 +1627,8 @@ impl VirtualUser {
     }
 
     fn start_instr(&mut self, instr: Instr) {
-        let now = self.now;
+        // What the program starts now is due since it got here.
+        let at = self.prog_at;
         match instr {
             Instr::OAuthConnect => {
                 let items = [
@@ -1599,7 +1641,7 @@ impl VirtualUser {
                     Item::OAuth(OAuthStep::Register),
                     Item::OAuth(OAuthStep::Token),
                 ];
-                let id = self.add_chain(Chain::new(items.into_iter().collect()));
+                let id = self.add_chain(Chain::new(items.into_iter().collect(), at));
                 self.running = Some(Running::Chains(vec![id]));
             }
             Instr::ConnectVerify => {
@@ -1624,14 +1666,14 @@ impl VirtualUser {
                     Item::List("resources/list"),
                     Item::Delete { always: true },
                 ];
-                let mut ch = Chain::new(items.into_iter().collect());
+                let mut ch = Chain::new(items.into_iter().collect(), at);
                 ch.force_session = true;
                 let id = self.add_chain(ch);
                 self.running = Some(Running::Chains(vec![id]));
             }
             Instr::Seq(kind) => {
                 if kind == Seq::Turn {
-                    self.turn_started = Some(now);
+                    self.turn_started = Some(at);
                 }
                 let f = self.family();
                 let tokens = match kind {
@@ -1643,9 +1685,9 @@ impl VirtualUser {
                 if tokens.is_empty() {
                     return;
                 }
-                let mut ch = Chain::new(tokens.iter().map(|t| Item::Token(*t)).collect());
+                let mut ch = Chain::new(tokens.iter().map(|t| Item::Token(*t)).collect(), at);
                 if kind == Seq::Start {
-                    ch.deadline = f.timeouts.connect_us.map(|c| now.saturating_add(c));
+                    ch.deadline = f.timeouts.connect_us.map(|c| at.saturating_add(c));
                 }
                 if kind == Seq::Exit {
                     ch.force_session = true;
@@ -1655,7 +1697,7 @@ impl VirtualUser {
             }
             Instr::Think(kind) => {
                 if kind == ThinkKind::BetweenTurns {
-                    self.end_turn(now);
+                    self.end_turn(at);
                 }
                 let t = &self.family().think;
                 let d = match kind {
@@ -1667,7 +1709,8 @@ impl VirtualUser {
                 if self.record && self.stats.thinks.len() < MAX_RECORDED_THINKS {
                     self.stats.thinks.push((kind, us));
                 }
-                self.running = Some(Running::Until(now.saturating_add(us)));
+                // From the answer it follows (the program's time), not from this pass.
+                self.running = Some(Running::Until(at.saturating_add(us)));
             }
             Instr::Steps(n) => {
                 // This step now; the rest after a between-step think.
@@ -1683,8 +1726,8 @@ impl VirtualUser {
                 });
             }
             Instr::EndConversation => {
-                self.end_turn(now);
-                self.stats.conversation_end_us = Some(now);
+                self.end_turn(at);
+                self.stats.conversation_end_us = Some(at);
                 self.active = false;
             }
             Instr::Hold => {
@@ -1692,7 +1735,7 @@ impl VirtualUser {
                     let grace_us = self.scaled(LAST_CALL_GRACE_US);
                     let grace = self.last_call_end.map_or(0, |t| t.saturating_add(grace_us));
                     let until = end.max(grace);
-                    if until > now {
+                    if until > at {
                         self.running = Some(Running::Until(until));
                     }
                 }
@@ -1776,7 +1819,7 @@ impl VirtualUser {
                 items.extend(f.sequence.before_call.iter().map(|t| Item::Token(*t)));
             }
             items.push_back(Item::Call(*tool));
-            ids.push(self.add_chain(Chain::new(items)));
+            ids.push(self.add_chain(Chain::new(items, self.prog_at)));
         }
         ids
     }
@@ -1801,7 +1844,7 @@ impl VirtualUser {
 
     fn step_chain_inner(&mut self, c: usize) -> bool {
         let now = self.now;
-        let (item, session, force) = {
+        let (item, session, force, at) = {
             let Some(Some(ch)) = self.chains.get_mut(c) else {
                 return false;
             };
@@ -1811,7 +1854,9 @@ impl VirtualUser {
             let Some(item) = ch.items.pop_front() else {
                 return false;
             };
-            (item, ch.session, ch.force_session)
+            // The item is due since `at`: its request is intended then, and the client's
+            // deadlines run from then too, so a late runner moves nothing the user does.
+            (item, ch.session, ch.force_session, ch.wait_until)
         };
         let owner = Owner::Chain(c);
         match item {
@@ -1881,7 +1926,7 @@ impl VirtualUser {
                     .family()
                     .timeouts
                     .handshake_us
-                    .map(|h| (now.saturating_add(h), Deadline::Handshake));
+                    .map(|h| (at.saturating_add(h), Deadline::Handshake));
                 self.launch(op, owner, Tag::Initialize { bound: bind }, deadline);
             }
             Item::Initialized => {
@@ -1899,7 +1944,7 @@ impl VirtualUser {
                 let op = self.make_op(kind, s, era, true);
                 self.launch(op, owner, Tag::Other, None);
             }
-            Item::Stream => self.start_stream(owner, session),
+            Item::Stream => self.start_stream(owner, session, at),
             Item::Delete { always } => {
                 let (s, era) = self.route(session);
                 let send = era == Era::Legacy
@@ -1910,14 +1955,15 @@ impl VirtualUser {
                     self.launch(op, owner, Tag::Other, None);
                 }
             }
-            Item::Call(tool) => self.start_call(c, tool, session),
+            Item::Call(tool) => self.start_call(c, tool, session, at),
             Item::OAuth(step) => {
                 let op = self.make_op(OpKind::OAuth(step), None, Era::Legacy, false);
                 self.launch(op, owner, Tag::Other, None);
             }
             Item::Wait(d) => {
+                // From when the chain's previous answer arrived, not from this pass.
                 if let Some(Some(ch)) = self.chains.get_mut(c) {
-                    ch.wait_until = now.saturating_add(d);
+                    ch.wait_until = ch.wait_until.saturating_add(d);
                 }
             }
         }
@@ -1995,15 +2041,17 @@ impl VirtualUser {
         }
     }
 
-    fn start_stream(&mut self, owner: Owner, session: Option<SessionRef>) {
+    /// Opens the stream, intended at `at` (or when its chain's item was due).
+    fn start_stream(&mut self, owner: Owner, session: Option<SessionRef>, at: u64) {
         let (s, era) = self.route(session);
         let listen = self.family().stream.listen_notifications.clone();
-        let op = self.make_op(OpKind::OpenStream { listen }, s, era, true);
+        let mut op = self.make_op(OpKind::OpenStream { listen }, s, era, true);
+        op.intended_us = op.intended_us.min(at);
         self.launch(op, owner, Tag::Stream, None);
     }
 
-    fn start_call(&mut self, _chain: usize, tool: usize, session: Option<SessionRef>) {
-        let now = self.now;
+    /// Starts a call due since `now` (its intended time; its deadlines run from there).
+    fn start_call(&mut self, _chain: usize, tool: usize, session: Option<SessionRef>, now: u64) {
         let plan = Arc::clone(&self.plan);
         let Some(t) = plan.tools().get(tool) else {
             return;
@@ -2080,9 +2128,8 @@ impl VirtualUser {
             && let Some(Some(ch)) = self.chains.get_mut(c)
         {
             ch.in_flight = Some(op.id);
-            if let Some(due) = ch.due.take() {
-                op.intended_us = op.intended_us.min(due);
-            }
+            // Due since the chain's previous answer (plus its wait), or its start.
+            op.intended_us = op.intended_us.min(ch.wait_until);
         }
         self.in_flight.push(InFlight {
             id: op.id,
@@ -2090,7 +2137,7 @@ impl VirtualUser {
             tag,
             era: op.era,
             session: op.session,
-            started: self.now,
+            started: op.intended_us,
             deadline,
             idle: None,
             cancel_at: None,

@@ -831,3 +831,189 @@ fn expired_session_is_reinitialised() {
         2
     );
 }
+
+/// One request as a late runner sent it: (intended µs, time it was actually taken up, method).
+type Sent = (u64, u64, &'static str);
+
+/// A runner that is `lag` µs late for everything, as a busy task or a coarse timer is: it
+/// takes up each answer and each wake-up `lag` after it was due, and reports each answer with
+/// its arrival time. The server answers each request `respond(op)` after its *intended* time
+/// (all delays longer than `lag`, so after it was sent), so the times a user intends are the
+/// same whatever `lag` is, and only the send times move.
+fn late_run(
+    user: &mut VirtualUser,
+    lag: u64,
+    respond: &mut dyn FnMut(&Op) -> Vec<(u64, Outcome)>,
+) -> Vec<Sent> {
+    let mut now = 0u64;
+    let mut pending: Vec<(u64, OpId, Outcome)> = Vec::new();
+    let mut sent = Vec::new();
+    for _ in 0..1_000_000 {
+        while let Some(a) = user.poll(now) {
+            match a {
+                Action::Start(op) => {
+                    assert!(op.intended_us <= now, "{op:?} intended after {now}");
+                    sent.push((op.intended_us, now, op.kind.method()));
+                    for (d, o) in respond(&op) {
+                        assert!(d > lag, "a reply before the late send");
+                        pending.push((op.intended_us + d, op.id, o));
+                    }
+                }
+                Action::Cancel { op, .. } => pending.retain(|p| p.1 != op),
+                Action::Finished => return sent,
+                _ => {}
+            }
+        }
+        pending.sort_by_key(|p| std::cmp::Reverse(p.0));
+        let Some(next) = [pending.last().map(|p| p.0), user.next_wakeup()]
+            .into_iter()
+            .flatten()
+            .min()
+        else {
+            return sent;
+        };
+        now = now.max(next + lag);
+        while pending.last().is_some_and(|p| p.0 <= now) {
+            let (at, id, o) = pending.pop().unwrap();
+            user.on_outcome(id, o, at);
+        }
+    }
+    panic!("the user did not finish");
+}
+
+/// The wrk2 rule for requests that follow an answer: intended = that answer's arrival + the
+/// drawn wait (think times, the connect probes' gap, a person's answer delay, reconnect
+/// backoff, probe intervals, listen-storm cycles), never the moment the runner got round to
+/// it. A runner 700 µs late for everything leaves every intended time where an on-time one
+/// has it, and each request after a wait shows the whole 700 µs between intended and sent.
+#[test]
+fn a_late_runner_moves_no_intended_time() {
+    let elicit = || {
+        Outcome::ServerRequest(
+            ServerRequestId(1),
+            ServerRequest::Elicitation {
+                requested_schema: json!({"type": "object"}),
+            },
+        )
+    };
+    let long_cc = CC.replace("value_s = 1 }", "value_s = 30 }");
+    let storm = CC.replace("value_s = 1 }", "value_s = 5 }").replace(
+        "parallel = \"read_only\"",
+        "parallel = \"read_only\"\nmodern_p = 1.0",
+    ) + "\n[scenarios]\nlisten_storm = true\n";
+    type Respond = Box<dyn Fn(&Op) -> Vec<(u64, Outcome)>>;
+    let cases: Vec<(&str, Arc<Plan>, Respond)> = vec![
+        // Think times, an elicitation answered after a person's delay, a stream closed by the
+        // server and reopened after the backoff.
+        (
+            "claude_code",
+            plan(3, 2, &long_cc),
+            Box::new(move |op: &Op| match op.kind {
+                OpKind::CallTool { .. } if op.id.0.is_multiple_of(2) => {
+                    vec![
+                        (1_500, elicit()),
+                        (400_000_000, Outcome::Done(Done::tool(false))),
+                    ]
+                }
+                OpKind::CallTool { .. } => vec![(5_000, Outcome::Done(Done::tool(false)))],
+                OpKind::OpenStream { .. } => vec![
+                    (1_000, Outcome::StreamOpen),
+                    (3_000_000, Outcome::Done(Done::ok())),
+                ],
+                _ => vec![(1_000, ok(op))],
+            }),
+        ),
+        // The connect probes 2 s apart, fresh sessions per call, unauthenticated probes.
+        (
+            "claude_ai",
+            plan(2, 3, AI),
+            Box::new(|op: &Op| match op.kind {
+                OpKind::Discover => vec![(1_000, Outcome::Failed(Failure::Http(404)))],
+                OpKind::CallTool { .. } => vec![(30_000, Outcome::Done(Done::tool(false)))],
+                _ => vec![(1_000, ok(op))],
+            }),
+        ),
+        // listen_storm's 1 s cycles.
+        (
+            "listen_storm",
+            plan(0, 1, &storm),
+            Box::new(|op: &Op| match op.kind {
+                OpKind::Discover => {
+                    vec![(
+                        1_000,
+                        Outcome::Done(Done::discover(true, ServerCaps::all())),
+                    )]
+                }
+                OpKind::OpenStream { .. } => vec![
+                    (1_000, Outcome::StreamOpen),
+                    (20_000, Outcome::Done(Done::ok())),
+                ],
+                _ => vec![(1_000, ok(op))],
+            }),
+        ),
+    ];
+    for (name, p, respond) in cases {
+        let on_time = late_run(&mut VirtualUser::new(&p, 3, 0), 0, &mut |op| respond(op));
+        let late = late_run(&mut VirtualUser::new(&p, 3, 0), 700, &mut |op| respond(op));
+        let intended = |s: &[Sent]| s.iter().map(|(i, _, m)| (*i, *m)).collect::<Vec<_>>();
+        assert_eq!(intended(&on_time), intended(&late), "{name}");
+        assert!(
+            on_time.iter().all(|(i, t, _)| i == t),
+            "{name}: {on_time:?}"
+        );
+        // Every request waited for is taken up late: all of the runner's 700 µs show.
+        let waited = late.iter().filter(|(i, t, _)| t - i == 700).count();
+        assert!(waited >= 3, "{name}: {late:?}");
+        assert!(late.iter().all(|(i, t, _)| t - i <= 700), "{name}");
+        let methods: Vec<&str> = late.iter().map(|s| s.2).collect();
+        match name {
+            "claude_code" => {
+                assert!(methods.contains(&"response"), "{methods:?}");
+                assert!(methods.iter().filter(|m| **m == "GET").count() >= 2);
+            }
+            "claude_ai" => assert!(
+                late.iter()
+                    .any(|(i, _, m)| *m == "initialize" && *i == 2_001_000)
+            ),
+            _ => assert!(methods.iter().filter(|m| **m == "server/discover").count() >= 3),
+        }
+    }
+}
+
+/// The think before a step is timed from the previous step's answer, not from when the user
+/// was next polled: a user polled 300 µs after the answer and 900 µs after the think ended
+/// intends its next call at answer + think.
+#[test]
+fn a_think_is_timed_from_the_answer_it_follows() {
+    let p = plan(2, 1, CC);
+    let mut u = VirtualUser::new(&p, 1, 0);
+    let mut now = 0;
+    let mut calls = Vec::new();
+    let mut last_answer = 0;
+    while calls.len() < 2 {
+        let mut started = Vec::new();
+        while let Some(a) = u.poll(now) {
+            if let Action::Start(op) = a {
+                started.push(op);
+            }
+        }
+        for op in started {
+            if op.kind.method() == "tools/call" {
+                calls.push((op.intended_us, last_answer, now));
+            }
+            // Answered 50 µs after it was sent; the runner learns it 300 µs later.
+            last_answer = now + 50;
+            u.on_outcome(op.id, ok(&op), last_answer);
+            now = last_answer + 300;
+        }
+        if let Some(w) = u.next_wakeup() {
+            now = now.max(w + 900);
+        }
+    }
+    // first_call think 1 s, between_steps 2 s (SHAPE).
+    let (intended, answer, polled) = calls[0];
+    assert_eq!(intended, answer + 1_000_000);
+    assert_eq!(polled, intended + 900);
+    let (intended, answer, _) = calls[1];
+    assert_eq!(intended, answer + 2_000_000);
+}
