@@ -673,12 +673,7 @@ async fn proxy(
     pending.armed = false;
     let body = TeeBody {
         inner: rbody,
-        shared,
-        id,
-        sse,
-        kept: Kept::Empty,
-        total: 0,
-        finished: false,
+        trace: BodyTrace::new(shared, id, sse),
         link: sender.map(|s| (link, s)),
     };
     Response::from_parts(rparts, body.boxed_unsync())
@@ -779,10 +774,9 @@ impl Drop for Pending {
     }
 }
 
-/// The upstream response body on its way to the client: every frame is passed on as it comes
-/// and shown to the trace writer (SSE: each frame; otherwise the body once, at its end).
-struct TeeBody {
-    inner: Incoming,
+/// The response side of one exchange in the trace: its body's frames (SSE: each one; otherwise
+/// the body, kept up to the cap) and its end, pushed exactly once. Shared by both proxy paths.
+struct BodyTrace {
     shared: Arc<Shared>,
     id: u64,
     sse: bool,
@@ -790,11 +784,20 @@ struct TeeBody {
     kept: Kept,
     total: u64,
     finished: bool,
-    /// The link connection this body arrives on: handed back when the body ends cleanly.
-    link: Option<(Arc<Link>, http1::SendRequest<Full<Bytes>>)>,
 }
 
-impl TeeBody {
+impl BodyTrace {
+    fn new(shared: Arc<Shared>, id: u64, sse: bool) -> Self {
+        Self {
+            shared,
+            id,
+            sse,
+            kept: Kept::Empty,
+            total: 0,
+            finished: false,
+        }
+    }
+
     fn on_data(&mut self, data: &Bytes) {
         self.total += data.len() as u64;
         if self.sse {
@@ -808,20 +811,14 @@ impl TeeBody {
         }
     }
 
-    fn on_end(&mut self, by: Dir, failed: Option<&'static str>) {
-        if self.finished {
+    /// Ends the exchange (once; later calls do nothing): a whole body that arrived cleanly
+    /// goes to the writer with it.
+    fn end(&mut self, by: Dir, failed: Option<&'static str>) {
+        if std::mem::replace(&mut self.finished, true) {
             return;
         }
-        self.finished = true;
-        if let Some((link, sender)) = self.link.take() {
-            if failed.is_none() && by == Dir::S2c {
-                link.give_back(sender);
-            } else {
-                link.release();
-            }
-        }
         let t = self.shared.trace.now();
-        let obs = if failed.is_none() && !self.sse {
+        let obs = if failed.is_none() && by == Dir::S2c && !self.sse {
             Obs::Body {
                 t,
                 id: self.id,
@@ -839,6 +836,38 @@ impl TeeBody {
         };
         self.shared.trace.push(obs);
     }
+
+    /// The client went away: an SSE stream closed by its reader is a normal end, anything else
+    /// a reset.
+    fn client_gone(&mut self) {
+        let failed = (!self.sse).then_some("reset");
+        self.end(Dir::C2s, failed);
+    }
+}
+
+/// The upstream response body on its way to the client (hyper path): every frame is passed on
+/// as it comes and shown to the trace.
+struct TeeBody {
+    inner: Incoming,
+    trace: BodyTrace,
+    /// The link connection this body arrives on: handed back when the body ends cleanly.
+    link: Option<(Arc<Link>, http1::SendRequest<Full<Bytes>>)>,
+}
+
+impl TeeBody {
+    fn on_end(&mut self, by: Dir, failed: Option<&'static str>) {
+        if self.trace.finished {
+            return;
+        }
+        if let Some((link, sender)) = self.link.take() {
+            if failed.is_none() && by == Dir::S2c {
+                link.give_back(sender);
+            } else {
+                link.release();
+            }
+        }
+        self.trace.end(by, failed);
+    }
 }
 
 impl Body for TeeBody {
@@ -853,7 +882,7 @@ impl Body for TeeBody {
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
-                    this.on_data(data);
+                    this.trace.on_data(data);
                 }
                 // hyper stops polling a body that says it is over: record its end now.
                 if this.inner.is_end_stream() {
@@ -885,13 +914,14 @@ impl Body for TeeBody {
 impl Drop for TeeBody {
     fn drop(&mut self) {
         // Dropped before its end: the client went away (or closed the stream on purpose).
-        if !self.finished {
+        if !self.trace.finished {
             if self.inner.is_end_stream() {
                 self.on_end(Dir::S2c, None);
-            } else if self.sse {
-                self.on_end(Dir::C2s, None);
             } else {
-                self.on_end(Dir::C2s, Some("reset"));
+                if let Some((link, _)) = self.link.take() {
+                    link.release();
+                }
+                self.trace.client_gone();
             }
         }
     }

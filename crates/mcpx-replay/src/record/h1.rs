@@ -37,13 +37,13 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::{HOP_BY_HOP, Shared};
+use super::{BodyTrace, HOP_BY_HOP, Shared};
 use crate::limits::{
     CLIENT_READ_TIMEOUT, INBOUND_IDLE_TIMEOUT, MAX_HTTP1_HEAD_BYTES, MAX_HTTP1_HEADERS,
     MAX_INTERIM_RESPONSES, MAX_REQUEST_BODY_BYTES, REFUSAL_LINGER, REFUSAL_LINGER_BYTES,
     UPSTREAM_CONNECT_TIMEOUT,
 };
-use crate::tracefile::{HeadObs, Kept, Obs, RequestObs};
+use crate::tracefile::{HeadObs, Obs, RequestObs};
 
 /// Room one socket read asks for: an MCP request or JSON reply and its head arrive in one read.
 const READ_CHUNK: usize = 8 << 10;
@@ -555,74 +555,32 @@ enum After {
     Close,
 }
 
-/// One exchange in the trace: pushes its end exactly once, also when the exchange is dropped
-/// half-way (the client left, or the recording's drain ran out).
-struct Traced<'a> {
-    shared: &'a Shared,
-    id: u64,
-    sse: bool,
-    kept: Kept,
-    total: u64,
-    finished: bool,
-}
+/// One exchange's response side in the trace; dropped unfinished (the client left, or the
+/// recording's drain ran out), it ends the exchange as the client's doing.
+struct Traced(BodyTrace);
 
-impl Traced<'_> {
-    fn on_data(&mut self, data: &Bytes) {
-        self.total += data.len() as u64;
-        if self.sse {
-            self.shared.trace.push(Obs::Frame {
-                t: self.shared.trace.now(),
-                id: self.id,
-                data: data.clone(),
-            });
-        } else {
-            self.kept.push(data);
-        }
-    }
-
-    fn end(&mut self, by: Dir, failed: Option<&'static str>) {
-        if std::mem::replace(&mut self.finished, true) {
-            return;
-        }
-        let t = self.shared.trace.now();
-        let obs = if failed.is_none() && by == Dir::S2c && !self.sse {
-            Obs::Body {
-                t,
-                id: self.id,
-                kept: std::mem::take(&mut self.kept),
-                total: self.total,
-            }
-        } else {
-            Obs::End {
-                t,
-                id: self.id,
-                by,
-                failed,
-                total: self.total,
-            }
-        };
-        self.shared.trace.push(obs);
-    }
-
-    /// The client went away: an SSE stream closed by its reader is a normal end, anything else
-    /// a reset.
-    fn client_gone(&mut self) {
-        let failed = (!self.sse).then_some("reset");
-        self.end(Dir::C2s, failed);
+impl std::ops::Deref for Traced {
+    type Target = BodyTrace;
+    fn deref(&self) -> &BodyTrace {
+        &self.0
     }
 }
 
-impl Drop for Traced<'_> {
+impl std::ops::DerefMut for Traced {
+    fn deref_mut(&mut self) -> &mut BodyTrace {
+        &mut self.0
+    }
+}
+
+impl Drop for Traced {
     fn drop(&mut self) {
-        if !self.finished {
-            self.client_gone();
-        }
+        self.0.client_gone();
     }
 }
 
 /// Forwards one request and its response; says whether the inbound connection goes on.
 async fn exchange(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     conn: u64,
     inbound: &mut Inbound,
     upstream: &mut Option<Upstream>,
@@ -640,14 +598,7 @@ async fn exchange(
         headers: observed(&head.raw, &head.spans, kept_request_header),
         body: body.clone(),
     })));
-    let mut traced = Traced {
-        shared,
-        id,
-        sse: false,
-        kept: Kept::Empty,
-        total: 0,
-        finished: false,
-    };
+    let mut traced = Traced(BodyTrace::new(shared.clone(), id, false));
     let mut out = std::mem::take(&mut inbound.wbuf);
     out.clear();
     encode_upstream_request(&mut out, shared, &head, &body);
@@ -822,7 +773,7 @@ async fn send_upstream(
 /// Answers 502 for an exchange whose upstream failed before its head (counted, ended in the
 /// trace as failed by the server side).
 async fn upstream_failed(
-    traced: &mut Traced<'_>,
+    traced: &mut Traced,
     inbound: &mut Inbound,
     what: &'static str,
     head: &RequestHead,
