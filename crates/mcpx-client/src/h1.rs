@@ -60,19 +60,19 @@ pub(crate) const READ_CHUNK: usize = 8 * 1024;
 pub enum CodecError {
     /// The head is not valid HTTP/1.x (httparse's reason).
     Head(&'static str),
-    /// The head is over [`MAX_HEAD_BYTES`] or has more than [`MAX_HEADERS`] headers.
+    /// The head is over 64 KiB (`MAX_HEAD_BYTES`) or has more than 100 headers (`MAX_HEADERS`).
     HeadTooLarge,
     /// The status code is outside 100..=999, or 101 to a request that asked for no upgrade.
     Status(u16),
-    /// More than [`MAX_INTERIM_RESPONSES`] 1xx responses.
+    /// More than 8 (`MAX_INTERIM_RESPONSES`) 1xx responses.
     TooManyInterim,
     /// `Content-Length` is not a number, or several disagree.
     ContentLength,
-    /// A chunk-size line is not hex, overflows, or is over [`MAX_CHUNK_LINE_BYTES`].
+    /// A chunk-size line is not hex, overflows, or is over 4 KiB (`MAX_CHUNK_LINE_BYTES`).
     ChunkSize,
     /// A chunk's data is not followed by CRLF.
     ChunkEnd,
-    /// The trailers are over [`MAX_TRAILER_BYTES`].
+    /// The trailers are over 64 KiB (`MAX_TRAILER_BYTES`).
     Trailers,
     /// The connection closed before the head or the body was complete.
     Incomplete,
