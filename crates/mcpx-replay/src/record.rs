@@ -1,12 +1,13 @@
 //! `mcpx record`: a transparent reverse proxy that writes what passes through as `mcpx-trace/1`.
 //!
-//! - Inbound: HTTP/1.1 and h2c on one port, or TLS with ALPN when a certificate is given. A plain
-//!   HTTP/1.1 connection to an HTTP/1.1 upstream (the common case) is served by hand in [`h1`]
-//!   (no hyper on either side); h2c and TLS connections by hyper-util's auto builder, below. Outbound: each inbound HTTP/1.1 connection gets an upstream HTTP/1.1
-//!   connection of its own (`Link`), opened at its first request and driven by the same task
-//!   as the inbound one: a request crosses no task or thread on its way through (each hop is a
-//!   wake-up, and on shared cores a wake-up can wait for a time slice), and the proxy holds as
-//!   many upstream connections as it has clients. HTTP/2 inbound, h2c upstream
+//! - Inbound: HTTP/1.1 and h2c on one port, or TLS with ALPN when a certificate is given. A
+//!   plain HTTP/1.1 connection to an HTTP/1.1 upstream (the common case) is served by hand in
+//!   `record/h1.rs`, with no hyper on either side and its own upstream connection, in the
+//!   connection's task. h2c and TLS connections go through hyper-util's auto builder: each
+//!   inbound HTTP/1.1-over-TLS connection gets an upstream HTTP/1.1 connection of its own
+//!   (`Link`), opened at its first request and driven by the same task as the inbound one (a
+//!   request crosses no task or thread on its way through: each hop is a wake-up, and on
+//!   shared cores a wake-up can wait for a time slice). HTTP/2 inbound, h2c upstream
 //!   (`upstream_http2`) and the rare request that finds its connection's link busy go through a
 //!   shared pooled client instead.
 //! - Request bodies are read whole (bounded by [`MAX_REQUEST_BODY_BYTES`]: MCP requests are
