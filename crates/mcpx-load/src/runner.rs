@@ -52,7 +52,6 @@ use crate::metrics::{Outcome as RequestOutcome, RequestRecord};
 use crate::precise::{PreciseTimer, WakeSlot, Wheel};
 use serde_json::Value as Json;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
-use tokio::task::AbortHandle;
 
 /// Virtual users alive at once, at most: each holds a task, a few sessions and buffers. An
 /// arrival beyond it is not started and is counted ([`RunSummary::users_refused`]): the report
@@ -1001,12 +1000,11 @@ impl UserWire {
     }
 }
 
-/// An outcome of one operation, sent from its task to the user task.
+/// An event of one operation before its end (progress, a server request, a stream opened),
+/// sent from its future to the user's loop; its end is the future's output.
 struct OpEvent {
     op: OpId,
     outcome: Outcome,
-    /// The operation is over (its task ends).
-    last: bool,
     /// When it happened (µs since the run started): the user times what follows from here,
     /// not from when its task got round to the event.
     at_us: u64,
@@ -1076,7 +1074,7 @@ async fn drive_user(
     });
     ctx.live.users.fetch_add(1, Ordering::Relaxed);
     ctx.sink.event(RunEvent::UserStarted { family: &family });
-    let mut running: FastMap<OpId, Running> = FastMap::default();
+    let mut running = Ops::default();
     let mut shut = false;
     // A call-rate session driver tells the scheduler once its session is open.
     let mut ready_told = inject.is_none();
@@ -1111,23 +1109,20 @@ async fn drive_user(
                         _ => None,
                     };
                     let intended_us = op.intended_us;
-                    // Boxed first: an operation's future is several KiB (every kind of
-                    // operation is one state machine), and spawning moves a future several
-                    // times; a box is moved as a pointer.
-                    let task = tokio::spawn(Box::pin(run_op(wire.clone(), op, tx.clone())));
-                    running.insert(
+                    // Boxed: an operation's future is several KiB (every kind of operation is
+                    // one state machine); a box is moved as a pointer. Polled by this task (see
+                    // `Ops`), first in the `select!` below, which sends its request.
+                    running.0.push(Running {
                         id,
-                        Running {
-                            abort: task.abort_handle(),
-                            method,
-                            tool,
-                            intended_us,
-                        },
-                    );
+                        future: Box::pin(run_op(wire.clone(), op, tx.clone())),
+                        method,
+                        tool,
+                        intended_us,
+                    });
                 }
                 Action::Cancel { op, reason } => {
-                    if let Some(task) = running.remove(&op) {
-                        task.abort.abort();
+                    if let Some(task) = running.remove(op) {
+                        // Dropping its future abandons the exchange.
                         cancelled(&wire, &task, reason);
                     }
                 }
@@ -1146,11 +1141,16 @@ async fn drive_user(
         tokio::select! {
             ev = rx.recv() => {
                 if let Some(ev) = ev {
-                    if ev.last {
-                        running.remove(&ev.op);
-                    }
                     user.on_outcome(ev.op, ev.outcome, ev.at_us);
                 }
+            }
+            (id, outcome) = &mut running => {
+                // Its earlier events first (a stream's opening, a server request): they were
+                // queued before it ended.
+                while let Ok(ev) = rx.try_recv() {
+                    user.on_outcome(ev.op, ev.outcome, ev.at_us);
+                }
+                user.on_outcome(id, outcome, ctx.now_us());
             }
             () = wake_at(timer.as_mut(), &ctx.wheel, &slot, wake) => {}
             Some(at) = async {
@@ -1167,12 +1167,12 @@ async fn drive_user(
             }
         }
     }
-    for (_, task) in running.drain() {
+    for task in running.0.drain(..) {
         // An answer already on its way is delivered (the server may be waiting for it; the
         // client's request deadline bounds it): the user often finishes as soon as the call
-        // it unblocked returns, before the answer's POST has its 202.
-        if task.method != "response" {
-            task.abort.abort();
+        // it unblocked returns, before the answer's POST has its 202. The rest are dropped.
+        if task.method == "response" {
+            tokio::spawn(task.future);
         }
     }
     let sessions = wire.sessions.lock().map(|s| s.len()).unwrap_or_default();
@@ -1224,10 +1224,47 @@ async fn wake_at(
 
 /// An operation in flight, as the user task knows it.
 struct Running {
-    abort: AbortHandle,
+    id: OpId,
+    /// [`run_op`]: its outcome.
+    future: std::pin::Pin<Box<dyn std::future::Future<Output = Outcome> + Send>>,
     method: &'static str,
     tool: Option<String>,
     intended_us: u64,
+}
+
+/// A user's operations in flight, polled by the user's own task: a task of their own each
+/// cost a spawn (allocation, the runtime's task list under a lock, a queue), a channel message
+/// back and a switch to the user's task per request. A user has a handful in flight (its
+/// widest fan-out, a held stream, an answer), so a wake-up polls them all; each registers the
+/// user task's waker with what it waits for. Dropping one abandons it.
+#[derive(Default)]
+struct Ops(Vec<Running>);
+
+impl Ops {
+    fn remove(&mut self, id: OpId) -> Option<Running> {
+        let i = self.0.iter().position(|r| r.id == id)?;
+        Some(self.0.swap_remove(i))
+    }
+}
+
+impl std::future::Future for Ops {
+    /// The next operation to end, and how it ended.
+    type Output = (OpId, Outcome);
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        for i in 0..self.0.len() {
+            if let Some(op) = self.0.get_mut(i)
+                && let std::task::Poll::Ready(outcome) = op.future.as_mut().poll(cx)
+            {
+                let op = self.0.swap_remove(i);
+                return std::task::Poll::Ready((op.id, outcome));
+            }
+        }
+        std::task::Poll::Pending
+    }
 }
 
 /// A cancelled operation's measurement: a client deadline is a `timeout` error of its method
@@ -1300,9 +1337,9 @@ fn classify(e: &ClientError) -> (RequestOutcome, Failure) {
     }
 }
 
-/// Runs one operation to its end, sending its outcomes to the user.
-async fn run_op(wire: Arc<UserWire>, op: Op, tx: mpsc::Sender<OpEvent>) {
-    let id = op.id;
+/// Runs one operation to its end and returns how it ended (its events before that go to the
+/// user through `tx`).
+async fn run_op(wire: Arc<UserWire>, op: Op, tx: mpsc::Sender<OpEvent>) -> Outcome {
     let outcome = match op_outcome(&wire, &op, &tx).await {
         Ok(o) => o,
         Err(f) => Outcome::Failed(f),
@@ -1310,17 +1347,9 @@ async fn run_op(wire: Arc<UserWire>, op: Op, tx: mpsc::Sender<OpEvent>) {
     // Its JSON-RPC id was kept only so a cancellation could name it: once the operation is
     // over, forget it (kept, the map would grow with every call of a long run).
     if let Ok(mut ids) = wire.ids.lock() {
-        ids.remove(&id);
+        ids.remove(&op.id);
     }
-    let at_us = wire.ctx.now_us();
-    let _ = tx
-        .send(OpEvent {
-            op: id,
-            outcome,
-            last: true,
-            at_us,
-        })
-        .await;
+    outcome
 }
 
 async fn op_outcome(
@@ -1857,7 +1886,6 @@ async fn answer_inputs(
                 .send(OpEvent {
                     op: op.id,
                     outcome: Outcome::ServerRequest(rid, kind),
-                    last: false,
                     at_us: wire.ctx.now_us(),
                 })
                 .await;
@@ -2017,7 +2045,6 @@ async fn call_round(
                     .send(OpEvent {
                         op: op.id,
                         outcome: Outcome::Progress,
-                        last: false,
                         at_us: at,
                     })
                     .await;
@@ -2034,7 +2061,6 @@ async fn call_round(
                         .send(OpEvent {
                             op: op.id,
                             outcome: Outcome::ServerRequest(rid, kind),
-                            last: false,
                             at_us: at,
                         })
                         .await;
@@ -2171,7 +2197,6 @@ impl Bridge {
                 .send(OpEvent {
                     op,
                     outcome: Outcome::ServerRequest(rid, request),
-                    last: false,
                     at_us,
                 })
                 .await;
@@ -2275,7 +2300,6 @@ async fn stream_opened(
         .send(OpEvent {
             op: op.id,
             outcome: Outcome::StreamOpen,
-            last: false,
             at_us: ctx.now_us(),
         })
         .await;
