@@ -136,6 +136,9 @@ pub struct RequestRecord<'a> {
     pub request_bytes: u64,
     /// Response body size.
     pub response_bytes: u64,
+    /// A `tools/call`'s result size, bytes, on the record of its final answer: recorded as
+    /// [`Metrics::record_result_size`] does, in the same measurement (one lock fewer per call).
+    pub result_size: Option<u64>,
 }
 
 impl<'a> RequestRecord<'a> {
@@ -161,7 +164,15 @@ impl<'a> RequestRecord<'a> {
             deadline: None,
             request_bytes: 0,
             response_bytes: 0,
+            result_size: None,
         }
+    }
+
+    /// Sets a `tools/call`'s result size (see [`RequestRecord::result_size`]).
+    #[must_use]
+    pub const fn with_result_size(mut self, bytes: u64) -> Self {
+        self.result_size = Some(bytes);
+        self
     }
 
     /// Sets the tool name.
@@ -659,6 +670,9 @@ impl Metrics {
                 .get_mut(tool, Stats::new)
                 .record(r, latency, ttfb, false);
         }
+        if let Some(b) = r.result_size {
+            self.record_result_size(b);
+        }
         clamped += self
             .families
             .get_mut(r.family, Family::new)
@@ -1150,6 +1164,21 @@ mod tests {
 
     fn req(m: &str, t0: u64, t1: u64, o: Outcome) -> RequestRecord<'_> {
         RequestRecord::new(m, "claude-ai", t0, t1, o)
+    }
+
+    /// A call's result size travels with its request record and lands where
+    /// `record_result_size` puts it.
+    #[test]
+    fn a_result_size_on_the_record_is_the_result_size_summary() {
+        let mut m = Metrics::new(Duration::from_secs(1));
+        m.record_request(
+            &RequestRecord::new("tools/call", "f", 0, 10, Outcome::Ok).with_result_size(1_234),
+        );
+        m.record_request(&RequestRecord::new("tools/call", "f", 0, 10, Outcome::Ok));
+        let mut direct = Metrics::new(Duration::from_secs(1));
+        direct.record_result_size(1_234);
+        assert_eq!(m.result_size, direct.result_size);
+        assert_eq!(m.result_size.len(), 1);
     }
 
     #[test]

@@ -1282,6 +1282,7 @@ fn cancelled(wire: &UserWire, op: &Running, reason: CancelReason) {
         first_byte_us: None,
         request_bytes: 0,
         response_bytes: 0,
+        result_size: None,
     };
     // Requests are reported when they end; this one ends here.
     wire.report(op.method, op.tool.as_deref(), &t, outcome);
@@ -1294,6 +1295,8 @@ struct Timing {
     first_byte_us: Option<u64>,
     request_bytes: u64,
     response_bytes: u64,
+    /// A `tools/call`'s final result size (the report's result-size summary).
+    result_size: Option<u64>,
 }
 
 impl UserWire {
@@ -1314,6 +1317,9 @@ impl UserWire {
         }
         if let Some(first_byte) = t.first_byte_us {
             record = record.with_first_byte(first_byte);
+        }
+        if let Some(bytes) = t.result_size {
+            record = record.with_result_size(bytes);
         }
         self.ctx.sink.request(&record);
     }
@@ -1364,6 +1370,7 @@ async fn op_outcome(
         first_byte_us: None,
         request_bytes: 0,
         response_bytes: 0,
+        result_size: None,
     };
     let handshake_from = wire.fresh_session(op);
     match &op.kind {
@@ -1842,6 +1849,7 @@ async fn call_tool(
             first_byte_us: None,
             request_bytes: 0,
             response_bytes: 0,
+            result_size: None,
         };
     }
     // A server that keeps asking is a protocol error (the client bounds its rounds).
@@ -2091,9 +2099,8 @@ async fn call_round(
                 let interim =
                     op.era == Era::Modern && result.as_ref().is_some_and(is_input_required);
                 if !interim {
-                    ctx.sink.event(RunEvent::ResultSize {
-                        bytes: result.as_ref().map_or(0, |r| r.as_bytes().len() as u64),
-                    });
+                    // Recorded with the request, under its lock.
+                    t.result_size = Some(result.as_ref().map_or(0, |r| r.as_bytes().len() as u64));
                 }
                 let s = if is_error {
                     RequestOutcome::IsError
