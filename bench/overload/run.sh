@@ -25,18 +25,14 @@ while [ $# -gt 0 ]; do
     *) echo "usage: run.sh [-d SECS] [-c CAP] [-r RATE] [-u USERS]" >&2; exit 2 ;;
   esac
 done
-for t in curl jq; do command -v "$t" >/dev/null || { echo "$t not found" >&2; exit 2; }; done
-MCPX=${MCPX_BIN:-target/release/mcpx}
-[ -x "$MCPX" ] || cargo build --release -p mcpx-cli
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+need jq
 BOUND=$((DUR * 4 + 60))
 PORT=18820
 timeout "$((BOUND * 3))" "$MCPX" serve --port "$PORT" --mock claude --scenario bench/overload/steady.toml \
   --max-in-flight "$CAP" >/dev/null 2>&1 & SPID=$!; PIDS+=("$SPID")
-for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/healthz" && break; sleep 0.1; done
+wait_up "$PORT"
 
 load() { # RATE OUT.json
   timeout "$BOUND" "$MCPX" load "http://127.0.0.1:$PORT/mcp" --call-rate "$1" --users "$USERS" \

@@ -27,17 +27,11 @@ while [ $# -gt 0 ]; do
     *) echo "usage: run.sh [-d SECS] [-n ROUNDS] [-r RATE] [-u USERS]" >&2; exit 2 ;;
   esac
 done
-for t in curl jq; do command -v "$t" >/dev/null || { echo "$t not found" >&2; exit 2; }; done
-MCPX=${MCPX_BIN:-target/release/mcpx}
-[ -x "$MCPX" ] || cargo build --release -p mcpx-cli
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+need jq
 BOUND=$((DUR * 4 + 60))
 LIFE=$((BOUND * ROUNDS * 3))
-wait_up() { for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$1/healthz" && return; sleep 0.1; done
-  echo "nothing answers on port $1" >&2; exit 1; }
 PORT=18800
 timeout "$LIFE" "$MCPX" serve --port "$PORT" --response-mode json >/dev/null 2>&1 & PIDS+=("$!")
 wait_up "$PORT"
