@@ -19,9 +19,10 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ $# -gt 0 ] || set -- "${MCPX_BIN:-target/release/mcpx}"
-for t in curl jq; do command -v "$t" >/dev/null || { echo "$t not found" >&2; exit 2; }; done
-WORK=$(mktemp -d); SPID=""
-trap '[ -n "$SPID" ] && kill "$SPID" 2>/dev/null; rm -rf "$WORK"' EXIT
+MCPX_BIN=$1
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+need jq
 sed "s/between_steps = { dist = \"constant\", value_ms = 0 }/between_steps = { dist = \"constant\", value_ms = $THINK }/" \
   bench/generator/one-tool.toml >"$WORK/think.toml"
 grep -q "value_ms = $THINK }" "$WORK/think.toml" || { echo "one-tool.toml changed" >&2; exit 2; }
@@ -29,10 +30,10 @@ printf 'binary\tcalls/s\tlag_p50\tlag_p90\tlag_p99\tlag_max\tcall_p50\tcall_p99\
 for b in "$@"; do
   port=$((19700 + RANDOM % 200))
   timeout $((DUR + 60)) "$b" serve --port "$port" --response-mode json >/dev/null 2>&1 & SPID=$!
-  for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && break; sleep 0.1; done
+  PIDS+=("$SPID"); wait_up "$port"
   timeout $((DUR + 60)) "$b" load "http://127.0.0.1:$port/mcp" --scenario "$WORK/think.toml" --users "$USERS" \
     --duration "${DUR}s" --drain 1s --allow-destructive --no-progress --json "$WORK/r.json" >/dev/null
-  kill "$SPID" 2>/dev/null || true; wait "$SPID" 2>/dev/null || true; SPID=""
+  kill "$SPID" 2>/dev/null || true; wait "$SPID" 2>/dev/null || true
   jq -r --arg b "$b" '(.methods[] | select(.name == "tools/call")) as $c
     | [$b, (($c.requests * 1000000 / .elapsed_us) | floor), .generator.lag_us.p50, .generator.lag_us.p90,
        .generator.lag_us.p99, .generator.lag_us.max, $c.latency_us.p50, $c.latency_us.p99] | @tsv' "$WORK/r.json"

@@ -19,13 +19,12 @@ while [ $# -gt 0 ]; do
     *) echo "usage: run.sh [-d SECS] [-n ROUNDS] [-c CONNS]" >&2; exit 2 ;;
   esac
 done
-for t in wrk curl jq /usr/bin/time; do command -v "$t" >/dev/null || { echo "$t not found" >&2; exit 2; }; done
-MCPX=${MCPX_BIN:-target/release/mcpx}
-[ -x "$MCPX" ] || cargo build --release -p mcpx-cli
-WORK=$(mktemp -d); trap 'rm -rf "$WORK"; [ -n "${SPID:-}" ] && kill "$SPID" 2>/dev/null || true' EXIT
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+need wrk jq /usr/bin/time
 PORT=18700
 start() { PORT=$((PORT + 1)); timeout $((DUR * 3 + 60)) "$MCPX" serve --port "$PORT" --response-mode json >/dev/null 2>&1 & SPID=$!
-  for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/healthz" && return; sleep 0.1; done; echo "server did not start" >&2; exit 1; }
+  PIDS+=("$SPID"); wait_up "$PORT"; }
 stop() { kill "$SPID" 2>/dev/null || true; wait "$SPID" 2>/dev/null || true; SPID=""; }
 printf 'round\tgenerator\treq/s\tcpu_us/req\tmax_rss_MiB\n'
 for r in $(seq "$ROUNDS"); do

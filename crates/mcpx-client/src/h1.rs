@@ -272,7 +272,8 @@ pub(crate) fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Parsed, 
             chunked = Some(last.eq_ignore_ascii_case(b"chunked"));
         } else if name == http::header::CONTENT_LENGTH {
             for part in value.split(|&b| b == b',') {
-                let n = parse_decimal(part.trim_ascii()).ok_or(CodecError::ContentLength)?;
+                let n =
+                    mcpx_wire::parse_decimal(part.trim_ascii()).ok_or(CodecError::ContentLength)?;
                 if length.is_some_and(|l| l != n) {
                     return Err(CodecError::ContentLength);
                 }
@@ -389,17 +390,6 @@ fn parse_error(e: httparse::Error) -> &'static str {
         httparse::Error::TooManyHeaders => "too many headers",
         httparse::Error::Version => "invalid HTTP version",
     }
-}
-
-/// A `Content-Length` value: ASCII digits only (no sign, no spaces), no overflow.
-fn parse_decimal(s: &[u8]) -> Option<u64> {
-    if s.is_empty() {
-        return None;
-    }
-    s.iter().try_fold(0u64, |acc, &b| {
-        let d = b.is_ascii_digit().then(|| u64::from(b - b'0'))?;
-        acc.checked_mul(10)?.checked_add(d)
-    })
 }
 
 /// What [`BodyDecoder::decode`] produced.

@@ -218,11 +218,9 @@ impl Link {
     }
 }
 
-/// Opens a link's upstream connection and hands its `Connection` future to the inbound task.
-async fn link_connect(
-    shared: &Shared,
-    link: &Link,
-) -> Result<http1::SendRequest<Full<Bytes>>, &'static str> {
+/// A new TCP connection to the upstream, within [`UPSTREAM_CONNECT_TIMEOUT`], with
+/// `TCP_NODELAY`; `Err` is the trace's failure class (`connect`).
+async fn connect_upstream(shared: &Shared) -> Result<TcpStream, &'static str> {
     let tcp = tokio::time::timeout(
         UPSTREAM_CONNECT_TIMEOUT,
         TcpStream::connect(shared.upstream_addr.as_str()),
@@ -234,6 +232,15 @@ async fn link_connect(
         "connect"
     })?;
     let _ = tcp.set_nodelay(true);
+    Ok(tcp)
+}
+
+/// Opens a link's upstream connection and hands its `Connection` future to the inbound task.
+async fn link_connect(
+    shared: &Shared,
+    link: &Link,
+) -> Result<http1::SendRequest<Full<Bytes>>, &'static str> {
+    let tcp = connect_upstream(shared).await?;
     let (sender, conn) = http1::handshake(TokioIo::new(tcp))
         .await
         .map_err(|_| "connect")?;

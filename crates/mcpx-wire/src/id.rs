@@ -255,6 +255,18 @@ impl Decimal {
     }
 }
 
+/// One or more ASCII decimal digits (no sign, no spaces, leading zeros allowed) that fit in a
+/// `u64`: the number fields of the wire (`Content-Length`, SSE `retry`). `None` otherwise.
+pub fn parse_decimal(s: &[u8]) -> Option<u64> {
+    if s.is_empty() {
+        return None;
+    }
+    s.iter().try_fold(0u64, |acc, &b| {
+        let d = b.is_ascii_digit().then(|| u64::from(b - b'0'))?;
+        acc.checked_mul(10)?.checked_add(d)
+    })
+}
+
 /// Appends an integer in decimal without allocating (a JSON number token).
 pub fn write_i64(buf: &mut BytesMut, value: i64) {
     if value < 0 {

@@ -66,6 +66,6 @@ pub use encode::{
     encode_notification_raw, encode_request, encode_request_raw, encode_result, encode_result_raw,
 };
 pub use error::{DecodeError, DecodeErrorKind, ErrorCode, Member};
-pub use id::{Decimal, JsonStr, RequestId, write_i64, write_json_str};
+pub use id::{Decimal, JsonStr, RequestId, parse_decimal, write_i64, write_json_str};
 pub use message::{Message, MessageKind};
 pub use raw::{RawJson, object_member};

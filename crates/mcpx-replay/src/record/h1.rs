@@ -41,7 +41,6 @@ use super::{BodyTrace, HOP_BY_HOP, Shared};
 use crate::limits::{
     CLIENT_READ_TIMEOUT, INBOUND_IDLE_TIMEOUT, MAX_HTTP1_HEAD_BYTES, MAX_HTTP1_HEADERS,
     MAX_INTERIM_RESPONSES, MAX_REQUEST_BODY_BYTES, REFUSAL_LINGER, REFUSAL_LINGER_BYTES,
-    UPSTREAM_CONNECT_TIMEOUT,
 };
 use crate::tracefile::{HeadObs, Obs, RequestObs};
 
@@ -242,7 +241,7 @@ impl Framing {
                 f.chunked = Some(last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
             } else if name.eq_ignore_ascii_case(b"content-length") {
                 for part in value.split(|&b| b == b',') {
-                    let n = parse_decimal(part.trim_ascii()).ok_or(())?;
+                    let n = mcpx_wire::parse_decimal(part.trim_ascii()).ok_or(())?;
                     if f.length.is_some_and(|l| l != n) {
                         return Err(());
                     }
@@ -262,19 +261,6 @@ impl Framing {
                 .any(|h| name.eq_ignore_ascii_case(h.as_bytes()))
             || self.named.iter().any(|n| name.eq_ignore_ascii_case(n))
     }
-}
-
-/// ASCII digits only, no overflow.
-fn parse_decimal(s: &[u8]) -> Option<u64> {
-    if s.is_empty() {
-        return None;
-    }
-    s.iter().try_fold(0u64, |acc, &b| {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        acc.checked_mul(10)?.checked_add(u64::from(b - b'0'))
-    })
 }
 
 /// The headers of `spans` that the trace writer reads (`keep`), as a header map (sharing the
@@ -522,19 +508,8 @@ struct Upstream {
 
 impl Upstream {
     async fn connect(shared: &Shared) -> Result<Self, &'static str> {
-        let tcp = tokio::time::timeout(
-            UPSTREAM_CONNECT_TIMEOUT,
-            TcpStream::connect(shared.upstream_addr.as_str()),
-        )
-        .await
-        .map_err(|_| "connect")?
-        .map_err(|e| {
-            tracing::warn!(error = %e, "upstream connect failed");
-            "connect"
-        })?;
-        let _ = tcp.set_nodelay(true);
         Ok(Self {
-            io: tcp,
+            io: super::connect_upstream(shared).await?,
             rbuf: BytesMut::with_capacity(READ_CHUNK),
         })
     }

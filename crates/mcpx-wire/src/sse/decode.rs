@@ -406,7 +406,7 @@ impl SseDecoder {
                 self.pending_id =
                     (!value.is_empty()).then(|| String::from_utf8_lossy(value).into());
             }
-            b"retry" => self.retry = parse_retry(value).or(self.retry),
+            b"retry" => self.retry = crate::parse_decimal(value).or(self.retry),
             _ => {}
         }
         buf.advance(line_len + 1);
@@ -442,19 +442,6 @@ impl Data {
             }
         }
     }
-}
-
-/// A `retry` value: one or more ASCII digits that fit in `u64`.
-fn parse_retry(value: &[u8]) -> Option<u64> {
-    if value.is_empty() {
-        return None;
-    }
-    value.iter().try_fold(0u64, |acc, &byte| {
-        if !byte.is_ascii_digit() {
-            return None;
-        }
-        acc.checked_mul(10)?.checked_add(u64::from(byte - b'0'))
-    })
 }
 
 #[cfg(test)]
