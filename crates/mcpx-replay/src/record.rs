@@ -153,6 +153,29 @@ struct Shared {
     client: UpstreamClient<HttpConnector, Full<Bytes>>,
 }
 
+impl Shared {
+    /// Counts a new exchange and shows its request to the trace writer; returns its id.
+    fn begin_exchange(
+        &self,
+        conn: u64,
+        method: http::Method,
+        headers: HeaderMap,
+        body: &Bytes,
+    ) -> u64 {
+        self.exchanges.fetch_add(1, Ordering::Relaxed);
+        let id = self.trace.next_id();
+        self.trace.push(Obs::Request(Box::new(RequestObs {
+            t: self.trace.now(),
+            id,
+            conn,
+            method,
+            headers,
+            body: body.clone(),
+        })));
+        id
+    }
+}
+
 /// A link's upstream connection, polled by the task of its inbound connection.
 type LinkConnection = Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
@@ -580,18 +603,9 @@ async fn proxy(
             return plain(StatusCode::BAD_REQUEST, "request body could not be read\n");
         }
     };
-    shared.exchanges.fetch_add(1, Ordering::Relaxed);
-    let id = shared.trace.next_id();
     // The recorder sees the request as it came (hop-by-hop headers included: it keeps only
     // what PROFILE.md names); the header map clone shares every value's bytes.
-    shared.trace.push(Obs::Request(Box::new(RequestObs {
-        t: shared.trace.now(),
-        id,
-        conn,
-        method: parts.method.clone(),
-        headers: parts.headers.clone(),
-        body: body.clone(),
-    })));
+    let id = shared.begin_exchange(conn, parts.method.clone(), parts.headers.clone(), &body);
     // Until the response body takes over, a client that goes away (the future is dropped)
     // still ends the exchange in the trace.
     let mut pending = Pending {

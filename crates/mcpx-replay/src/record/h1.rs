@@ -42,7 +42,7 @@ use crate::limits::{
     CLIENT_READ_TIMEOUT, INBOUND_IDLE_TIMEOUT, MAX_HTTP1_HEAD_BYTES, MAX_HTTP1_HEADERS,
     MAX_INTERIM_RESPONSES, MAX_REQUEST_BODY_BYTES, REFUSAL_LINGER, REFUSAL_LINGER_BYTES,
 };
-use crate::tracefile::{HeadObs, Obs, RequestObs};
+use crate::tracefile::{HeadObs, Obs};
 
 /// Room one socket read asks for: an MCP request or JSON reply and its head arrive in one read.
 const READ_CHUNK: usize = 8 << 10;
@@ -563,16 +563,8 @@ async fn exchange(
     closing: bool,
 ) -> After {
     let Request { head, body } = req;
-    shared.exchanges.fetch_add(1, Ordering::Relaxed);
-    let id = shared.trace.next_id();
-    shared.trace.push(Obs::Request(Box::new(RequestObs {
-        t: shared.trace.now(),
-        id,
-        conn,
-        method: head.method.clone(),
-        headers: observed(&head.raw, &head.spans, kept_request_header),
-        body: body.clone(),
-    })));
+    let headers = observed(&head.raw, &head.spans, kept_request_header);
+    let id = shared.begin_exchange(conn, head.method.clone(), headers, &body);
     let mut traced = Traced(BodyTrace::new(shared.clone(), id, false));
     let mut out = std::mem::take(&mut inbound.wbuf);
     out.clear();
