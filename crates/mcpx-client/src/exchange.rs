@@ -30,6 +30,7 @@ use tokio::sync::mpsc;
 
 use crate::body::{Extra, Meta, write_message};
 use crate::error::{Error, Phase};
+use crate::header_list::{HeaderList, ResponseHeaders};
 use crate::limits::{self, DRAIN_TIMEOUT};
 use crate::pool::ResponseBody;
 use crate::session::{Session, SessionCore};
@@ -105,7 +106,7 @@ pub struct Exchange {
     core: Arc<SessionCore>,
     id: Option<i64>,
     status: StatusCode,
-    headers: HeaderMap,
+    headers: ResponseHeaders,
     sent_at: Instant,
     head_at: Instant,
     deadline: Instant,
@@ -136,16 +137,14 @@ enum Content {
 }
 
 impl Content {
-    /// What [`content_type_is`] says, with one header lookup for both media types.
-    fn of(headers: &HeaderMap) -> Self {
-        let media = headers
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .map(str::trim);
+    /// What [`content_type_is`] says of a `Content-Type` value, for both media types at once.
+    fn of(content_type: Option<&[u8]>) -> Self {
+        let media = content_type
+            .and_then(|v| v.split(|&b| b == b';').next())
+            .map(<[u8]>::trim_ascii);
         match media {
-            Some(m) if m.eq_ignore_ascii_case("text/event-stream") => Self::Sse,
-            Some(m) if m.eq_ignore_ascii_case("application/json") => Self::Json,
+            Some(m) if m.eq_ignore_ascii_case(b"text/event-stream") => Self::Sse,
+            Some(m) if m.eq_ignore_ascii_case(b"application/json") => Self::Json,
             _ => Self::Other,
         }
     }
@@ -174,7 +173,7 @@ impl Exchange {
 
     /// The response headers (empty for stdio and legacy HTTP+SSE replies).
     pub fn headers(&self) -> &HeaderMap {
-        &self.headers
+        self.headers.map()
     }
 
     /// When the request was handed to the connection.
@@ -326,7 +325,7 @@ impl Exchange {
                     } else {
                         return Err(Error::protocol(format!(
                             "unexpected content type {:?}",
-                            self.headers.get(http::header::CONTENT_TYPE)
+                            self.headers.content_type().map(String::from_utf8_lossy)
                         )));
                     }
                 }
@@ -544,7 +543,7 @@ pub struct RequestBuilder<'a> {
     pub(crate) method: &'a str,
     pub(crate) params: Option<Bytes>,
     pub(crate) id: Option<i64>,
-    pub(crate) headers: HeaderMap,
+    pub(crate) headers: HeaderList,
     pub(crate) send_version: bool,
     pub(crate) send_session: bool,
     pub(crate) progress: bool,
@@ -570,7 +569,9 @@ impl<'a> RequestBuilder<'a> {
             method,
             params: None,
             id: None,
-            headers: HeaderMap::new(),
+            // Room for what the client adds (content type, accept, version, session id) and a
+            // few of the caller's: one allocation per request.
+            headers: HeaderList::with_capacity(8),
             send_version: true,
             send_session: true,
             progress: false,
@@ -757,7 +758,7 @@ pub(crate) fn exchange_http(
     core: Arc<SessionCore>,
     id: Option<i64>,
     status: StatusCode,
-    headers: HeaderMap,
+    headers: ResponseHeaders,
     body: ResponseBody,
     sent_at: Instant,
     deadline: Instant,
@@ -765,7 +766,7 @@ pub(crate) fn exchange_http(
     sent_session: bool,
 ) -> Exchange {
     let dec = SseDecoder::with_max_event_bytes(core.opts.max_sse_event_bytes);
-    let content = Content::of(&headers);
+    let content = Content::of(headers.content_type());
     Exchange {
         core,
         id,
@@ -802,7 +803,7 @@ pub(crate) fn exchange_chan(
         core,
         id,
         status,
-        headers: HeaderMap::new(),
+        headers: ResponseHeaders::empty(),
         sent_at,
         head_at: Instant::now(),
         deadline,

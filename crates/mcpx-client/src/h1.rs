@@ -23,6 +23,8 @@ use std::io;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
+
+use crate::header_list::HeaderList;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -113,15 +115,51 @@ pub enum BodyKind {
     Close,
 }
 
-/// A parsed final response head.
+/// A parsed final response head. Its headers stay as the bytes they arrived in: what the
+/// client decides on (framing, reuse, the content type) is read while parsing, and the
+/// `HeaderMap` is built only for a caller that asks for it ([`header_map`]).
 #[derive(Debug)]
 pub(crate) struct Head {
     pub(crate) status: StatusCode,
     pub(crate) version: Version,
-    pub(crate) headers: HeaderMap,
+    /// The whole head, status line to the blank line.
+    pub(crate) raw: Bytes,
+    /// Where the `Content-Type` value lies in [`raw`](Self::raw), if the head has one.
+    pub(crate) content_type: Option<(usize, usize)>,
     pub(crate) body: BodyKind,
     /// Whether the connection may carry another request once the body is read.
     pub(crate) keep_alive: bool,
+}
+
+/// The headers of a head that [`parse_head`] accepted, as a map whose values share `raw`'s
+/// bytes. The head was validated when it was parsed, so nothing fails here; a header that
+/// could not become a `HeaderName`/`HeaderValue` (httparse and `http` agree on what is valid,
+/// so none) would be left out rather than fail a response already accepted.
+pub(crate) fn header_map(raw: &Bytes) -> HeaderMap {
+    let build = |scanned: &Scanned, spans: &[Span]| {
+        let mut map = HeaderMap::with_capacity(scanned.count);
+        for span in spans {
+            let (Some(name), Some(_)) = (
+                raw.get(span.name.0..span.name.1),
+                raw.get(span.value.0..span.value.1),
+            ) else {
+                continue;
+            };
+            let name = match common_name(name) {
+                Some(n) => n,
+                None => match HeaderName::from_bytes(name) {
+                    Ok(n) => n,
+                    Err(_) => continue,
+                },
+            };
+            if let Ok(value) = HeaderValue::from_maybe_shared(raw.slice(span.value.0..span.value.1))
+            {
+                map.append(name, value);
+            }
+        }
+        map
+    };
+    with_spans(raw, build).ok().flatten().unwrap_or_default()
 }
 
 /// Writes a request head and its body into `out`: `METHOD path HTTP/1.1`, `host` (unless the
@@ -133,7 +171,7 @@ pub(crate) fn encode_request(
     method: &Method,
     path_and_query: &str,
     host: Option<&str>,
-    headers: &HeaderMap,
+    headers: &HeaderList,
     body: &[u8],
 ) {
     out.reserve(128 + path_and_query.len() + headers.len() * 48 + body.len());
@@ -146,13 +184,13 @@ pub(crate) fn encode_request(
     });
     out.put_slice(b" HTTP/1.1\r\n");
     if let Some(host) = host
-        && !headers.contains_key(http::header::HOST)
+        && !headers.contains(&http::header::HOST)
     {
         out.put_slice(b"host: ");
         out.put_slice(host.as_bytes());
         out.put_slice(b"\r\n");
     }
-    for (name, value) in headers {
+    for (name, value) in headers.iter() {
         if name == http::header::CONTENT_LENGTH || name == http::header::TRANSFER_ENCODING {
             continue;
         }
@@ -190,46 +228,38 @@ pub(crate) fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Parsed, 
     if buf.is_empty() {
         return Ok(Parsed::Partial);
     }
-    // One parse: where each header lies is kept as offsets, so that once the head is split off
-    // and frozen its values become slices of it (no copy) without parsing it again.
-    let mut small = [Span::default(); COMMON_HEADERS];
-    let mut large = Vec::new();
-    let scanned = match scan::<COMMON_HEADERS>(buf, &mut small) {
-        Err(CodecError::HeadTooLarge) => {
-            // Rare: more headers than usual; parse again with room for the maximum.
-            large.resize(MAX_HEADERS, Span::default());
-            scan::<MAX_HEADERS>(buf, &mut large)?
+    // One parse: what decides framing and reuse is read from the spans here; the head is then
+    // split off the buffer (no copy) and kept for whoever wants its headers.
+    let found = with_spans(buf, |scanned, spans| {
+        let mut framing = Framing::default();
+        for span in spans {
+            let (Some(name), Some(value)) = (
+                buf.get(span.name.0..span.name.1),
+                buf.get(span.value.0..span.value.1),
+            ) else {
+                return Err(CodecError::Head("header outside the head"));
+            };
+            framing.header(name, value, span.value)?;
         }
-        r => r?,
-    };
-    let Some(Scanned {
-        len,
-        code,
-        minor,
-        count,
-    }) = scanned
-    else {
+        Ok((scanned.len, scanned.code, scanned.minor, framing))
+    })?;
+    let Some(found) = found else {
         return if buf.len() > MAX_HEAD_BYTES {
             Err(CodecError::HeadTooLarge)
         } else {
             Ok(Parsed::Partial)
         };
     };
+    let (len, code, minor, framing) = found?;
     if len > MAX_HEAD_BYTES {
         return Err(CodecError::HeadTooLarge);
     }
-    let raw = buf.split_to(len).freeze();
-    let spans = if large.is_empty() {
-        small.get(..count)
-    } else {
-        large.get(..count)
-    }
-    .unwrap_or_default();
     let status = StatusCode::from_u16(code).map_err(|_| CodecError::Status(code))?;
     if status == StatusCode::SWITCHING_PROTOCOLS {
         // The client never asks for an upgrade.
         return Err(CodecError::Status(code));
     }
+    let raw = buf.split_to(len).freeze();
     if status.is_informational() {
         return Ok(Parsed::Interim);
     }
@@ -238,56 +268,10 @@ pub(crate) fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Parsed, 
     } else {
         Version::HTTP_11
     };
-    let mut headers = HeaderMap::with_capacity(count);
-    let mut close = false;
-    let mut keep_alive_token = false;
-    let mut chunked = None::<bool>;
-    let mut length = None::<u64>;
-    for span in spans {
-        let (Some(name), Some(value)) = (
-            raw.get(span.name.0..span.name.1),
-            raw.get(span.value.0..span.value.1),
-        ) else {
-            return Err(CodecError::Head("header outside the head"));
-        };
-        let name = match common_name(name) {
-            Some(n) => n,
-            None => {
-                HeaderName::from_bytes(name).map_err(|_| CodecError::Head("invalid header name"))?
-            }
-        };
-        if name == http::header::CONNECTION {
-            for token in value.split(|&b| b == b',') {
-                let token = token.trim_ascii();
-                close |= token.eq_ignore_ascii_case(b"close");
-                keep_alive_token |= token.eq_ignore_ascii_case(b"keep-alive");
-            }
-        } else if name == http::header::TRANSFER_ENCODING {
-            // Only the last coding decides (RFC 9112 6.3 item 4): chunked last, or until close.
-            let last = value
-                .rsplit(|&b| b == b',')
-                .next()
-                .map(<[u8]>::trim_ascii)
-                .unwrap_or_default();
-            chunked = Some(last.eq_ignore_ascii_case(b"chunked"));
-        } else if name == http::header::CONTENT_LENGTH {
-            for part in value.split(|&b| b == b',') {
-                let n =
-                    mcpx_wire::parse_decimal(part.trim_ascii()).ok_or(CodecError::ContentLength)?;
-                if length.is_some_and(|l| l != n) {
-                    return Err(CodecError::ContentLength);
-                }
-                length = Some(n);
-            }
-        }
-        let value = HeaderValue::from_maybe_shared(raw.slice(span.value.0..span.value.1))
-            .map_err(|_| CodecError::Head("invalid header value"))?;
-        headers.append(name, value);
-    }
     let no_body = *method == Method::HEAD
         || status == StatusCode::NO_CONTENT
         || status == StatusCode::NOT_MODIFIED;
-    let (body, reusable_framing) = match (no_body, chunked, length) {
+    let (body, reusable_framing) = match (no_body, framing.chunked, framing.length) {
         (true, _, _) => (BodyKind::Empty, true),
         // Transfer-Encoding overrides Content-Length, and such a message must not be followed
         // on the same connection (RFC 9112 6.3 item 3).
@@ -297,15 +281,81 @@ pub(crate) fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Parsed, 
         (false, None, Some(n)) => (BodyKind::Length(n), true),
         (false, None, None) => (BodyKind::Close, false),
     };
-    let keep_alive =
-        reusable_framing && !close && (version == Version::HTTP_11 || keep_alive_token);
+    let keep_alive = reusable_framing
+        && !framing.close
+        && (version == Version::HTTP_11 || framing.keep_alive_token);
     Ok(Parsed::Final(Head {
         status,
         version,
-        headers,
+        raw,
+        content_type: framing.content_type,
         body,
         keep_alive,
     }))
+}
+
+/// What the headers of a head say about its body, its connection and its content type.
+#[derive(Default)]
+struct Framing {
+    close: bool,
+    keep_alive_token: bool,
+    chunked: Option<bool>,
+    length: Option<u64>,
+    content_type: Option<(usize, usize)>,
+}
+
+impl Framing {
+    /// Takes in one header (`at`: where its value lies in the head).
+    fn header(&mut self, name: &[u8], value: &[u8], at: (usize, usize)) -> Result<(), CodecError> {
+        if name.eq_ignore_ascii_case(b"content-type") {
+            self.content_type.get_or_insert(at);
+        } else if name.eq_ignore_ascii_case(b"content-length") {
+            for part in value.split(|&b| b == b',') {
+                let n =
+                    mcpx_wire::parse_decimal(part.trim_ascii()).ok_or(CodecError::ContentLength)?;
+                if self.length.is_some_and(|l| l != n) {
+                    return Err(CodecError::ContentLength);
+                }
+                self.length = Some(n);
+            }
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            // Only the last coding decides (RFC 9112 6.3 item 4): chunked last, or until close.
+            let last = value
+                .rsplit(|&b| b == b',')
+                .next()
+                .map(<[u8]>::trim_ascii)
+                .unwrap_or_default();
+            self.chunked = Some(last.eq_ignore_ascii_case(b"chunked"));
+        } else if name.eq_ignore_ascii_case(b"connection") {
+            for token in value.split(|&b| b == b',') {
+                let token = token.trim_ascii();
+                self.close |= token.eq_ignore_ascii_case(b"close");
+                self.keep_alive_token |= token.eq_ignore_ascii_case(b"keep-alive");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Scans the head at the front of `buf` and hands its spans to `f`: `Ok(None)` while the head
+/// is incomplete. Tries [`COMMON_HEADERS`] slots on the stack first and the full
+/// [`MAX_HEADERS`] only for a head with more.
+fn with_spans<R>(
+    buf: &[u8],
+    f: impl FnOnce(&Scanned, &[Span]) -> R,
+) -> Result<Option<R>, CodecError> {
+    let mut small = [Span::default(); COMMON_HEADERS];
+    match scan::<COMMON_HEADERS>(buf, &mut small) {
+        Ok(Some(s)) => Ok(Some(f(&s, small.get(..s.count).unwrap_or_default()))),
+        Ok(None) => Ok(None),
+        Err(CodecError::HeadTooLarge) => {
+            // Rare: more headers than usual; parse again with room for the maximum.
+            let mut large = vec![Span::default(); MAX_HEADERS];
+            Ok(scan::<MAX_HEADERS>(buf, &mut large)?
+                .map(|s| f(&s, large.get(..s.count).unwrap_or_default())))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// The names MCP responses carry, as servers send them (lowercase), recognized by a plain
@@ -615,7 +665,7 @@ impl Conn {
         method: &Method,
         path_and_query: &str,
         host: Option<&str>,
-        headers: &HeaderMap,
+        headers: &HeaderList,
         body: &[u8],
     ) -> Result<Head, ConnError> {
         self.wbuf.clear();
@@ -738,7 +788,7 @@ mod tests {
 
     #[test]
     fn request_encoding() {
-        let mut h = HeaderMap::new();
+        let mut h = HeaderList::default();
         h.insert(
             http::header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
@@ -766,12 +816,19 @@ mod tests {
             &Method::GET,
             "",
             Some("h"),
-            &HeaderMap::new(),
+            &HeaderList::default(),
             b"",
         );
         assert_eq!(out, b"GET / HTTP/1.1\r\nhost: h\r\n\r\n");
         out.clear();
-        encode_request(&mut out, &Method::POST, "/", None, &HeaderMap::new(), b"");
+        encode_request(
+            &mut out,
+            &Method::POST,
+            "/",
+            None,
+            &HeaderList::default(),
+            b"",
+        );
         assert_eq!(out, b"POST / HTTP/1.1\r\ncontent-length: 0\r\n\r\n");
         for n in [0u64, 7, 10, 12345, u64::MAX] {
             assert_eq!(
@@ -789,7 +846,11 @@ mod tests {
         assert_eq!(h.status, StatusCode::OK);
         assert_eq!(h.body, BodyKind::Length(2));
         assert!(h.keep_alive);
-        assert_eq!(h.headers["content-type"], "application/json");
+        assert_eq!(header_map(&h.raw)["content-type"], "application/json");
+        assert_eq!(
+            h.content_type.and_then(|(a, b)| h.raw.get(a..b)),
+            Some(&b"application/json"[..])
+        );
 
         let h = final_head(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n");
         assert_eq!((h.body, h.keep_alive), (BodyKind::Chunked, true));
@@ -829,7 +890,7 @@ mod tests {
         ));
         // Repeated headers stay repeated; bare LF line ends are accepted (as hyper does).
         let h = final_head(b"HTTP/1.1 200 OK\nSet-Cookie: a\nSet-Cookie: b\nContent-Length: 0\n\n");
-        assert_eq!(h.headers.get_all("set-cookie").iter().count(), 2);
+        assert_eq!(header_map(&h.raw).get_all("set-cookie").iter().count(), 2);
         // More headers than the stack slots hold, fewer than the bound: parsed all the same.
         let many: Vec<u8> = [
             &b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n"[..],
@@ -839,7 +900,7 @@ mod tests {
         .concat();
         let h = final_head(&many);
         assert_eq!(
-            h.headers.get_all("x-many").iter().count(),
+            header_map(&h.raw).get_all("x-many").iter().count(),
             COMMON_HEADERS * 2
         );
         assert!(matches!(head_of(b""), Ok(Parsed::Partial)));

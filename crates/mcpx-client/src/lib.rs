@@ -88,6 +88,7 @@ mod error;
 mod exchange;
 mod h1;
 mod handler;
+mod header_list;
 pub mod limits;
 mod options;
 mod params;

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{Request, Response, Uri};
+use http::{Method, Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::client::conn::{http1, http2};
@@ -26,6 +26,7 @@ use tokio::net::TcpStream;
 
 use crate::error::{Error, Phase};
 use crate::h1::{self, BodyDecoder, Decoded};
+use crate::header_list::{HeaderList, ResponseHeaders};
 use crate::limits;
 
 /// Which HTTP version to speak.
@@ -128,6 +129,13 @@ impl Origin {
 
 type Body = Full<Bytes>;
 
+/// A session request's reply head and body ([`HttpClient::send_listed`]).
+pub(crate) struct Reply {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: ResponseHeaders,
+    pub(crate) body: ResponseBody,
+}
+
 /// A pool of HTTP connections (cheap to clone; clones share the pool).
 #[derive(Clone)]
 pub struct HttpClient {
@@ -191,9 +199,68 @@ impl HttpClient {
         origin: &Origin,
         req: Request<Bytes>,
     ) -> Result<Response<ResponseBody>, Error> {
-        if !origin.https && self.inner.opts.version != HttpVersion::Http2 {
-            return self.send_inline(origin, req).await;
+        if self.takes_inline(origin) {
+            let (parts, body) = req.into_parts();
+            let headers = HeaderList::from(&parts.headers);
+            let (head, body) = self
+                .send_inline(origin, &parts.method, &parts.uri, &headers, &body)
+                .await?;
+            let mut resp = Response::new(body);
+            *resp.status_mut() = head.status;
+            *resp.version_mut() = head.version;
+            *resp.headers_mut() = h1::header_map(&head.raw);
+            return Ok(resp);
         }
+        self.send_hyper(origin, req).await
+    }
+
+    /// Sends one request of a session (`uri` absolute) and returns its reply. On the inline
+    /// path the headers go onto the wire as listed and the reply's stay unparsed until asked
+    /// for: no `HeaderMap` either way.
+    pub(crate) async fn send_listed(
+        &self,
+        origin: &Origin,
+        method: Method,
+        uri: &Uri,
+        headers: HeaderList,
+        body: Bytes,
+    ) -> Result<Reply, Error> {
+        if self.takes_inline(origin) {
+            let (head, body) = self
+                .send_inline(origin, &method, uri, &headers, &body)
+                .await?;
+            return Ok(Reply {
+                status: head.status,
+                headers: ResponseHeaders::from_head(head.raw, head.content_type),
+                body,
+            });
+        }
+        let mut req = Request::new(body);
+        *req.method_mut() = method;
+        *req.uri_mut() = uri.clone();
+        *req.headers_mut() = headers.into_map();
+        // Boxed: hyper's path (TLS, HTTP/2) is a future of a few KiB that the inline path's
+        // callers would otherwise carry and copy on every request.
+        let resp = Box::pin(self.send_hyper(origin, req)).await?;
+        let (parts, body) = resp.into_parts();
+        Ok(Reply {
+            status: parts.status,
+            headers: ResponseHeaders::from_map(parts.headers),
+            body,
+        })
+    }
+
+    /// Whether requests to `origin` take the inline HTTP/1.1 path.
+    fn takes_inline(&self, origin: &Origin) -> bool {
+        !origin.https && self.inner.opts.version != HttpVersion::Http2
+    }
+
+    /// hyper's path: TLS, HTTP/2, HTTP/1.1 over TLS.
+    async fn send_hyper(
+        &self,
+        origin: &Origin,
+        req: Request<Bytes>,
+    ) -> Result<Response<ResponseBody>, Error> {
         let mut req = req.map(Full::new);
         let sender = self.checkout(origin).await?;
         match sender {
@@ -242,8 +309,11 @@ impl HttpClient {
     async fn send_inline(
         &self,
         origin: &Origin,
-        req: Request<Bytes>,
-    ) -> Result<Response<ResponseBody>, Error> {
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderList,
+        body: &[u8],
+    ) -> Result<(h1::Head, ResponseBody), Error> {
         let shared = self.inner.opts.pool == PoolMode::Shared;
         let mut conn = match shared.then(|| self.inline_pop(origin)).flatten() {
             Some(c) => c,
@@ -255,27 +325,23 @@ impl HttpClient {
                     .map_err(|_| Error::Timeout(Phase::Connect))??
             }
         };
-        let (parts, body) = req.into_parts();
-        let path = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
-        let host = parts.uri.authority().map(http::uri::Authority::as_str);
+        let path = uri.path_and_query().map_or("/", |pq| pq.as_str());
+        let host = uri.authority().map(http::uri::Authority::as_str);
         let head = conn
-            .round_trip(&parts.method, path, host, &parts.headers, &body)
+            .round_trip(method, path, host, headers, body)
             .await
             .map_err(Error::transport)?;
         // A request that said `Connection: close` (PerRequest) is not followed by another.
         let reuse = shared && head.keep_alive;
-        let mut resp = Response::new(ResponseBody {
+        let body = ResponseBody {
             inner: BodyIo::Inline {
                 dec: BodyDecoder::new(head.body),
                 conn: Some(conn),
                 give_back: reuse.then(|| (self.inner.clone(), origin.clone())),
             },
             done: false,
-        });
-        *resp.status_mut() = head.status;
-        *resp.version_mut() = head.version;
-        *resp.headers_mut() = head.headers;
-        Ok(resp)
+        };
+        Ok((head, body))
     }
 
     fn inline_pop(&self, origin: &Origin) -> Option<h1::Conn> {

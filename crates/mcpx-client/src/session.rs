@@ -22,6 +22,7 @@ use crate::exchange::{
     EventKind, EventStream, Exchange, RequestBuilder, SendFlags, exchange_chan, exchange_http,
 };
 use crate::handler;
+use crate::header_list::{HeaderList, ResponseHeaders};
 use crate::limits;
 use crate::options::{ClientOptions, EraChoice};
 use crate::params::{ParamHeader, headers_for, param_headers};
@@ -507,7 +508,7 @@ impl SessionCore {
                 None,
                 None,
                 body,
-                HeaderMap::new(),
+                HeaderList::default(),
                 SendFlags::ALL,
                 self.opts.request_timeout,
                 false,
@@ -530,7 +531,7 @@ impl SessionCore {
                 Some(method_name),
                 None,
                 buf.freeze(),
-                HeaderMap::new(),
+                HeaderList::default(),
                 SendFlags::ALL,
                 self.opts.request_timeout,
                 false,
@@ -547,7 +548,7 @@ impl SessionCore {
         method_name: &str,
         name: Option<&str>,
         body: Bytes,
-        headers: HeaderMap,
+        headers: HeaderList,
         flags: SendFlags,
         timeout: Duration,
         cancel_on_drop: bool,
@@ -572,7 +573,7 @@ impl SessionCore {
         method_name: Option<&str>,
         name: Option<&str>,
         body: Bytes,
-        mut headers: HeaderMap,
+        mut headers: HeaderList,
         flags: SendFlags,
         timeout: Duration,
         cancel_on_drop: bool,
@@ -585,32 +586,34 @@ impl SessionCore {
         match &self.transport {
             Transport::Http => {
                 let sent_session = self.post_headers(&mut headers, method_name, name, flags)?;
-                let req = self.http_request(Method::POST, headers, body)?;
+                self.client_headers(&mut headers);
                 let origin = self.origin()?;
-                let resp =
-                    match tokio::time::timeout_at(deadline.into(), self.http.send(origin, req))
-                        .await
-                    {
-                        Ok(r) => r?,
-                        Err(_) => {
-                            // The server has the request but not its answer: cancel it (session
-                            // era); in 2026-07-28 dropping the request already closed the stream.
-                            if let Some(id) = id
-                                && cancel_on_drop
-                                && self.cancels_by_notification()
-                            {
-                                self.spawn_cancel(id);
-                            }
-                            return Err(Error::Timeout(Phase::Head));
+                let reply = match tokio::time::timeout_at(
+                    deadline.into(),
+                    self.http
+                        .send_listed(origin, Method::POST, &self.url, headers, body),
+                )
+                .await
+                {
+                    Ok(r) => r?,
+                    Err(_) => {
+                        // The server has the request but not its answer: cancel it (session
+                        // era); in 2026-07-28 dropping the request already closed the stream.
+                        if let Some(id) = id
+                            && cancel_on_drop
+                            && self.cancels_by_notification()
+                        {
+                            self.spawn_cancel(id);
                         }
-                    };
-                let (parts, body) = resp.into_parts();
+                        return Err(Error::Timeout(Phase::Head));
+                    }
+                };
                 Ok(exchange_http(
                     self.clone(),
                     id,
-                    parts.status,
-                    parts.headers,
-                    body,
+                    reply.status,
+                    reply.headers,
+                    reply.body,
                     sent_at,
                     deadline,
                     cancel_on_drop,
@@ -651,14 +654,13 @@ impl SessionCore {
     /// Fills in the MCP headers of a POST; returns whether the session id was sent.
     fn post_headers(
         &self,
-        h: &mut HeaderMap,
+        h: &mut HeaderList,
         method_name: Option<&str>,
         name: Option<&str>,
         flags: SendFlags,
     ) -> Result<bool, Error> {
-        // One lookup each (an entry), not a lookup and then an insert.
-        h.entry(CONTENT_TYPE).or_insert(JSON);
-        h.entry(ACCEPT).or_insert(ACCEPT_BOTH);
+        h.set_default(CONTENT_TYPE, JSON);
+        h.set_default(ACCEPT, ACCEPT_BOTH);
         if self.is_stateless() {
             if let Some(m) = method_name {
                 h.insert(MCP_METHOD, method_header(m)?);
@@ -671,15 +673,17 @@ impl SessionCore {
     }
 
     /// Version and session headers; returns whether the session id was sent.
-    fn common_headers(&self, h: &mut HeaderMap, flags: SendFlags) -> bool {
+    fn common_headers(&self, h: &mut HeaderList, flags: SendFlags) -> bool {
         let rules = self.version.rules();
         let defines_header = !matches!(
             rules.version_header,
             mcpx_proto::VersionHeader::Undefined | mcpx_proto::VersionHeader::AuthDiscoveryOnly
         );
-        if flags.version && defines_header {
-            h.entry(MCP_PROTOCOL_VERSION)
-                .or_insert_with(|| HeaderValue::from_static(self.version.as_str()));
+        if flags.version && defines_header && !h.contains(&MCP_PROTOCOL_VERSION) {
+            h.append(
+                MCP_PROTOCOL_VERSION,
+                HeaderValue::from_static(self.version.as_str()),
+            );
         }
         match (&self.session_id, flags.session) {
             (Some(sid), true) => {
@@ -690,28 +694,32 @@ impl SessionCore {
         }
     }
 
-    fn http_request(
-        &self,
-        method_: Method,
-        mut headers: HeaderMap,
-        body: Bytes,
-    ) -> Result<Request<Bytes>, Error> {
-        // The request's own map becomes the request's (moved, not re-hashed into a new one);
-        // the client's headers join it where the request does not set them.
+    /// The client's own headers where the request does not set them, and `Connection: close`
+    /// when every request gets a connection of its own.
+    fn client_headers(&self, headers: &mut HeaderList) {
         for k in self.opts.headers.keys() {
-            if !headers.contains_key(k) {
+            if !headers.contains(k) {
                 for v in self.opts.headers.get_all(k) {
-                    headers.append(k, v.clone());
+                    headers.append(k.clone(), v.clone());
                 }
             }
         }
         if self.http.options().pool == PoolMode::PerRequest {
             headers.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
         }
+    }
+
+    fn http_request(
+        &self,
+        method_: Method,
+        mut headers: HeaderList,
+        body: Bytes,
+    ) -> Result<Request<Bytes>, Error> {
+        self.client_headers(&mut headers);
         let mut req = Request::new(body);
         *req.method_mut() = method_;
         *req.uri_mut() = self.url.clone();
-        *req.headers_mut() = headers;
+        *req.headers_mut() = headers.into_map();
         Ok(req)
     }
 
@@ -721,10 +729,8 @@ impl SessionCore {
         last_event_id: Option<&str>,
         extra: &HeaderMap,
     ) -> Result<Response<crate::pool::ResponseBody>, Error> {
-        let mut h = extra.clone();
-        if !h.contains_key(ACCEPT) {
-            h.insert(ACCEPT, ACCEPT_SSE);
-        }
+        let mut h = HeaderList::from(extra);
+        h.set_default(ACCEPT, ACCEPT_SSE);
         if let Some(id) = last_event_id {
             h.insert(
                 LAST_EVENT_ID,
@@ -742,7 +748,7 @@ impl SessionCore {
     }
 
     async fn delete(&self) -> Result<StatusCode, Error> {
-        let mut h = HeaderMap::new();
+        let mut h = HeaderList::default();
         self.common_headers(&mut h, SendFlags::ALL);
         let req = self.http_request(Method::DELETE, h, Bytes::new())?;
         let resp = tokio::time::timeout(
@@ -1500,7 +1506,7 @@ impl Session {
                     core.clone(),
                     None,
                     parts.status,
-                    parts.headers,
+                    ResponseHeaders::from_map(parts.headers),
                     body,
                     sent_at,
                     sent_at,
