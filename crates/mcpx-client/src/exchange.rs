@@ -361,7 +361,9 @@ impl Exchange {
                                 return Ok(None);
                             }
                             drop(body);
-                            match self.reconnect().await? {
+                            // Boxed: reconnecting is rare and its future large; inline it
+                            // would sit (and be copied) in every read's future.
+                            match Box::pin(self.reconnect()).await? {
                                 Some(b) => self.state = State::Sse(b),
                                 None => return Ok(None),
                             }
@@ -724,9 +726,9 @@ impl<'a> RequestBuilder<'a> {
             version: self.send_version,
             session: self.send_session,
         };
-        core.start(
+        core.start_body(
             Some(id),
-            self.method,
+            Some(self.method),
             name.as_deref(),
             buf.freeze(),
             self.headers,

@@ -307,6 +307,11 @@ struct Framing {
 impl Framing {
     /// Takes in one header (`at`: where its value lies in the head).
     fn header(&mut self, name: &[u8], value: &[u8], at: (usize, usize)) -> Result<(), CodecError> {
+        // By length first: most headers (date, mcp-session-id, server, ...) are none of these
+        // and cost one comparison.
+        if !matches!(name.len(), 10 | 12 | 14 | 17) {
+            return Ok(());
+        }
         if name.eq_ignore_ascii_case(b"content-type") {
             self.content_type.get_or_insert(at);
         } else if name.eq_ignore_ascii_case(b"content-length") {

@@ -30,7 +30,10 @@ impl HeaderList {
 
     /// Sets `name` to `value`, replacing its values.
     pub(crate) fn insert(&mut self, name: HeaderName, value: HeaderValue) {
-        self.0.retain(|(n, _)| *n != name);
+        // Usually the name is new: one comparison pass, no rebuild of the list.
+        if self.contains(&name) {
+            self.0.retain(|(n, _)| *n != name);
+        }
         self.0.push((name, value));
     }
 

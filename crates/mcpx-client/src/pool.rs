@@ -235,19 +235,33 @@ impl HttpClient {
                 body,
             });
         }
-        let mut req = Request::new(body);
-        *req.method_mut() = method;
-        *req.uri_mut() = uri.clone();
-        *req.headers_mut() = headers.into_map();
-        // Boxed: hyper's path (TLS, HTTP/2) is a future of a few KiB that the inline path's
-        // callers would otherwise carry and copy on every request.
-        let resp = Box::pin(self.send_hyper(origin, req)).await?;
+        let resp = self.hyper_boxed(origin, method, uri, headers, body).await?;
         let (parts, body) = resp.into_parts();
         Ok(Reply {
             status: parts.status,
             headers: ResponseHeaders::from_map(parts.headers),
             body,
         })
+    }
+
+    /// hyper's path for a listed request, boxed: it is a future of a few KiB that the inline
+    /// path's callers would otherwise carry and copy on every request (and built here, outside
+    /// the caller's future, so the `Request` is not kept in it either).
+    fn hyper_boxed<'a>(
+        &'a self,
+        origin: &'a Origin,
+        method: Method,
+        uri: &Uri,
+        headers: HeaderList,
+        body: Bytes,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Response<ResponseBody>, Error>> + Send + 'a>,
+    > {
+        let mut req = Request::new(body);
+        *req.method_mut() = method;
+        *req.uri_mut() = uri.clone();
+        *req.headers_mut() = headers.into_map();
+        Box::pin(self.send_hyper(origin, req))
     }
 
     /// Whether requests to `origin` take the inline HTTP/1.1 path.

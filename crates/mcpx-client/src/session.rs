@@ -541,33 +541,10 @@ impl SessionCore {
         Ok(())
     }
 
+    /// Sends one message body (a request when `id` is set) and returns its exchange once the
+    /// response head is in.
     #[allow(clippy::too_many_arguments, reason = "internal: the builder's fields")]
-    pub(crate) async fn start(
-        self: &Arc<Self>,
-        id: Option<i64>,
-        method_name: &str,
-        name: Option<&str>,
-        body: Bytes,
-        headers: HeaderList,
-        flags: SendFlags,
-        timeout: Duration,
-        cancel_on_drop: bool,
-    ) -> Result<Exchange, Error> {
-        self.start_body(
-            id,
-            Some(method_name),
-            name,
-            body,
-            headers,
-            flags,
-            timeout,
-            cancel_on_drop,
-        )
-        .await
-    }
-
-    #[allow(clippy::too_many_arguments, reason = "internal: the builder's fields")]
-    async fn start_body(
+    pub(crate) async fn start_body(
         self: &Arc<Self>,
         id: Option<i64>,
         method_name: Option<&str>,
@@ -622,10 +599,13 @@ impl SessionCore {
             }
             Transport::Chan(chan) => {
                 let rx = id.map(|id| chan.register(id));
-                let sent = tokio::time::timeout_at(deadline.into(), chan.send(self, body))
-                    .await
-                    .map_err(|_| Error::Timeout(Phase::Head))
-                    .and_then(|r| r);
+                // Boxed: the channel's send is a future of a few KiB that the HTTP path, the
+                // common one, would otherwise carry (and copy) in every request's future.
+                let sent =
+                    tokio::time::timeout_at(deadline.into(), Box::pin(chan.send(self, body)))
+                        .await
+                        .map_err(|_| Error::Timeout(Phase::Head))
+                        .and_then(|r| r);
                 if let Err(e) = sent {
                     if let Some(id) = id {
                         chan.forget(id);
