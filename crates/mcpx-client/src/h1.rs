@@ -20,6 +20,7 @@
 
 use std::fmt;
 use std::io;
+use std::mem::MaybeUninit;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
@@ -136,7 +137,7 @@ pub(crate) struct Head {
 /// could not become a `HeaderName`/`HeaderValue` (httparse and `http` agree on what is valid,
 /// so none) would be left out rather than fail a response already accepted.
 pub(crate) fn header_map(raw: &Bytes) -> HeaderMap {
-    let build = |scanned: &Scanned, spans: &[Span]| {
+    let build = |scanned: &Scanned, spans: &mut dyn Iterator<Item = Span>| {
         let mut map = HeaderMap::with_capacity(scanned.count);
         for span in spans {
             let (Some(name), Some(_)) = (
@@ -347,19 +348,20 @@ impl Framing {
 /// [`MAX_HEADERS`] only for a head with more.
 fn with_spans<R>(
     buf: &[u8],
-    f: impl FnOnce(&Scanned, &[Span]) -> R,
+    f: impl FnOnce(&Scanned, &mut dyn Iterator<Item = Span>) -> R,
 ) -> Result<Option<R>, CodecError> {
-    let mut small = [Span::default(); COMMON_HEADERS];
-    match scan::<COMMON_HEADERS>(buf, &mut small) {
-        Ok(Some(s)) => Ok(Some(f(&s, small.get(..s.count).unwrap_or_default()))),
-        Ok(None) => Ok(None),
-        Err(CodecError::HeadTooLarge) => {
+    // Uninitialized slots: httparse writes the ones it fills, so nothing is zeroed per head.
+    let mut small = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; COMMON_HEADERS];
+    match scan(buf, &mut small, f) {
+        Err((CodecError::HeadTooLarge, Some(f))) => {
             // Rare: more headers than usual; parse again with room for the maximum.
-            let mut large = vec![Span::default(); MAX_HEADERS];
-            Ok(scan::<MAX_HEADERS>(buf, &mut large)?
-                .map(|s| f(&s, large.get(..s.count).unwrap_or_default())))
+            let mut large: Vec<MaybeUninit<httparse::Header<'_>>> =
+                std::iter::repeat_with(MaybeUninit::uninit)
+                    .take(MAX_HEADERS)
+                    .collect();
+            scan(buf, &mut large, f).map_err(|(e, _)| e)
         }
-        Err(e) => Err(e),
+        r => r.map_err(|(e, _)| e),
     }
 }
 
@@ -401,17 +403,25 @@ struct Scanned {
     count: usize,
 }
 
-/// Parses the head at the front of `buf` with `N` header slots, recording each header's
-/// [`Span`] in `spans` (at least `N` long). `Ok(None)`: incomplete;
-/// [`CodecError::HeadTooLarge`]: more than `N` headers.
-fn scan<const N: usize>(buf: &[u8], spans: &mut [Span]) -> Result<Option<Scanned>, CodecError> {
-    let mut slots = [httparse::EMPTY_HEADER; N];
-    let mut resp = httparse::Response::new(&mut slots);
-    let len = match resp.parse(buf) {
+/// Parses the head at the front of `buf` into `slots` and, when it is complete, hands `f` the
+/// [`Span`] of each header. `Ok(None)`: incomplete. An error gives `f` back when it was not
+/// called ([`CodecError::HeadTooLarge`]: more headers than `slots`).
+fn scan<'b, R, F>(
+    buf: &'b [u8],
+    slots: &mut [MaybeUninit<httparse::Header<'b>>],
+    f: F,
+) -> Result<Option<R>, (CodecError, Option<F>)>
+where
+    F: FnOnce(&Scanned, &mut dyn Iterator<Item = Span>) -> R,
+{
+    let mut resp = httparse::Response::new(&mut []);
+    let len = match httparse::ParserConfig::default()
+        .parse_response_with_uninit_headers(&mut resp, buf, slots)
+    {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => return Ok(None),
-        Err(httparse::Error::TooManyHeaders) => return Err(CodecError::HeadTooLarge),
-        Err(e) => return Err(CodecError::Head(parse_error(e))),
+        Err(httparse::Error::TooManyHeaders) => return Err((CodecError::HeadTooLarge, Some(f))),
+        Err(e) => return Err((CodecError::Head(parse_error(e)), None)),
     };
     // httparse hands out subslices of `buf`: their offsets are plain address differences.
     let base = buf.as_ptr() as usize;
@@ -419,19 +429,17 @@ fn scan<const N: usize>(buf: &[u8], spans: &mut [Span]) -> Result<Option<Scanned
         let start = (part.as_ptr() as usize).wrapping_sub(base);
         (start, start.wrapping_add(part.len()))
     };
-    let count = resp.headers.len();
-    for (h, span) in resp.headers.iter().zip(spans.iter_mut()) {
-        *span = Span {
-            name: offset(h.name.as_bytes()),
-            value: offset(h.value),
-        };
-    }
-    Ok(Some(Scanned {
+    let scanned = Scanned {
         len,
         code: resp.code.unwrap_or(0),
         minor: resp.version.unwrap_or(1),
-        count: count.min(spans.len()),
-    }))
+        count: resp.headers.len(),
+    };
+    let mut spans = resp.headers.iter().map(|h| Span {
+        name: offset(h.name.as_bytes()),
+        value: offset(h.value),
+    });
+    Ok(Some(f(&scanned, &mut spans)))
 }
 
 /// httparse's reason, as a static string.
