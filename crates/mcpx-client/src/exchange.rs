@@ -552,6 +552,7 @@ pub struct RequestBuilder<'a> {
     pub(crate) name: Option<&'a str>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) cancel_on_drop: bool,
+    pub(crate) bounded_by_caller: bool,
     pub(crate) extra: Vec<(&'static str, Bytes)>,
     pub(crate) meta: Vec<(String, Bytes)>,
 }
@@ -580,6 +581,7 @@ impl<'a> RequestBuilder<'a> {
             name: None,
             timeout: None,
             cancel_on_drop: true,
+            bounded_by_caller: false,
             extra: Vec::new(),
             meta: Vec::new(),
         }
@@ -672,6 +674,17 @@ impl<'a> RequestBuilder<'a> {
         self
     }
 
+    /// The caller bounds this request itself: it drops the future (or the exchange) at a
+    /// deadline of its own, as a load tester does with its per-call timeouts. The client then
+    /// sets no timer of its own while waiting for the response head, which saves registering
+    /// and clearing one in tokio's timer wheel per request; reading the body stays bounded by
+    /// [`timeout`](Self::timeout). Only for callers whose own deadline is certain: without
+    /// either, a server that never answers holds the request until it is dropped.
+    pub fn bounded_by_caller(mut self) -> Self {
+        self.bounded_by_caller = true;
+        self
+    }
+
     /// One more `params._meta` member (e.g. `claudecode/toolUseId`), merged with the members
     /// the client writes itself (`progressToken`, the 2026-07-28 identity); the params must not
     /// carry their own `_meta`. A key the client also writes would repeat: do not pass those.
@@ -725,6 +738,7 @@ impl<'a> RequestBuilder<'a> {
         let flags = SendFlags {
             version: self.send_version,
             session: self.send_session,
+            head_timer: !self.bounded_by_caller,
         };
         core.start_body(
             Some(id),
@@ -745,12 +759,16 @@ impl<'a> RequestBuilder<'a> {
 pub(crate) struct SendFlags {
     pub(crate) version: bool,
     pub(crate) session: bool,
+    /// Whether the client bounds the wait for the response head with a timer of its own
+    /// (false: the caller bounds it, see [`RequestBuilder::bounded_by_caller`]).
+    pub(crate) head_timer: bool,
 }
 
 impl SendFlags {
     pub(crate) const ALL: Self = Self {
         version: true,
         session: true,
+        head_timer: true,
     };
 }
 

@@ -565,25 +565,28 @@ impl SessionCore {
                 let sent_session = self.post_headers(&mut headers, method_name, name, flags)?;
                 self.client_headers(&mut headers);
                 let origin = self.origin()?;
-                let reply = match tokio::time::timeout_at(
-                    deadline.into(),
-                    self.http
-                        .send_listed(origin, Method::POST, &self.url, headers, body),
-                )
-                .await
-                {
-                    Ok(r) => r?,
-                    Err(_) => {
-                        // The server has the request but not its answer: cancel it (session
-                        // era); in 2026-07-28 dropping the request already closed the stream.
-                        if let Some(id) = id
-                            && cancel_on_drop
-                            && self.cancels_by_notification()
-                        {
-                            self.spawn_cancel(id);
+                let send = self
+                    .http
+                    .send_listed(origin, Method::POST, &self.url, headers, body);
+                let reply = if flags.head_timer {
+                    match tokio::time::timeout_at(deadline.into(), send).await {
+                        Ok(r) => r?,
+                        Err(_) => {
+                            // The server has the request but not its answer: cancel it (session
+                            // era); in 2026-07-28 dropping the request already closed the
+                            // stream.
+                            if let Some(id) = id
+                                && cancel_on_drop
+                                && self.cancels_by_notification()
+                            {
+                                self.spawn_cancel(id);
+                            }
+                            return Err(Error::Timeout(Phase::Head));
                         }
-                        return Err(Error::Timeout(Phase::Head));
                     }
+                } else {
+                    // The caller's own deadline bounds the wait (it drops this future).
+                    send.await?
                 };
                 Ok(exchange_http(
                     self.clone(),

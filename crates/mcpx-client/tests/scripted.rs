@@ -362,6 +362,39 @@ async fn a_stalled_server_hits_the_deadline() {
 }
 
 #[tokio::test]
+async fn a_request_bounded_by_its_caller_keeps_no_head_timer() {
+    bounded(async {
+        let srv = serve("/mcp", session_server(|_| Reply::Stall)).await;
+        let mut o = opts();
+        o.request_timeout(Duration::from_millis(200));
+        let s = Client::connect(&srv.url, o).await.unwrap();
+        let params = RawJson::from_serialize(&json!({"name": "t", "arguments": {}})).unwrap();
+        // The client's own deadline ends a stalled request...
+        let e = s
+            .request("tools/call")
+            .params(params.clone())
+            .send()
+            .await
+            .unwrap_err();
+        assert!(e.is_timeout(), "{e:?}");
+        // ...unless the caller bounds it: then only the caller's deadline does, here three
+        // times the client's.
+        let started = Instant::now();
+        let waited = tokio::time::timeout(
+            Duration::from_millis(600),
+            s.request("tools/call")
+                .params(params)
+                .bounded_by_caller()
+                .send(),
+        )
+        .await;
+        assert!(waited.is_err(), "the client gave up on its own: {waited:?}");
+        assert!(started.elapsed() >= Duration::from_millis(600));
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn garbage_becomes_typed_errors() {
     bounded(async {
         type Check = fn(&Error) -> bool;
