@@ -1109,12 +1109,20 @@ async fn drive_user(
                         _ => None,
                     };
                     let intended_us = op.intended_us;
-                    // Boxed: an operation's future is several KiB (every kind of operation is
-                    // one state machine); a box is moved as a pointer. Polled by this task (see
+                    // Boxed: an operation's future is several KiB; a box is moved as a
+                    // pointer. A `tools/call` (nearly every request of a run) gets a state
+                    // machine of its own, one level above the client's send: every nested
+                    // async fn copies its child future when it starts it, and one future for
+                    // every kind was sized by the largest kind. Polled by this task (see
                     // `Ops`), first in the `select!` below, which sends its request.
+                    let future: OpFuture = if tool.is_some() {
+                        Box::pin(call_op(wire.clone(), op, tx.clone()))
+                    } else {
+                        Box::pin(run_op(wire.clone(), op, tx.clone()))
+                    };
                     running.0.push(Running {
                         id,
-                        future: Box::pin(run_op(wire.clone(), op, tx.clone())),
+                        future,
                         method,
                         tool,
                         intended_us,
@@ -1222,13 +1230,16 @@ async fn wake_at(
     wheel.sleep_until(slot, deadline).await;
 }
 
+/// An operation's future ([`run_op`], [`call_op`]): its outcome.
+type OpFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Outcome> + Send>>;
+
 /// An operation in flight, as the user task knows it.
 struct Running {
     id: OpId,
-    /// [`run_op`]: its outcome.
-    future: std::pin::Pin<Box<dyn std::future::Future<Output = Outcome> + Send>>,
+    /// [`run_op`] or [`call_op`].
+    future: OpFuture,
     method: &'static str,
-    tool: Option<String>,
+    tool: Option<Arc<str>>,
     intended_us: u64,
 }
 
@@ -1344,7 +1355,7 @@ fn classify(e: &ClientError) -> (RequestOutcome, Failure) {
 }
 
 /// Runs one operation to its end and returns how it ended (its events before that go to the
-/// user through `tx`).
+/// user through `tx`). Every kind but `tools/call` ([`call_op`]).
 async fn run_op(wire: Arc<UserWire>, op: Op, tx: mpsc::Sender<OpEvent>) -> Outcome {
     let outcome = match op_outcome(&wire, &op, &tx).await {
         Ok(o) => o,
@@ -1372,7 +1383,9 @@ async fn op_outcome(
         response_bytes: 0,
         result_size: None,
     };
-    let handshake_from = wire.fresh_session(op);
+    // Kept for its bookkeeping: a session's first other request takes it off the fresh list
+    // (`call_op` reads the answer for its `tools/call`).
+    wire.fresh_session(op);
     match &op.kind {
         OpKind::Discover => {
             // stdio: the probe runs in a child of its own, which the user's `initialize` then
@@ -1613,21 +1626,6 @@ async fn op_outcome(
                 }
             }
         }
-        OpKind::CallTool {
-            name,
-            arguments,
-            meta,
-            ..
-        } => {
-            let outcome = call_tool(wire, op, name, arguments, meta, &mut t, tx).await;
-            if let (Some(from), Ok(Outcome::Done(_))) = (handshake_from, &outcome) {
-                ctx.sink.event(RunEvent::HandshakeCall {
-                    family: &wire.family,
-                    latency_us: ctx.now_us().saturating_sub(from),
-                });
-            }
-            outcome
-        }
         OpKind::Cancelled { request } => {
             let session = wire.session(op.session, op.era).ok_or(Failure::Transport)?;
             let id = wire
@@ -1799,7 +1797,10 @@ async fn notify(
 }
 
 /// `tools/call`: the arguments and `_meta` from the profile; progress and server requests go
-/// to the user as they arrive.
+/// to the user as they arrive. Runs the whole operation (what [`run_op`] does for the other
+/// kinds) as one state machine whose only nested futures are the client's: started once per
+/// call, an async fn level between it and the send would copy its whole future (KiBs) each
+/// time, and one future for every kind of operation was sized by the largest kind.
 ///
 /// MRTR (2026-07-28, MCP-DIGEST 8.4): an `input_required` result hands each of its input
 /// requests to the user as a server request (the same path as a session-era request on the
@@ -1808,53 +1809,255 @@ async fn notify(
 /// is a request of its own in the report (the interim one answered with `input_required`; the
 /// retry intended when the last answer came), so a person's think time never counts as
 /// server latency. At most [`MAX_MRTR_ROUNDS`] rounds.
-async fn call_tool(
-    wire: &Arc<UserWire>,
-    op: &Op,
-    name: &str,
-    arguments: &str,
-    meta: &[(String, MetaValue)],
-    t: &mut Timing,
-    tx: &mpsc::Sender<OpEvent>,
-) -> Result<Outcome, Failure> {
-    let ctx = &wire.ctx;
-    let session = wire.session(op.session, op.era).ok_or(Failure::Transport)?;
-    let _open = OpenCall::new(wire, op);
-    ctx.sink.event(RunEvent::ArgsSize {
-        bytes: arguments.len() as u64,
-    });
-    let mut retry: Option<bytes::Bytes> = None;
-    for _ in 0..MAX_MRTR_ROUNDS {
-        let end = call_round(
-            wire,
-            op,
-            &session,
-            name,
-            arguments,
-            meta,
-            retry.as_deref(),
-            t,
-            tx,
-        )
-        .await?;
-        let result = match end {
-            RoundEnd::Done { is_error } => return Ok(Outcome::Done(Done::tool(is_error))),
-            RoundEnd::InputRequired(r) => r,
-        };
-        retry = Some(answer_inputs(wire, op, &result, tx).await?);
-        // The retry follows the last answer at once.
-        *t = Timing {
-            intended_us: ctx.now_us(),
+fn call_op(
+    wire: Arc<UserWire>,
+    op: Op,
+    tx: mpsc::Sender<OpEvent>,
+) -> impl std::future::Future<Output = Outcome> + Send + 'static {
+    // An `async move` block, not an `async fn`: an async fn moves its arguments into locals of
+    // its state machine, so the 160-byte `Op` would be stored (and copied) twice.
+    async move {
+        let ctx = &wire.ctx;
+        let mut t = Timing {
+            intended_us: op.intended_us,
             sent_us: ctx.now_us(),
             first_byte_us: None,
             request_bytes: 0,
             response_bytes: 0,
             result_size: None,
         };
+        let handshake_from = wire.fresh_session(&op);
+        // Every round's end, reported where it happens; `break 'call` ends the operation.
+        let outcome: Result<Outcome, Failure> = 'call: {
+            let OpKind::CallTool {
+                name,
+                arguments,
+                meta,
+                ..
+            } = &op.kind
+            else {
+                break 'call Err(Failure::Transport);
+            };
+            let name: &str = name;
+            let Some(session) = wire.session(op.session, op.era) else {
+                break 'call Err(Failure::Transport);
+            };
+            let _open = OpenCall::new(&wire, &op);
+            ctx.sink.event(RunEvent::ArgsSize {
+                bytes: arguments.len() as u64,
+            });
+            let mut retry: Option<bytes::Bytes> = None;
+            for _ in 0..MAX_MRTR_ROUNDS {
+                // One round, reported when it ends; an interim (MRTR) result leaves it.
+                let result = {
+                    let id = wire.id();
+                    if let Ok(mut ids) = wire.ids.lock() {
+                        ids.insert(op.id, (op.session, id));
+                    }
+                    let params = match retry.as_deref() {
+                        // The common case: the client writes the params from the name and the
+                        // arguments, validated once per distinct arguments text (not the whole
+                        // params every call).
+                        None => None,
+                        Some(extra) => {
+                            let mut params =
+                                BytesMut::with_capacity(arguments.len() + 128 + extra.len());
+                            params.put_slice(br#"{"name":"#);
+                            params.put_slice(
+                                serde_json::to_string(name).unwrap_or_default().as_bytes(),
+                            );
+                            params.put_slice(br#","arguments":"#);
+                            params.put_slice(if arguments.is_empty() {
+                                b"{}"
+                            } else {
+                                arguments.as_bytes()
+                            });
+                            params.put_u8(b',');
+                            params.put_slice(extra);
+                            params.put_u8(b'}');
+                            match RawJson::from_bytes(params.freeze()) {
+                                Ok(p) => Some(p),
+                                Err(_) => break 'call Err(Failure::Transport),
+                            }
+                        }
+                    };
+                    let progress = meta
+                        .iter()
+                        .any(|(k, v)| k == "progressToken" && matches!(v, MetaValue::RequestId));
+                    let builder = session.request("tools/call").id(id);
+                    let builder = match params {
+                        Some(params) => builder.params(params).name(name),
+                        None => match wire.arguments(arguments) {
+                            Some(a) => builder.tool_params(name, &a),
+                            None => break 'call Err(Failure::Transport),
+                        },
+                    };
+                    let mut builder = builder
+                        .progress(progress)
+                        .protocol_version_header(op.protocol_header)
+                        .session_id_header(op.echo_session_id)
+                        .cancel_on_drop(false);
+                    for (k, v) in meta.iter().filter(|(k, _)| k != "progressToken") {
+                        let value = match v {
+                            MetaValue::RequestId => id.to_string(),
+                            MetaValue::Text(s) => serde_json::to_string(s).unwrap_or_default(),
+                            _ => "null".to_owned(),
+                        };
+                        if let Ok(value) = RawJson::from_bytes(bytes::Bytes::from(value)) {
+                            builder = builder.meta_entry(k, value);
+                        }
+                    }
+                    for (k, v) in wire.headers(&op) {
+                        builder = builder.header(k, v);
+                    }
+                    t.request_bytes =
+                        arguments.len() as u64 + 96 + retry.as_ref().map_or(0, |r| r.len() as u64);
+                    t.sent_us = ctx.now_us();
+                    let mut ex = match builder.send().await {
+                        Ok(ex) => ex,
+                        Err(e) => {
+                            let (s, f) = classify(&e);
+                            wire.report("tools/call", Some(name), &t, s);
+                            break 'call Err(f);
+                        }
+                    };
+                    t.first_byte_us = Some(ctx.us(ex.head_at()));
+                    let sse = ex.is_sse();
+                    let mut last_progress: Option<u64> = None;
+                    loop {
+                        let ev = match ex.next().await {
+                            Ok(Some(ev)) => ev,
+                            Ok(None) => {
+                                wire.report("tools/call", Some(name), &t, RequestOutcome::Protocol);
+                                break 'call Err(Failure::Transport);
+                            }
+                            Err(e) => {
+                                let (s, f) = classify(&e);
+                                wire.report("tools/call", Some(name), &t, s);
+                                break 'call Err(f);
+                            }
+                        };
+                        let at = ctx.us(ev.at());
+                        account(&wire, &ev, "tools/call", sse, &mut t);
+                        match ev.kind() {
+                            EventKind::Progress => {
+                                if let Some(prev) = last_progress {
+                                    ctx.sink.event(RunEvent::ProgressGap {
+                                        gap_us: at.saturating_sub(prev),
+                                    });
+                                }
+                                last_progress = Some(at);
+                                let _ = tx
+                                    .send(OpEvent {
+                                        op: op.id,
+                                        outcome: Outcome::Progress,
+                                        at_us: at,
+                                    })
+                                    .await;
+                            }
+                            EventKind::Request => {
+                                if let Some(msg) = ev.into_message() {
+                                    let kind = server_request(&msg);
+                                    // Past the bound the request stays unanswered (the
+                                    // server's deadline ends it): a server asking faster than
+                                    // a person answers.
+                                    let Some(rid) =
+                                        wire.register(Asked::Http(session.clone(), msg))
+                                    else {
+                                        continue;
+                                    };
+                                    let _ = tx
+                                        .send(OpEvent {
+                                            op: op.id,
+                                            outcome: Outcome::ServerRequest(rid, kind),
+                                            at_us: at,
+                                        })
+                                        .await;
+                                }
+                            }
+                            EventKind::Response => {
+                                let Some(msg) = ev.into_message() else {
+                                    wire.report(
+                                        "tools/call",
+                                        Some(name),
+                                        &t,
+                                        RequestOutcome::Protocol,
+                                    );
+                                    break 'call Err(Failure::Transport);
+                                };
+                                if let Some(code) = msg.error_code() {
+                                    wire.report(
+                                        "tools/call",
+                                        Some(name),
+                                        &t,
+                                        RequestOutcome::JsonRpc(code.code()),
+                                    );
+                                    break 'call Err(Failure::JsonRpc(code.code()));
+                                }
+                                let result = msg.result();
+                                // Looked up only where the text holds the key at all: most
+                                // results carry no `isError`, and a member lookup walks the
+                                // whole result.
+                                let is_error = result
+                                    .as_ref()
+                                    .filter(|r| {
+                                        r.as_bytes().windows(9).any(|w| w == br#""isError""#)
+                                    })
+                                    .and_then(|r| r.member("isError"))
+                                    .is_some_and(|v| v.as_bytes() == b"true");
+                                let interim = op.era == Era::Modern
+                                    && result.as_ref().is_some_and(is_input_required);
+                                if !interim {
+                                    // Recorded with the request, under its lock.
+                                    t.result_size = Some(
+                                        result.as_ref().map_or(0, |r| r.as_bytes().len() as u64),
+                                    );
+                                }
+                                let s = if is_error {
+                                    RequestOutcome::IsError
+                                } else {
+                                    RequestOutcome::Ok
+                                };
+                                wire.report("tools/call", Some(name), &t, s);
+                                match result {
+                                    Some(r) if interim => break r,
+                                    _ => break 'call Ok(Outcome::Done(Done::tool(is_error))),
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                };
+                retry = match answer_inputs(&wire, &op, &result, &tx).await {
+                    Ok(r) => Some(r),
+                    Err(f) => break 'call Err(f),
+                };
+                // The retry follows the last answer at once.
+                t = Timing {
+                    intended_us: ctx.now_us(),
+                    sent_us: ctx.now_us(),
+                    first_byte_us: None,
+                    request_bytes: 0,
+                    response_bytes: 0,
+                    result_size: None,
+                };
+            }
+            // A server that keeps asking is a protocol error (the client bounds its rounds).
+            wire.report("tools/call", Some(name), &t, RequestOutcome::Protocol);
+            Err(Failure::Transport)
+        };
+        if let (Some(from), Ok(Outcome::Done(_))) = (handshake_from, &outcome) {
+            ctx.sink.event(RunEvent::HandshakeCall {
+                family: &wire.family,
+                latency_us: ctx.now_us().saturating_sub(from),
+            });
+        }
+        // As in `run_op`: the id was kept only so a cancellation could name it.
+        if let Ok(mut ids) = wire.ids.lock() {
+            ids.remove(&op.id);
+        }
+        outcome.unwrap_or_else(Outcome::Failed)
     }
-    // A server that keeps asking is a protocol error (the client bounds its rounds).
-    wire.report("tools/call", Some(name), t, RequestOutcome::Protocol);
-    Err(Failure::Transport)
 }
 
 /// Rounds of one MRTR call, at most: the client library's own bound.
@@ -1927,196 +2130,6 @@ async fn answer_inputs(
 /// unanswered; the server asks again): the spec sets no bound, a server cannot make a user hold
 /// unbounded state.
 const MAX_INPUT_REQUESTS: usize = 16;
-
-/// How one round of a `tools/call` ended (failures are reported and returned as `Err`).
-enum RoundEnd {
-    /// The final result.
-    Done {
-        /// `isError: true`.
-        is_error: bool,
-    },
-    /// An MRTR interim result (2026-07-28): answer its input requests and retry.
-    InputRequired(RawJson),
-}
-
-/// One round of a `tools/call`, reported when it ends.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "one call's parts, passed through"
-)]
-async fn call_round(
-    wire: &Arc<UserWire>,
-    op: &Op,
-    session: &Session,
-    name: &str,
-    arguments: &str,
-    meta: &[(String, MetaValue)],
-    retry: Option<&[u8]>,
-    t: &mut Timing,
-    tx: &mpsc::Sender<OpEvent>,
-) -> Result<RoundEnd, Failure> {
-    let ctx = &wire.ctx;
-    let id = wire.id();
-    if let Ok(mut ids) = wire.ids.lock() {
-        ids.insert(op.id, (op.session, id));
-    }
-    let params = match retry {
-        // The common case: the client writes the params from the name and the arguments,
-        // validated once per distinct arguments text (not the whole params every call).
-        None => None,
-        Some(extra) => {
-            let mut params = BytesMut::with_capacity(arguments.len() + 128 + extra.len());
-            params.put_slice(br#"{"name":"#);
-            params.put_slice(serde_json::to_string(name).unwrap_or_default().as_bytes());
-            params.put_slice(br#","arguments":"#);
-            params.put_slice(if arguments.is_empty() {
-                b"{}"
-            } else {
-                arguments.as_bytes()
-            });
-            params.put_u8(b',');
-            params.put_slice(extra);
-            params.put_u8(b'}');
-            Some(RawJson::from_bytes(params.freeze()).map_err(|_| Failure::Transport)?)
-        }
-    };
-    let progress = meta
-        .iter()
-        .any(|(k, v)| k == "progressToken" && matches!(v, MetaValue::RequestId));
-    let extra: Vec<(&str, String)> = meta
-        .iter()
-        .filter(|(k, _)| k != "progressToken")
-        .map(|(k, v)| {
-            let value = match v {
-                MetaValue::RequestId => id.to_string(),
-                MetaValue::Text(s) => serde_json::to_string(s).unwrap_or_default(),
-                _ => "null".to_owned(),
-            };
-            (k.as_str(), value)
-        })
-        .collect();
-    let builder = session.request("tools/call").id(id);
-    let builder = match params {
-        Some(params) => builder.params(params).name(name),
-        None => builder.tool_params(name, &wire.arguments(arguments).ok_or(Failure::Transport)?),
-    };
-    let mut builder = builder
-        .progress(progress)
-        .protocol_version_header(op.protocol_header)
-        .session_id_header(op.echo_session_id)
-        .cancel_on_drop(false);
-    for (k, v) in &extra {
-        if let Ok(value) = RawJson::from_bytes(bytes::Bytes::from(v.clone())) {
-            builder = builder.meta_entry(k, value);
-        }
-    }
-    for (k, v) in wire.headers(op) {
-        builder = builder.header(k, v);
-    }
-    t.request_bytes = arguments.len() as u64 + 96 + retry.map_or(0, |r| r.len() as u64);
-    t.sent_us = ctx.now_us();
-    let mut ex = match builder.send().await {
-        Ok(ex) => ex,
-        Err(e) => {
-            let (s, f) = classify(&e);
-            wire.report("tools/call", Some(name), t, s);
-            return Err(f);
-        }
-    };
-    t.first_byte_us = Some(ctx.us(ex.head_at()));
-    let sse = ex.is_sse();
-    let mut last_progress: Option<u64> = None;
-    loop {
-        let ev = match ex.next().await {
-            Ok(Some(ev)) => ev,
-            Ok(None) => {
-                wire.report("tools/call", Some(name), t, RequestOutcome::Protocol);
-                return Err(Failure::Transport);
-            }
-            Err(e) => {
-                let (s, f) = classify(&e);
-                wire.report("tools/call", Some(name), t, s);
-                return Err(f);
-            }
-        };
-        let at = ctx.us(ev.at());
-        account(wire, &ev, "tools/call", sse, t);
-        match ev.kind() {
-            EventKind::Progress => {
-                if let Some(prev) = last_progress {
-                    ctx.sink.event(RunEvent::ProgressGap {
-                        gap_us: at.saturating_sub(prev),
-                    });
-                }
-                last_progress = Some(at);
-                let _ = tx
-                    .send(OpEvent {
-                        op: op.id,
-                        outcome: Outcome::Progress,
-                        at_us: at,
-                    })
-                    .await;
-            }
-            EventKind::Request => {
-                if let Some(msg) = ev.into_message() {
-                    let kind = server_request(&msg);
-                    // Past the bound the request stays unanswered (the server's deadline ends
-                    // it): a server asking faster than a person answers.
-                    let Some(rid) = wire.register(Asked::Http(session.clone(), msg)) else {
-                        continue;
-                    };
-                    let _ = tx
-                        .send(OpEvent {
-                            op: op.id,
-                            outcome: Outcome::ServerRequest(rid, kind),
-                            at_us: at,
-                        })
-                        .await;
-                }
-            }
-            EventKind::Response => {
-                let Some(msg) = ev.into_message() else {
-                    wire.report("tools/call", Some(name), t, RequestOutcome::Protocol);
-                    return Err(Failure::Transport);
-                };
-                if let Some(code) = msg.error_code() {
-                    wire.report(
-                        "tools/call",
-                        Some(name),
-                        t,
-                        RequestOutcome::JsonRpc(code.code()),
-                    );
-                    return Err(Failure::JsonRpc(code.code()));
-                }
-                let result = msg.result();
-                // Looked up only where the text holds the key at all: most results carry no
-                // `isError`, and a member lookup walks the whole result.
-                let is_error = result
-                    .as_ref()
-                    .filter(|r| r.as_bytes().windows(9).any(|w| w == br#""isError""#))
-                    .and_then(|r| r.member("isError"))
-                    .is_some_and(|v| v.as_bytes() == b"true");
-                let interim =
-                    op.era == Era::Modern && result.as_ref().is_some_and(is_input_required);
-                if !interim {
-                    // Recorded with the request, under its lock.
-                    t.result_size = Some(result.as_ref().map_or(0, |r| r.as_bytes().len() as u64));
-                }
-                let s = if is_error {
-                    RequestOutcome::IsError
-                } else {
-                    RequestOutcome::Ok
-                };
-                wire.report("tools/call", Some(name), t, s);
-                return Ok(match result {
-                    Some(r) if interim => RoundEnd::InputRequired(r),
-                    _ => RoundEnd::Done { is_error },
-                });
-            }
-            _ => {}
-        }
-    }
-}
 
 fn server_request(msg: &Message) -> ServerRequest {
     match msg.method().unwrap_or_default() {

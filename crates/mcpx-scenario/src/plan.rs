@@ -1,5 +1,7 @@
 //! A [`Plan`]: a scenario compiled against one target's tool catalog, shared by all users.
 
+use std::sync::Arc;
+
 use serde_json::Value as Json;
 
 use crate::dist::{Zipf, cumulative_weights, pick_cumulative};
@@ -22,6 +24,9 @@ pub struct CallableTool {
     pub fixed_arguments: Option<String>,
     /// Index in the catalog given to [`Plan::new`].
     pub catalog_index: usize,
+    /// [`CallableTool::name`], shared: every call's [`crate::OpKind::CallTool`] holds it, a
+    /// reference count where a copy was an allocation per call.
+    pub(crate) shared_name: Arc<str>,
 }
 
 /// Per-family cumulative weights of the variant lists.
@@ -152,6 +157,7 @@ impl Plan {
                 input_schema: t.input_schema.clone(),
                 fixed_arguments: ov.and_then(|o| o.arguments.as_ref()).map(|a| a.to_string()),
                 catalog_index: ci,
+                shared_name: t.name.as_str().into(),
             });
         }
         let choice = Zipf::from_weights(&weights);

@@ -121,6 +121,14 @@ impl Rng {
         }
     }
 
+    /// Moves the stream on by `n` draws: what `n` calls of [`Rng::next_u64`] (or of
+    /// `below(1)`, which is 0 after exactly one draw) leave behind, without their results.
+    pub fn discard(&mut self, n: u64) {
+        for _ in 0..n {
+            self.next_u64();
+        }
+    }
+
     /// A uniform draw in `[lo, hi)` (or `lo` if `hi <= lo`).
     pub fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
         if hi <= lo {
@@ -200,6 +208,18 @@ mod tests {
         for c in counts {
             assert!((9_500..10_500).contains(&c), "{counts:?}");
         }
+    }
+
+    #[test]
+    fn discard_is_draws_of_one_value() {
+        let mut a = Rng::from_seed(5);
+        let mut b = a.clone();
+        a.discard(1000);
+        for _ in 0..1000 {
+            assert_eq!(b.below(1), 0);
+        }
+        assert_eq!(a, b);
+        assert_eq!(a.next_u64(), b.next_u64());
     }
 
     #[test]

@@ -148,8 +148,8 @@ pub enum OpKind {
     CallTool {
         /// Index into [`Plan::tools`].
         tool: usize,
-        /// Tool name.
-        name: String,
+        /// Tool name (shared with the plan's [`crate::CallableTool`]).
+        name: Arc<str>,
         /// Serialised `arguments` object.
         arguments: String,
         /// `params._meta` entries.
@@ -807,14 +807,25 @@ impl VirtualUser {
             0
         };
         let mut per_turn = vec![0u32; turns as usize];
-        for s in 0..steps {
-            let t = if s == 0 && f.session.step_to_turn == StepToTurn::FirstThenUniform {
-                0
-            } else {
-                rng.below(u64::from(turns)) as usize
-            };
-            if let Some(c) = per_turn.get_mut(t) {
-                *c += 1;
+        if turns == 1 {
+            // Every step is in the one turn: the same stream as drawing each step's turn
+            // (`below(1)` takes one draw; the first step draws none under first_then_uniform),
+            // without a division per step (a million per user in the generator benchmark).
+            let fixed = steps > 0 && f.session.step_to_turn == StepToTurn::FirstThenUniform;
+            rng.discard(u64::from(steps) - u64::from(fixed));
+            if let Some(c) = per_turn.first_mut() {
+                *c = steps;
+            }
+        } else {
+            for s in 0..steps {
+                let t = if s == 0 && f.session.step_to_turn == StepToTurn::FirstThenUniform {
+                    0
+                } else {
+                    rng.below(u64::from(turns)) as usize
+                };
+                if let Some(c) = per_turn.get_mut(t) {
+                    *c += 1;
+                }
             }
         }
         let exit_session =
@@ -2088,7 +2099,7 @@ impl VirtualUser {
         let (s, era) = self.route(session);
         let kind = OpKind::CallTool {
             tool,
-            name: t.name.clone(),
+            name: Arc::clone(&t.shared_name),
             arguments,
             meta,
         };

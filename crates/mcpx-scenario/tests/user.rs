@@ -232,7 +232,7 @@ fn read_only_rule_groups_calls() {
     r.run(u64::MAX, &mut answer_all(50_000));
     // Replay the log: concurrent calls are all read-only; a write call runs alone.
     let names = |op: &Op| match &op.kind {
-        OpKind::CallTool { name, .. } => Some(name.clone()),
+        OpKind::CallTool { name, .. } => Some(name.to_string()),
         _ => None,
     };
     let mut open: Vec<(String, u64)> = Vec::new();
