@@ -257,6 +257,9 @@ pub(crate) struct KeyTable<T> {
     index: HashMap<Box<str>, usize, foldhash::fast::RandomState>,
     pub(crate) entries: Vec<(Box<str>, T)>,
     max: usize,
+    /// The entry found last: a run records the same method, tool and family over and over,
+    /// and comparing the key with it is a fraction of hashing it.
+    last: usize,
 }
 
 impl<T> KeyTable<T> {
@@ -265,12 +268,19 @@ impl<T> KeyTable<T> {
             index: HashMap::default(),
             entries: Vec::new(),
             max,
+            last: 0,
         }
     }
 
     /// Index of `key`, creating it (or folding it into [`OTHER_KEY`] past the bound).
     fn slot(&mut self, key: &str, make: impl FnOnce() -> T) -> usize {
+        if let Some((k, _)) = self.entries.get(self.last)
+            && **k == *key
+        {
+            return self.last;
+        }
         if let Some(&i) = self.index.get(key) {
+            self.last = i;
             return i;
         }
         let key = if self.entries.len() >= self.max {

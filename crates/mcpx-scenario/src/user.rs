@@ -1710,11 +1710,12 @@ impl VirtualUser {
                 if kind == ThinkKind::BetweenTurns {
                     self.end_turn(at);
                 }
-                let t = &self.family().think;
+                // Borrowed from `self.plan` while drawing from `self.rng` (fields apart).
+                let t = &family_of(&self.plan, self.family).think;
                 let d = match kind {
-                    ThinkKind::FirstCall => t.first_call.clone(),
-                    ThinkKind::BetweenSteps => t.between_steps.clone(),
-                    ThinkKind::BetweenTurns => t.between_turns.clone(),
+                    ThinkKind::FirstCall => &t.first_call,
+                    ThinkKind::BetweenSteps => &t.between_steps,
+                    ThinkKind::BetweenTurns => &t.between_turns,
                 };
                 let us = d.sample_u64(&mut self.rng);
                 if self.record && self.stats.thinks.len() < MAX_RECORDED_THINKS {
@@ -2085,8 +2086,9 @@ impl VirtualUser {
                 )
             }
         };
-        let meta_spec = self.family().call_meta.clone();
-        let meta = meta_spec
+        // Read through the plan's own handle: `resolve` draws from `self`.
+        let meta = family_of(&plan, self.family)
+            .call_meta
             .iter()
             .map(|(k, v)| {
                 let v = match v {
@@ -2120,11 +2122,10 @@ impl VirtualUser {
             .tool_idle_us
             .map(|d| (d, fam.timeouts.idle_check_us, now));
         let cancel_p = fam.session.cancel_p;
-        let cancel_after = fam.session.cancel_after.clone();
-        let cancel_at = self
-            .rng
-            .bernoulli(cancel_p)
-            .then(|| now.saturating_add(cancel_after.sample_u64(&mut self.rng)));
+        let cancel_at = self.rng.bernoulli(cancel_p).then(|| {
+            let after = &family_of(&plan, self.family).session.cancel_after;
+            now.saturating_add(after.sample_u64(&mut self.rng))
+        });
         self.stats.calls += 1;
         let id = op.id;
         self.launch(op, Owner::Chain(_chain), Tag::Call, deadline);
