@@ -1116,9 +1116,9 @@ async fn drive_user(
                     // every kind was sized by the largest kind. Polled by this task (see
                     // `Ops`), first in the `select!` below, which sends its request.
                     let future: OpFuture = if tool.is_some() {
-                        Box::pin(call_op(wire.clone(), op, tx.clone()))
+                        boxed(|| call_op(wire.clone(), op, tx.clone()))
                     } else {
-                        Box::pin(run_op(wire.clone(), op, tx.clone()))
+                        boxed(|| run_op(wire.clone(), op, tx.clone()))
                     };
                     running.0.push(Running {
                         id,
@@ -1228,6 +1228,17 @@ async fn wake_at(
         timer.as_mut().await;
     }
     wheel.sleep_until(slot, deadline).await;
+}
+
+/// `make()`'s future in a box allocated first: built in place rather than on the stack and
+/// then copied whole into the box (a future's size is that of its largest state, KiBs, when
+/// it starts holding a few pointers).
+fn boxed<F>(make: impl FnOnce() -> F) -> OpFuture
+where
+    F: std::future::Future<Output = Outcome> + Send + 'static,
+{
+    let future: Box<F> = Box::write(Box::<F>::new_uninit(), make());
+    Box::into_pin(future)
 }
 
 /// An operation's future ([`run_op`], [`call_op`]): its outcome.
