@@ -57,6 +57,12 @@ impl Rng {
         Self { s }
     }
 
+    /// A placeholder for a stream set before its first draw (a chain's, by `add_chain`):
+    /// xoshiro's smallest valid state, without seeding work.
+    pub(crate) const fn unseeded() -> Self {
+        Self { s: [1, 0, 0, 0] }
+    }
+
     /// The independent stream `(seed, domain, index)`: streams of different indices or domains
     /// share no state, so one user's draws never depend on another's.
     #[must_use]

@@ -524,7 +524,8 @@ impl Chain {
             force_session: false,
             deadline: None,
             background: false,
-            rng: Rng::from_seed(0),
+            // Every chain gets its stream in `add_chain`.
+            rng: Rng::unseeded(),
         }
     }
 
@@ -1790,7 +1791,7 @@ impl VirtualUser {
         let tools: Vec<usize> = (0..b)
             .filter_map(|_| plan.draw_tool(&mut self.rng))
             .collect();
-        let mut groups: VecDeque<Vec<usize>> = VecDeque::new();
+        let mut groups: VecDeque<Vec<usize>> = VecDeque::with_capacity(tools.len().max(1));
         match parallel {
             Parallel::All => groups.push_back(tools),
             Parallel::None => groups.extend(tools.into_iter().map(|t| vec![t])),
@@ -1826,7 +1827,8 @@ impl VirtualUser {
             // reuse_session_p is drawn per call (PROFILE 2.1 step 5).
             let reuse = !f.sequence.before_call.is_empty()
                 && self.rng.bernoulli(f.sequence.reuse_session_p);
-            let mut items: VecDeque<Item> = VecDeque::new();
+            let mut items: VecDeque<Item> =
+                VecDeque::with_capacity(f.sequence.before_call.len() + 1);
             if !reuse {
                 items.extend(f.sequence.before_call.iter().map(|t| Item::Token(*t)));
             }
