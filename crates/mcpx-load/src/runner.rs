@@ -809,6 +809,8 @@ struct UserWire {
     /// `initialize` (for [`RunEvent::HandshakeCall`]). A session leaves at its first other
     /// request.
     fresh: Mutex<FastMap<SessionRef, u64>>,
+    /// `fresh` holds a session (kept with it, under its lock).
+    any_fresh: AtomicBool,
     next_asked: AtomicU64,
     requests: AtomicU64,
     /// A bound session was counted in `LiveCounts::sessions` and not yet released.
@@ -863,9 +865,15 @@ impl UserWire {
     /// `tools/call` on a session that has sent nothing but its handshake.
     fn fresh_session(&self, op: &Op) -> Option<u64> {
         let slot = op.session.filter(|_| op.era == Era::Legacy)?;
+        let starts = matches!(op.kind, OpKind::Initialize { .. }) && op.authenticated;
+        // Only an `initialize` adds to the list: with it empty (a session's every request
+        // after its first call) there is nothing to take off, and no lock to take.
+        if !starts && !self.any_fresh.load(Ordering::Relaxed) {
+            return None;
+        }
         let mut fresh = self.fresh.lock().ok()?;
-        match &op.kind {
-            OpKind::Initialize { .. } if op.authenticated => {
+        let found = match &op.kind {
+            _ if starts => {
                 fresh.insert(slot, op.intended_us);
                 None
             }
@@ -875,7 +883,9 @@ impl UserWire {
                 fresh.remove(&slot);
                 None
             }
-        }
+        };
+        self.any_fresh.store(!fresh.is_empty(), Ordering::Relaxed);
+        found
     }
 
     /// Registers a request the user will answer; returns its id and where the answer arrives.
@@ -1061,6 +1071,7 @@ async fn drive_user(
         ids: Mutex::new(FastMap::default()),
         asked: Mutex::new(FastMap::default()),
         fresh: Mutex::new(FastMap::default()),
+        any_fresh: AtomicBool::new(false),
         next_asked: AtomicU64::new(0),
         requests: AtomicU64::new(0),
         closed: AtomicBool::new(false),
@@ -1116,7 +1127,7 @@ async fn drive_user(
                     // every kind was sized by the largest kind. Polled by this task (see
                     // `Ops`), first in the `select!` below, which sends its request.
                     let future: OpFuture = if tool.is_some() {
-                        boxed(|| call_op(wire.clone(), op, tx.clone()))
+                        boxed(|| call_op(wire.clone(), op))
                     } else {
                         boxed(|| run_op(wire.clone(), op, tx.clone()))
                     };
@@ -1827,12 +1838,14 @@ async fn notify(
 fn call_op(
     wire: Arc<UserWire>,
     op: Op,
-    tx: mpsc::Sender<OpEvent>,
 ) -> impl std::future::Future<Output = Outcome> + Send + 'static {
     // An `async move` block, not an `async fn`: an async fn moves its arguments into locals of
     // its state machine, so the 160-byte `Op` would be stored (and copied) twice.
     async move {
         let ctx = &wire.ctx;
+        // The user's outcome queue, through the user's own handle (a clone per call costs a
+        // sender count and a reference count, up and down).
+        let tx = &wire.events;
         let mut t = Timing {
             intended_us: op.intended_us,
             // Set when the request goes (every report follows that): no clock read here.
@@ -2042,7 +2055,7 @@ fn call_op(
                         }
                     }
                 };
-                retry = match answer_inputs(&wire, &op, &result, &tx).await {
+                retry = match answer_inputs(&wire, &op, &result, tx).await {
                     Ok(r) => Some(r),
                     Err(f) => break 'call Err(f),
                 };
