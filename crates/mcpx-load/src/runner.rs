@@ -2191,22 +2191,29 @@ async fn reply(wire: &UserWire, session: &Session, msg: &Message, answer: &Answe
     handle.answer(msg).await;
 }
 
-/// A `tools/call` in flight, listed in [`UserWire::open_calls`] until dropped.
-struct OpenCall<'a>(&'a UserWire, OpId);
+/// A `tools/call` in flight, listed in [`UserWire::open_calls`] until dropped. Only a
+/// channel's [`Bridge`] reads the list: over Streamable HTTP (no channel) nothing is listed,
+/// two locks fewer per call.
+struct OpenCall<'a>(Option<(&'a UserWire, OpId)>);
 
 impl<'a> OpenCall<'a> {
     fn new(wire: &'a UserWire, op: &Op) -> Self {
+        if !wire.ctx.opts.transport.is_channel() {
+            return Self(None);
+        }
         if let Ok(mut calls) = wire.open_calls.lock() {
             calls.push((op.id, op.session));
         }
-        Self(wire, op.id)
+        Self(Some((wire, op.id)))
     }
 }
 
 impl Drop for OpenCall<'_> {
     fn drop(&mut self) {
-        if let Ok(mut calls) = self.0.open_calls.lock() {
-            calls.retain(|(id, _)| *id != self.1);
+        if let Some((wire, op)) = self.0
+            && let Ok(mut calls) = wire.open_calls.lock()
+        {
+            calls.retain(|(id, _)| *id != op);
         }
     }
 }
