@@ -821,6 +821,10 @@ struct UserWire {
     /// The last `tools/call` arguments text and its validated JSON: a profile's fixed
     /// arguments are the same text on every call, validated once.
     arguments: Mutex<Option<(String, RawJson)>>,
+    /// Whether the user's own deadline for a `tools/call` (`tool_call_ms`) comes no later than
+    /// the client's request timeout: the user then cancels a stalled call first, and the
+    /// client need not keep a timer of its own for it ([`mcpx_client::RequestBuilder::bounded_by_caller`]).
+    calls_bounded: bool,
 }
 
 /// A bound session and, over a channel transport, the slot it holds.
@@ -1082,6 +1086,16 @@ async fn drive_user(
             .ok()
             .filter(|v| !v.is_empty()),
         arguments: Mutex::new(None),
+        calls_bounded: {
+            let client_timeout = ctx
+                .opts
+                .request_timeout
+                .unwrap_or(mcpx_client::limits::DEFAULT_REQUEST_TIMEOUT);
+            user.family()
+                .timeouts
+                .tool_call_us
+                .is_some_and(|d| u128::from(d) <= client_timeout.as_micros())
+        },
     });
     ctx.live.users.fetch_add(1, Ordering::Relaxed);
     ctx.sink.event(RunEvent::UserStarted { family: &family });
@@ -1095,6 +1109,7 @@ async fn drive_user(
     // microseconds later. Resetting a sleep to a later deadline only moves its expiry.
     let timer = tokio::time::sleep(SCHEDULER_TICK);
     tokio::pin!(timer);
+    let mut armed = Some(tokio::time::Instant::now() + SCHEDULER_TICK);
     // Waits end when they are due, not at tokio's next millisecond tick: what the user sends
     // after one is intended at its due time, so a late wake-up is latency (and lag) the
     // server did not cause.
@@ -1171,7 +1186,7 @@ async fn drive_user(
                 }
                 user.on_outcome(id, outcome, ctx.now_us());
             }
-            () = wake_at(timer.as_mut(), &ctx.wheel, &slot, wake) => {}
+            () = wake_at(timer.as_mut(), &mut armed, &ctx.wheel, &slot, wake) => {}
             Some(at) = async {
                 match inject.as_mut() {
                     Some(rx) => rx.recv().await,
@@ -1214,8 +1229,15 @@ async fn drive_user(
 /// a while): on tokio's millisecond timer (`timer`, the user's one `Sleep`, reset: a fresh one
 /// per wait would register in the timer wheel every time) until [`Wheel::MARGIN`] before it,
 /// then on the run's high-resolution wheel for the rest.
+///
+/// `armed` is when `timer` is set to go off. It is moved only when it would go off too late
+/// (or has gone off): a user with a call in flight has its deadline a minute on, later with
+/// every call, and resetting the timer to each new deadline cost a removal and an insertion in
+/// tokio's timer wheel per request. A timer left earlier than needed wakes the user once for
+/// nothing, and the next pass arms it anew.
 async fn wake_at(
     mut timer: std::pin::Pin<&mut tokio::time::Sleep>,
+    armed: &mut Option<tokio::time::Instant>,
     wheel: &Wheel,
     slot: &Arc<WakeSlot>,
     deadline: Option<Option<tokio::time::Instant>>,
@@ -1225,7 +1247,12 @@ async fn wake_at(
         Some(Some(d)) => d,
         Some(None) => now + FAR_FUTURE,
         None => {
-            timer.as_mut().reset(now + SCHEDULER_TICK * 10);
+            // Nothing due: any wake-up a while on will do, the one already set included.
+            if armed.is_none_or(|a| a <= now) {
+                let at = now + SCHEDULER_TICK * 10;
+                timer.as_mut().reset(at);
+                *armed = Some(at);
+            }
             return timer.await;
         }
     };
@@ -1235,8 +1262,21 @@ async fn wake_at(
     if let Some(coarse) = deadline.checked_sub(Wheel::MARGIN)
         && coarse > now
     {
-        timer.as_mut().reset(coarse);
-        timer.as_mut().await;
+        match *armed {
+            // Set in time for this deadline (early at worst): keep it.
+            Some(a) if a > now && a <= coarse => {
+                timer.as_mut().await;
+                if a < coarse {
+                    // Early, for a deadline since moved on: the next pass looks again.
+                    return;
+                }
+            }
+            _ => {
+                timer.as_mut().reset(coarse);
+                *armed = Some(coarse);
+                timer.as_mut().await;
+            }
+        }
     }
     wheel.sleep_until(slot, deadline).await;
 }
@@ -1926,6 +1966,9 @@ fn call_op(
                         .protocol_version_header(op.protocol_header)
                         .session_id_header(op.echo_session_id)
                         .cancel_on_drop(false);
+                    if wire.calls_bounded {
+                        builder = builder.bounded_by_caller();
+                    }
                     for (k, v) in meta.iter().filter(|(k, _)| k != "progressToken") {
                         let value = match v {
                             MetaValue::RequestId => id.to_string(),
