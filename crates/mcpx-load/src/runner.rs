@@ -71,6 +71,11 @@ const MAX_ASKED: usize = 256;
 /// forever).
 const MAX_LIST_PAGES: usize = 100;
 
+/// Steps whose fan-outs a user keeps before the runner hands them to the metrics: one byte
+/// each, so a user holds at most this much however long it runs, and the metrics lock is taken
+/// once per this many steps for them.
+const FAN_OUT_BATCH: usize = 256;
+
 /// How long the scheduler sleeps at most between checks of the stop signal.
 const SCHEDULER_TICK: Duration = Duration::from_millis(100);
 
@@ -176,6 +181,12 @@ pub enum RunEvent<'a> {
     UserStarted {
         /// Its family.
         family: &'a str,
+    },
+    /// Fan-outs of steps a user ran, handed over before it finishes (a long-lived user's
+    /// are not kept until its end).
+    FanOuts {
+        /// One per step.
+        fan_outs: &'a [u8],
     },
     /// A user finished.
     UserFinished {
@@ -1163,6 +1174,11 @@ async fn drive_user(
                 Action::Finished => break 'user,
                 _ => {}
             }
+        }
+        // A long-lived user's fan-outs go to the metrics in batches rather than piling up
+        // in its stats until it ends.
+        if user.stats().fan_outs.len() >= FAN_OUT_BATCH {
+            user.drain_fan_outs(|fan_outs| ctx.sink.event(RunEvent::FanOuts { fan_outs }));
         }
         if !ready_told && user.is_idle() {
             ready_told = true;

@@ -34,6 +34,11 @@ impl Sink for MetricsSink {
     fn event(&self, e: RunEvent<'_>) {
         self.with(|m| match e {
             RunEvent::UserStarted { family } => m.user_started(family),
+            RunEvent::FanOuts { fan_outs } => {
+                for f in fan_outs {
+                    m.record_fan_out(u64::from(*f));
+                }
+            }
             RunEvent::UserFinished {
                 family,
                 stats,

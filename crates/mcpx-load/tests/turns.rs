@@ -7,7 +7,8 @@
 //! Turn durations as the runner records them (`UserStats::turn_us`, fed to the per-family turn
 //! histograms): a user of the one-tool scenario with constant think times, driven on a
 //! simulated clock with every call answered after a fixed delay, so each turn's length is
-//! known exactly: from its `on_turn` to the answer of its last step.
+//! known exactly: from its `on_turn` to the answer of its last step. Also: the fan-outs a runner
+//! takes in batches from a long-lived user are the ones it would have kept.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -66,7 +67,15 @@ fn plan(turns: u32, steps: u32, calls_tools_p: f64) -> Arc<Plan> {
 /// Runs one user to its end on a simulated clock; returns its turn durations and its
 /// conversation's length.
 fn run(plan: &Arc<Plan>) -> (Vec<u64>, u64) {
+    let (turns, conversation, _) = run_draining(plan, None);
+    (turns, conversation)
+}
+
+/// [`run`], handing the user's fan-outs over whenever it holds `drain_at` of them (as the
+/// runner does); also returns every fan-out, drained or left in the stats at the end.
+fn run_draining(plan: &Arc<Plan>, drain_at: Option<usize>) -> (Vec<u64>, u64, Vec<u8>) {
     let mut user = VirtualUser::new(plan, 0, 0);
+    let mut drained: Vec<u8> = Vec::new();
     let mut now = 0u64;
     let mut pending: Vec<(u64, mcpx_scenario::OpId, Outcome)> = Vec::new();
     for _ in 0..100_000 {
@@ -90,10 +99,21 @@ fn run(plan: &Arc<Plan>) -> (Vec<u64>, u64) {
                 Action::Finished => {
                     let stats = user.stats();
                     let end = stats.conversation_end_us.unwrap();
-                    return (stats.turn_us.clone(), end - stats.start_us);
+                    drained.extend_from_slice(&stats.fan_outs);
+                    return (stats.turn_us.clone(), end - stats.start_us, drained);
                 }
                 _ => {}
             }
+        }
+        if let Some(n) = drain_at
+            && user.stats().fan_outs.len() >= n
+        {
+            let before = user.stats().fan_outs.len();
+            user.drain_fan_outs(|f| {
+                assert_eq!(f.len(), before);
+                drained.extend_from_slice(f);
+            });
+            assert!(user.stats().fan_outs.is_empty());
         }
         pending.sort_by_key(|p| std::cmp::Reverse(p.0));
         let next = [pending.last().map(|p| p.0), user.next_wakeup()]
@@ -125,4 +145,15 @@ fn turns_without_calls_last_one_think_and_exclude_the_waits_between() {
     let (turns, conversation) = run(&plan(3, 0, 0.0));
     assert_eq!(turns, vec![1_000_000; 3]);
     assert_eq!(conversation, 3 * 1_000_000 + 2 * 3_000_000);
+}
+
+#[test]
+fn fan_outs_handed_over_in_batches_are_every_step_once() {
+    // 600 steps of one call each: drained every 256 steps, the batches and the rest left at
+    // the end are the same 600 fan-outs an undrained user keeps.
+    let plan = plan(1, 600, 1.0);
+    let (_, _, kept) = run_draining(&plan, None);
+    let (_, _, drained) = run_draining(&plan, Some(256));
+    assert_eq!(kept.len(), 600);
+    assert_eq!(drained, kept);
 }

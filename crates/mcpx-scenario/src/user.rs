@@ -1014,6 +1014,15 @@ impl VirtualUser {
         &self.stats
     }
 
+    /// Hands the fan-outs recorded so far ([`UserStats::fan_outs`]) to `f` and forgets them,
+    /// keeping the buffer. A runner calls it now and then so that a long-lived user's memory
+    /// does not grow with its steps (one byte each, up to [`MAX_COUNT`](crate::limits::MAX_COUNT)
+    /// a user otherwise); the rest are in the stats when the user finishes.
+    pub fn drain_fan_outs(&mut self, f: impl FnOnce(&[u8])) {
+        f(&self.stats.fan_outs);
+        self.stats.fan_outs.clear();
+    }
+
     /// Whether [`Action::Finished`] was returned.
     #[must_use]
     pub fn is_finished(&self) -> bool {
