@@ -47,19 +47,39 @@ fn object_inner(params: &[u8]) -> Result<&[u8], Error> {
     }
 }
 
+/// A request's params as the caller gave them.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Params<'a> {
+    /// A JSON object, spliced in (its members beside the client's).
+    Object(&'a [u8]),
+    /// `tools/call`'s `{"name":NAME,"arguments":ARGUMENTS}`, written straight into the message
+    /// (`arguments` a validated JSON value): not assembled in a buffer of its own first.
+    Tool { name: &'a str, arguments: &'a [u8] },
+}
+
 /// `{"jsonrpc":"2.0","id":ID,"method":METHOD,"params":{...}}` (or a notification when `id` is
 /// `None`). Allocation: only `buf`'s growth.
 pub(crate) fn write_message(
     buf: &mut BytesMut,
     id: Option<i64>,
     method: &str,
-    params: Option<&[u8]>,
+    params: Option<Params<'_>>,
     meta: Meta<'_>,
     extra: &[Extra<'_>],
 ) -> Result<(), Error> {
-    let inner = params.map(object_inner).transpose()?;
+    let (inner, tool) = match params {
+        None => (None, None),
+        Some(Params::Object(p)) => (Some(object_inner(p)?), None),
+        Some(Params::Tool { name, arguments }) => (None, Some((name, arguments))),
+    };
     let inner = inner.map(<[u8]>::trim_ascii).filter(|i| !i.is_empty());
-    buf.reserve(64 + method.len() + inner.map_or(0, <[u8]>::len) + meta.era.map_or(0, <[u8]>::len));
+    let tool_len = tool.map_or(0, |(n, a)| n.len() + a.len() + 24);
+    buf.reserve(
+        64 + method.len()
+            + inner.map_or(0, <[u8]>::len)
+            + tool_len
+            + meta.era.map_or(0, <[u8]>::len),
+    );
     buf.put_slice(br#"{"jsonrpc":"2.0","#);
     if let Some(id) = id {
         buf.put_slice(br#""id":"#);
@@ -69,7 +89,7 @@ pub(crate) fn write_message(
     buf.put_slice(br#""method":"#);
     put_str(buf, method);
     let has_meta = meta.progress_token.is_some() || meta.era.is_some() || !meta.entries.is_empty();
-    if inner.is_some() || has_meta || !extra.is_empty() {
+    if inner.is_some() || tool.is_some() || has_meta || !extra.is_empty() {
         buf.put_slice(br#","params":{"#);
         let mut first = true;
         if has_meta {
@@ -113,6 +133,15 @@ pub(crate) fn write_message(
                 buf.put_u8(b',');
             }
             buf.put_slice(inner);
+        }
+        if let Some((name, arguments)) = tool {
+            if !first {
+                buf.put_u8(b',');
+            }
+            buf.put_slice(br#""name":"#);
+            put_str(buf, name);
+            buf.put_slice(br#","arguments":"#);
+            buf.put_slice(arguments);
         }
         buf.put_u8(b'}');
     }
@@ -184,10 +213,66 @@ mod tests {
         extra: &[Extra<'_>],
     ) -> String {
         let mut buf = BytesMut::new();
-        write_message(&mut buf, id, method, params, meta, extra).unwrap();
+        write_message(
+            &mut buf,
+            id,
+            method,
+            params.map(Params::Object),
+            meta,
+            extra,
+        )
+        .unwrap();
         let s = String::from_utf8(buf.to_vec()).unwrap();
         let _: serde_json::Value = serde_json::from_str(&s).unwrap();
         s
+    }
+
+    #[test]
+    fn tool_params_written_in_place_equal_the_object() {
+        let era = br#""io.modelcontextprotocol/protocolVersion":"2026-07-28""#;
+        let value = Bytes::from_static(b"\"v\"");
+        let extra = [Extra {
+            name: "requestState",
+            value: &value,
+        }];
+        for (meta, extra) in [
+            (Meta::default(), &[][..]),
+            (
+                Meta {
+                    progress_token: Some(7),
+                    era: Some(era),
+                    entries: &[],
+                },
+                &extra[..],
+            ),
+        ] {
+            let mut a = BytesMut::new();
+            write_message(
+                &mut a,
+                Some(7),
+                "tools/call",
+                Some(Params::Object(
+                    br#"{"name":"a\"b","arguments":{"x":[1,2]}}"#,
+                )),
+                meta,
+                extra,
+            )
+            .unwrap();
+            let mut b = BytesMut::new();
+            write_message(
+                &mut b,
+                Some(7),
+                "tools/call",
+                Some(Params::Tool {
+                    name: "a\"b",
+                    arguments: br#"{"x":[1,2]}"#,
+                }),
+                meta,
+                extra,
+            )
+            .unwrap();
+            assert_eq!(a, b);
+        }
     }
 
     #[test]
@@ -239,7 +324,17 @@ mod tests {
             r#"{"jsonrpc":"2.0","id":0,"method":"tools/call","params":{"_meta":{"progressToken":0,"io.modelcontextprotocol/protocolVersion":"2026-07-28"},"requestState":"s","name":"x"}}"#
         );
         let mut buf = BytesMut::new();
-        assert!(write_message(&mut buf, Some(1), "x", Some(b"[1]"), Meta::default(), &[]).is_err());
+        assert!(
+            write_message(
+                &mut buf,
+                Some(1),
+                "x",
+                Some(Params::Object(b"[1]")),
+                Meta::default(),
+                &[]
+            )
+            .is_err()
+        );
         // The caller's own `_meta` members join the client's in one object.
         let entries = [(
             "claudecode/toolUseId".to_owned(),

@@ -28,7 +28,7 @@ use mcpx_wire::sse::{SseDecoder, SseError, SseEvent};
 use mcpx_wire::{DecodeOptions, Message, MessageKind, RawJson};
 use tokio::sync::mpsc;
 
-use crate::body::{Extra, Meta, write_message};
+use crate::body::{Extra, Meta, Params, write_message};
 use crate::error::{Error, Phase};
 use crate::header_list::{HeaderList, ResponseHeaders};
 use crate::limits::{self, DRAIN_TIMEOUT};
@@ -544,6 +544,9 @@ pub struct RequestBuilder<'a> {
     pub(crate) session: &'a Session,
     pub(crate) method: &'a str,
     pub(crate) params: Option<Bytes>,
+    /// `tools/call` params as their parts ([`tool_params`](Self::tool_params)); `params` is
+    /// then `None`.
+    pub(crate) tool: Option<(&'a str, RawJson)>,
     pub(crate) id: Option<i64>,
     pub(crate) headers: HeaderList,
     pub(crate) send_version: bool,
@@ -571,6 +574,7 @@ impl<'a> RequestBuilder<'a> {
             session,
             method,
             params: None,
+            tool: None,
             id: None,
             // Room for what the client adds (content type, accept, version, session id) and a
             // few of the caller's: one allocation per request.
@@ -592,6 +596,7 @@ impl<'a> RequestBuilder<'a> {
     /// carry their own `_meta`.
     pub fn params(mut self, params: RawJson) -> Self {
         self.params = Some(params.into_bytes());
+        self.tool = None;
         self
     }
 
@@ -600,14 +605,10 @@ impl<'a> RequestBuilder<'a> {
     /// arguments, already a validated value, are spliced in byte for byte, so nothing is parsed
     /// again (a load tester sends the same arguments over and over).
     pub fn tool_params(mut self, name: &'a str, arguments: &RawJson) -> Self {
-        let args = arguments.as_bytes();
-        let mut p = BytesMut::with_capacity(name.len() + args.len() + 24);
-        p.extend_from_slice(br#"{"name":"#);
-        mcpx_wire::write_json_str(&mut p, name);
-        p.extend_from_slice(br#","arguments":"#);
-        p.extend_from_slice(args);
-        p.extend_from_slice(b"}");
-        self.params = Some(p.freeze());
+        // Kept as parts (the arguments' bytes are shared, not copied) and written straight
+        // into the message by `send`.
+        self.params = None;
+        self.tool = Some((name, arguments.clone()));
         self.name = Some(name);
         self
     }
@@ -621,6 +622,7 @@ impl<'a> RequestBuilder<'a> {
         let raw =
             RawJson::from_serialize(params).map_err(|e| Error::InvalidArgument(e.to_string()))?;
         self.params = Some(raw.into_bytes());
+        self.tool = None;
         Ok(self)
     }
 
@@ -718,14 +720,14 @@ impl<'a> RequestBuilder<'a> {
             era: core.era_meta(),
             entries: &self.meta,
         };
-        write_message(
-            &mut buf,
-            Some(id),
-            self.method,
-            self.params.as_deref(),
-            meta,
-            &extra,
-        )?;
+        let params = match (&self.tool, self.params.as_deref()) {
+            (Some((name, arguments)), _) => Some(Params::Tool {
+                name,
+                arguments: arguments.as_bytes(),
+            }),
+            (None, p) => p.map(Params::Object),
+        };
+        write_message(&mut buf, Some(id), self.method, params, meta, &extra)?;
         let timeout = self.timeout.unwrap_or(core.opts.request_timeout);
         let name = match self.name {
             Some(n) => Some(std::borrow::Cow::Borrowed(n)),

@@ -524,7 +524,14 @@ impl SessionCore {
         params: Option<&[u8]>,
     ) -> Result<(), Error> {
         let mut buf = BytesMut::new();
-        write_message(&mut buf, None, method_name, params, Meta::default(), &[])?;
+        write_message(
+            &mut buf,
+            None,
+            method_name,
+            params.map(body::Params::Object),
+            Meta::default(),
+            &[],
+        )?;
         let mut ex = self
             .start_body(
                 None,
