@@ -7,7 +7,7 @@
 # `mcpx serve --response-mode json`, with the same number of connections / users, sharing the
 # machine's 2 cores with the server. Prints req/s, generator CPU per request (user+sys from
 # /usr/bin/time over the requests, and its user and kernel parts) and the generator's max RSS,
-# per round. --pin gives each side one core: the generator (wrk with one thread, `mcpx load`,
+# per round, then the medians and mcpx load's median ratio to wrk. --pin gives each side one core: the generator (wrk with one thread, `mcpx load`,
 # whose runtime then has one worker) on CPU 0, the server on CPU 1; unpinned, the three share
 # both cores as the scheduler likes. Pinned is steadier; both are worth reporting.
 # Loopback only; every process is bounded in time.
@@ -33,6 +33,8 @@ start() { PORT=$((PORT + 1)); timeout $((DUR * 3 + 60)) "${SERVER_CPU[@]}" "$MCP
   PIDS+=("$SPID"); wait_up "$PORT"; }
 stop() { kill "$SPID" 2>/dev/null || true; wait "$SPID" 2>/dev/null || true; SPID=""; }
 printf 'round\tgenerator\treq/s\tcpu_us/req\tuser_us/req\tsys_us/req\tmax_rss_MiB\n'
+# Every row also goes to $WORK/rows for the medians at the end.
+row() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" | tee -a "$WORK/rows"; }
 # per_req SECONDS REQUESTS: microseconds per request, two decimals.
 per_req() { echo "$1 * 1000000 / $2" | bc -l | xargs printf '%.2f'; }
 for r in $(seq "$ROUNDS"); do
@@ -40,7 +42,7 @@ for r in $(seq "$ROUNDS"); do
   out=$(bash bench/perf/bench-server.sh "http://127.0.0.1:$PORT/mcp" -c "$CONNS" -d "$DUR" --warmup 1 "${WRK_PIN[@]}" --gen-time "$WORK/wrk.time" 2>&1 | tail -1)
   rps=$(grep -o 'rps=[0-9.]*' <<<"$out" | cut -d= -f2); n=$(grep -o 'requests=[0-9]*' <<<"$out" | cut -d= -f2)
   read -r u s m <"$WORK/wrk.time"
-  printf '%s\twrk\t%s\t%s\t%s\t%s\t%s\n' "$r" "$rps" "$(per_req "($u + $s)" "$n")" "$(per_req "$u" "$n")" "$(per_req "$s" "$n")" "$(echo "$m / 1024" | bc -l | xargs printf '%.1f')"
+  row "$r" wrk "$rps" "$(per_req "($u + $s)" "$n")" "$(per_req "$u" "$n")" "$(per_req "$s" "$n")" "$(echo "$m / 1024" | bc -l | xargs printf '%.1f')"
   stop; start
   /usr/bin/time -f "%U %S %M" -o "$WORK/mcpx.time" "${GEN_CPU[@]}" "$MCPX" load "http://127.0.0.1:$PORT/mcp" \
     --scenario bench/generator/one-tool.toml --users "$CONNS" --duration "${DUR}s" --drain 1s \
@@ -48,7 +50,22 @@ for r in $(seq "$ROUNDS"); do
   n=$(jq '[.methods[] | select(.name == "tools/call") | .requests] | add' "$WORK/gen.json")
   el=$(jq '.elapsed_us' "$WORK/gen.json")
   read -r u s m <"$WORK/mcpx.time"
-  printf '%s\tmcpx-load\t%s\t%s\t%s\t%s\t%s\n' "$r" "$(echo "$n * 1000000 / $el" | bc -l | xargs printf '%.1f')" \
+  row "$r" mcpx-load "$(echo "$n * 1000000 / $el" | bc -l | xargs printf '%.1f')" \
     "$(per_req "($u + $s)" "$n")" "$(per_req "$u" "$n")" "$(per_req "$s" "$n")" "$(echo "$m / 1024" | bc -l | xargs printf '%.1f')"
   stop
 done
+# The medians, and mcpx load's ratios to wrk taken round by round (the machine's load moves
+# both generators of a round alike), then their median.
+awk -F'\t' '
+  function median(a, n,   i, j, t) {
+    for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+    return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+  }
+  $2 == "wrk" { w++; wr[w] = $3; wc[w] = $4 }
+  $2 == "mcpx-load" { m++; mr[m] = $3; mc[m] = $4; rr[m] = $3 / wr[m]; rc[m] = $4 / wc[m] }
+  END {
+    if (!m) exit
+    printf "median\twrk\t%.1f\t%.2f\n", median(wr, w), median(wc, w)
+    printf "median\tmcpx-load\t%.1f\t%.2f\n", median(mr, m), median(mc, m)
+    printf "median ratio (mcpx-load / wrk, per round)\treq/s %.2fx\tcpu_us/req %.2fx\n", median(rr, m), median(rc, m)
+  }' "$WORK/rows"
