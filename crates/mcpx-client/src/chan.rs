@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::error::{Error, Phase};
-use crate::exchange::content_type_is;
+use crate::exchange::is_event_stream;
 use crate::handler;
 use crate::limits;
 use crate::pool::{HttpClient, Origin, ResponseBody};
@@ -294,7 +294,12 @@ pub(crate) async fn connect_legacy(base: &crate::session::Base) -> Result<Arc<Ch
             body: text,
         });
     }
-    if !content_type_is(&parts.headers, "text/event-stream") {
+    if !is_event_stream(
+        parts
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .map(http::HeaderValue::as_bytes),
+    ) {
         return Err(Error::protocol(
             "legacy SSE endpoint did not answer with text/event-stream",
         ));

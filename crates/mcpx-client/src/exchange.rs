@@ -137,7 +137,7 @@ enum Content {
 }
 
 impl Content {
-    /// What [`content_type_is`] says of a `Content-Type` value, for both media types at once.
+    /// What a `Content-Type` value says the body is (its media type, parameters ignored).
     fn of(content_type: Option<&[u8]>) -> Self {
         let media = content_type
             .and_then(|v| v.split(|&b| b == b';').next())
@@ -484,12 +484,11 @@ impl Exchange {
             .map_or(limits::DEFAULT_SSE_RETRY, Duration::from_millis)
             .min(limits::MAX_SSE_RETRY);
         tokio::time::sleep(delay).await;
-        let resp = self.core.get(last.as_deref(), &HeaderMap::new()).await?;
-        let (parts, body) = resp.into_parts();
-        if parts.status.is_success() && content_type_is(&parts.headers, "text/event-stream") {
+        let reply = self.core.get(last.as_deref()).await?;
+        if reply.status.is_success() && is_event_stream(reply.headers.content_type()) {
             self.at_eof = false;
             self.buf.clear();
-            return Ok(Some(body));
+            return Ok(Some(reply.body));
         }
         if get_stream {
             return Ok(None);
@@ -530,12 +529,9 @@ fn decode_options() -> DecodeOptions {
     o
 }
 
-pub(crate) fn content_type_is(headers: &HeaderMap, want: &str) -> bool {
-    headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case(want))
+/// Whether a `Content-Type` value says `text/event-stream` (parameters ignored).
+pub(crate) fn is_event_stream(content_type: Option<&[u8]>) -> bool {
+    Content::of(content_type) == Content::Sse
 }
 
 /// Builds one request. Get one from [`Session::request`].

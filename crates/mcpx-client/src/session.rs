@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use http::header::{ACCEPT, CONTENT_TYPE};
-use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use mcpx_proto::ProtocolVersion;
 use mcpx_proto::http::{LAST_EVENT_ID, MCP_METHOD, MCP_NAME, MCP_PROTOCOL_VERSION, MCP_SESSION_ID};
 use mcpx_wire::mcp::{self, method};
@@ -22,11 +22,11 @@ use crate::exchange::{
     EventKind, EventStream, Exchange, RequestBuilder, SendFlags, exchange_chan, exchange_http,
 };
 use crate::handler;
-use crate::header_list::{HeaderList, ResponseHeaders};
+use crate::header_list::HeaderList;
 use crate::limits;
 use crate::options::{ClientOptions, EraChoice};
 use crate::params::{ParamHeader, headers_for, param_headers};
-use crate::pool::{HttpClient, Origin, PoolMode};
+use crate::pool::{HttpClient, Origin, PoolMode, Reply};
 
 const ACCEPT_BOTH: HeaderValue = HeaderValue::from_static("application/json, text/event-stream");
 const ACCEPT_SSE: HeaderValue = HeaderValue::from_static("text/event-stream");
@@ -699,39 +699,27 @@ impl SessionCore {
         }
     }
 
-    fn http_request(
-        &self,
-        method_: Method,
-        mut headers: HeaderList,
-        body: Bytes,
-    ) -> Result<Request<Bytes>, Error> {
-        self.client_headers(&mut headers);
-        let mut req = Request::new(body);
-        *req.method_mut() = method_;
-        *req.uri_mut() = self.url.clone();
-        *req.headers_mut() = headers.into_map();
-        Ok(req)
-    }
-
     /// `GET` the endpoint for an SSE stream (standalone stream or resumption).
-    pub(crate) async fn get(
-        &self,
-        last_event_id: Option<&str>,
-        extra: &HeaderMap,
-    ) -> Result<Response<crate::pool::ResponseBody>, Error> {
-        let mut h = HeaderList::from(extra);
-        h.set_default(ACCEPT, ACCEPT_SSE);
+    pub(crate) async fn get(&self, last_event_id: Option<&str>) -> Result<Reply, Error> {
+        let mut h = HeaderList::with_capacity(4);
+        h.append(ACCEPT, ACCEPT_SSE);
         if let Some(id) = last_event_id {
-            h.insert(
+            h.append(
                 LAST_EVENT_ID,
                 HeaderValue::from_str(id).map_err(|e| Error::protocol(format!("event id: {e}")))?,
             );
         }
         self.common_headers(&mut h, SendFlags::ALL);
-        let req = self.http_request(Method::GET, h, Bytes::new())?;
+        self.send_bodiless(Method::GET, h).await
+    }
+
+    /// A GET or DELETE with these headers (and the client's), bounded by the request timeout.
+    async fn send_bodiless(&self, method: Method, mut headers: HeaderList) -> Result<Reply, Error> {
+        self.client_headers(&mut headers);
         tokio::time::timeout(
             self.opts.request_timeout,
-            self.http.send(self.origin()?, req),
+            self.http
+                .send_listed(self.origin()?, method, &self.url, headers, Bytes::new()),
         )
         .await
         .map_err(|_| Error::Timeout(Phase::Head))?
@@ -740,20 +728,15 @@ impl SessionCore {
     async fn delete(&self) -> Result<StatusCode, Error> {
         let mut h = HeaderList::default();
         self.common_headers(&mut h, SendFlags::ALL);
-        let req = self.http_request(Method::DELETE, h, Bytes::new())?;
-        let resp = tokio::time::timeout(
-            self.opts.request_timeout,
-            self.http.send(self.origin()?, req),
-        )
-        .await
-        .map_err(|_| Error::Timeout(Phase::Head))??;
-        let (parts, mut body) = resp.into_parts();
+        let mut reply = self.send_bodiless(Method::DELETE, h).await?;
         let _ = tokio::time::timeout(
             self.opts.request_timeout,
-            body.collect_truncated(limits::DEFAULT_MAX_ERROR_BODY_BYTES),
+            reply
+                .body
+                .collect_truncated(limits::DEFAULT_MAX_ERROR_BODY_BYTES),
         )
         .await;
-        Ok(parts.status)
+        Ok(reply.status)
     }
 }
 
@@ -1478,32 +1461,32 @@ impl Session {
                     ));
                 }
                 let sent_at = Instant::now();
-                let resp = core.get(None, &HeaderMap::new()).await?;
-                let (parts, mut body) = resp.into_parts();
-                if !parts.status.is_success() {
-                    if parts.status == StatusCode::NOT_FOUND && core.session_id.is_some() {
+                let Reply {
+                    status,
+                    headers,
+                    mut body,
+                } = core.get(None).await?;
+                if !status.is_success() {
+                    if status == StatusCode::NOT_FOUND && core.session_id.is_some() {
                         return Err(Error::SessionExpired);
                     }
                     let body = body
                         .collect_truncated(limits::DEFAULT_MAX_ERROR_BODY_BYTES)
                         .await;
-                    return Err(Error::HttpStatus {
-                        status: parts.status,
-                        body,
-                    });
+                    return Err(Error::HttpStatus { status, body });
                 }
                 let ex = exchange_http(
                     core.clone(),
                     None,
-                    parts.status,
-                    ResponseHeaders::from_map(parts.headers),
+                    status,
+                    headers,
                     body,
                     sent_at,
                     sent_at,
                     false,
                     core.session_id.is_some(),
                 );
-                if !crate::exchange::content_type_is(ex.headers(), "text/event-stream") {
+                if !ex.is_sse() {
                     return Err(Error::protocol("the GET stream is not text/event-stream"));
                 }
                 Ok(ex.into_stream())

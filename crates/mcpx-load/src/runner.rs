@@ -887,16 +887,17 @@ impl UserWire {
             return None;
         }
         let mut fresh = self.fresh.lock().ok()?;
-        let found = match &op.kind {
-            _ if starts => {
-                fresh.insert(slot, op.intended_us);
-                None
-            }
-            OpKind::Initialized => None,
-            OpKind::CallTool { .. } => fresh.remove(&slot),
-            _ => {
-                fresh.remove(&slot);
-                None
+        let found = if starts {
+            fresh.insert(slot, op.intended_us);
+            None
+        } else {
+            match &op.kind {
+                OpKind::Initialized => None,
+                OpKind::CallTool { .. } => fresh.remove(&slot),
+                _ => {
+                    fresh.remove(&slot);
+                    None
+                }
             }
         };
         self.any_fresh.store(!fresh.is_empty(), Ordering::Relaxed);
@@ -1944,27 +1945,10 @@ fn call_op(
                         // arguments, validated once per distinct arguments text (not the whole
                         // params every call).
                         None => None,
-                        Some(extra) => {
-                            let mut params =
-                                BytesMut::with_capacity(arguments.len() + 128 + extra.len());
-                            params.put_slice(br#"{"name":"#);
-                            params.put_slice(
-                                serde_json::to_string(name).unwrap_or_default().as_bytes(),
-                            );
-                            params.put_slice(br#","arguments":"#);
-                            params.put_slice(if arguments.is_empty() {
-                                b"{}"
-                            } else {
-                                arguments.as_bytes()
-                            });
-                            params.put_u8(b',');
-                            params.put_slice(extra);
-                            params.put_u8(b'}');
-                            match RawJson::from_bytes(params.freeze()) {
-                                Ok(p) => Some(p),
-                                Err(_) => break 'call Err(Failure::Transport),
-                            }
-                        }
+                        Some(extra) => match retry_params(name, arguments, extra) {
+                            Some(p) => Some(p),
+                            None => break 'call Err(Failure::Transport),
+                        },
                     };
                     let progress = meta
                         .iter()
@@ -2144,6 +2128,25 @@ fn call_op(
         }
         outcome.unwrap_or_else(Outcome::Failed)
     }
+}
+
+/// An MRTR retry's params: the call's name and arguments and the answers (`extra`: the
+/// `inputResponses` / `requestState` members, already JSON); `None` if they do not make an
+/// object.
+fn retry_params(name: &str, arguments: &str, extra: &[u8]) -> Option<RawJson> {
+    let mut params = BytesMut::with_capacity(arguments.len() + 128 + extra.len());
+    params.put_slice(br#"{"name":"#);
+    mcpx_wire::write_json_str(&mut params, name);
+    params.put_slice(br#","arguments":"#);
+    params.put_slice(if arguments.is_empty() {
+        b"{}"
+    } else {
+        arguments.as_bytes()
+    });
+    params.put_u8(b',');
+    params.put_slice(extra);
+    params.put_u8(b'}');
+    RawJson::from_bytes(params.freeze()).ok()
 }
 
 /// The `isError` member's key, searched for in a result's text before a member lookup: a
