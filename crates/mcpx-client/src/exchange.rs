@@ -18,6 +18,7 @@
 //! reading a still-open HTTP/1.1 body in the background (bounded by [`DRAIN_TIMEOUT`]) so the
 //! connection returns to the pool.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -33,7 +34,7 @@ use crate::error::{Error, Phase};
 use crate::header_list::{HeaderList, ResponseHeaders};
 use crate::limits::{self, DRAIN_TIMEOUT};
 use crate::pool::ResponseBody;
-use crate::session::{Session, SessionCore};
+use crate::session::{Session, SessionCore, StartBody};
 
 /// What an [`Event`] carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,21 +112,41 @@ pub struct Exchange {
     head_at: Instant,
     deadline: Instant,
     state: State,
-    dec: SseDecoder,
-    buf: BytesMut,
-    at_eof: bool,
+    /// What an SSE body needs, made when the body turns out to be one: boxed, because most
+    /// replies are JSON and an `Exchange` is moved through every layer of a request's future.
+    sse: Option<Box<SseRead>>,
     finished: bool,
-    reconnects: u32,
     /// Response body bytes read so far (all reconnections included).
     received: u64,
-    /// Reconnections in a row that have not delivered an event yet: the bound applies to
-    /// these, so a stream the server closes on purpose every so often (2025-11-25 polling)
-    /// lives on, while one that keeps failing ends.
-    strikes: u32,
     cancel_on_drop: bool,
     sent_session: bool,
     /// The response's content type, classified once (it is asked for several times).
     content: Content,
+}
+
+/// The reading state of an SSE response body.
+#[derive(Debug)]
+struct SseRead {
+    dec: SseDecoder,
+    buf: BytesMut,
+    at_eof: bool,
+    reconnects: u32,
+    /// Reconnections in a row that have not delivered an event yet: the bound applies to
+    /// these, so a stream the server closes on purpose every so often (2025-11-25 polling)
+    /// lives on, while one that keeps failing ends.
+    strikes: u32,
+}
+
+impl SseRead {
+    fn new(max_event_bytes: usize) -> Box<Self> {
+        Box::new(Self {
+            dec: SseDecoder::with_max_event_bytes(max_event_bytes),
+            buf: BytesMut::new(),
+            at_eof: false,
+            reconnects: 0,
+            strikes: 0,
+        })
+    }
 }
 
 /// What a response's `Content-Type` says the body is.
@@ -199,7 +220,7 @@ impl Exchange {
 
     /// The latest SSE event id seen (what a resumption sends as `Last-Event-ID`).
     pub fn last_event_id(&self) -> Option<&str> {
-        self.dec.last_event_id()
+        self.sse.as_ref().and_then(|s| s.dec.last_event_id())
     }
 
     /// Response body bytes read so far (JSON body or SSE stream, resumptions included; 0 for
@@ -210,7 +231,7 @@ impl Exchange {
 
     /// How many times the stream was resumed.
     pub fn reconnects(&self) -> u32 {
-        self.reconnects
+        self.sse.as_ref().map_or(0, |s| s.reconnects)
     }
 
     /// Whether the final response has been seen.
@@ -229,6 +250,9 @@ impl Exchange {
     pub async fn next(&mut self) -> Result<Option<Event>, Error> {
         if self.finished {
             return Ok(None);
+        }
+        if let Some(r) = self.next_buffered() {
+            return r;
         }
         match tokio::time::timeout_at(self.deadline.into(), self.step()).await {
             Ok(r) => r,
@@ -315,6 +339,7 @@ impl Exchange {
                         return Ok(None);
                     }
                     if self.content == Content::Sse {
+                        self.sse_read();
                         self.state = State::Sse(body);
                     } else if self.content == Content::Json {
                         self.state = State::Json(body);
@@ -333,30 +358,22 @@ impl Exchange {
                     let bytes = body
                         .collect_bounded(self.core.opts.max_response_body_bytes)
                         .await?;
-                    self.received += bytes.len() as u64;
-                    let msg = mcpx_wire::decode(bytes, &decode_options())?;
-                    let ev = self.classify(msg, Instant::now());
-                    if ev.kind != EventKind::Response && self.id.is_some() {
-                        // A JSON body holds one message; if it is not our response, none comes.
-                        return Err(Error::protocol(
-                            "JSON body is not the response to the request",
-                        ));
-                    }
-                    self.finished = true;
-                    return Ok(Some(ev));
+                    return self.json_reply(bytes);
                 }
                 State::Sse(mut body) => {
-                    let decoded = if self.at_eof {
-                        self.dec.decode_eof(&mut self.buf)
+                    let sse = self.sse_read();
+                    let at_eof = sse.at_eof;
+                    let decoded = if at_eof {
+                        sse.dec.decode_eof(&mut sse.buf)
                     } else {
-                        self.dec.decode(&mut self.buf)
+                        sse.dec.decode(&mut sse.buf)
                     };
                     match decoded {
                         Ok(Some(ev)) => {
                             self.state = State::Sse(body);
                             return self.sse_event(ev).map(Some);
                         }
-                        Ok(None) if self.at_eof => {
+                        Ok(None) if at_eof => {
                             if self.finished {
                                 return Ok(None);
                             }
@@ -382,12 +399,12 @@ impl Exchange {
                     match body.chunk().await {
                         Ok(Some(chunk)) => {
                             self.received += chunk.len() as u64;
-                            self.buf.extend_from_slice(&chunk);
+                            self.sse_read().buf.extend_from_slice(&chunk);
                         }
-                        Ok(None) => self.at_eof = true,
+                        Ok(None) => self.sse_read().at_eof = true,
                         Err(e) => {
                             tracing::debug!(error = %e, "SSE stream broke");
-                            self.at_eof = true;
+                            self.sse_read().at_eof = true;
                         }
                     }
                     self.state = State::Sse(body);
@@ -404,9 +421,46 @@ impl Exchange {
         }
     }
 
+    /// The usual reply, a JSON body that arrived whole with its head (inline HTTP/1.1), taken
+    /// and decoded without [`step`](Self::step)'s future: `None` when it must be read.
+    fn next_buffered(&mut self) -> Option<Result<Option<Event>, Error>> {
+        if self.content != Content::Json || self.id.is_none() || !self.status.is_success() {
+            return None;
+        }
+        let (State::Head(body) | State::Json(body)) = &mut self.state else {
+            return None;
+        };
+        let bytes = body.take_buffered(self.core.opts.max_response_body_bytes)?;
+        // The body is read to its end and its connection back in the pool.
+        self.state = State::Done;
+        Some(self.json_reply(bytes))
+    }
+
+    /// A JSON body: one message, which must be the response to the request.
+    fn json_reply(&mut self, bytes: Bytes) -> Result<Option<Event>, Error> {
+        self.received += bytes.len() as u64;
+        let msg = mcpx_wire::decode(bytes, &decode_options())?;
+        let ev = self.classify(msg, Instant::now());
+        if ev.kind != EventKind::Response && self.id.is_some() {
+            // A JSON body holds one message; if it is not our response, none comes.
+            return Err(Error::protocol(
+                "JSON body is not the response to the request",
+            ));
+        }
+        self.finished = true;
+        Ok(Some(ev))
+    }
+
+    /// The SSE reading state, made on first use.
+    fn sse_read(&mut self) -> &mut SseRead {
+        let max = self.core.opts.max_sse_event_bytes;
+        self.sse.get_or_insert_with(|| SseRead::new(max))
+    }
+
     /// The GET stream: the caller checked the status, the body is SSE.
     pub(crate) fn into_stream(mut self) -> EventStream {
         if let State::Head(body) = std::mem::replace(&mut self.state, State::Done) {
+            self.sse_read();
             self.state = State::Sse(body);
         }
         EventStream { inner: self }
@@ -414,7 +468,7 @@ impl Exchange {
 
     fn sse_event(&mut self, ev: SseEvent) -> Result<Event, Error> {
         let at = Instant::now();
-        self.strikes = 0;
+        self.sse_read().strikes = 0;
         if ev.data().is_empty() {
             return Ok(Event {
                 at,
@@ -454,7 +508,9 @@ impl Exchange {
     /// Resumes a dropped SSE stream with `GET` + `Last-Event-ID` (session era only, MCP-DIGEST
     /// 3.2/3.4), after the server's `retry:` delay. `Ok(None)`: the stream is over.
     async fn reconnect(&mut self) -> Result<Option<ResponseBody>, Error> {
-        let last = self
+        let max_reconnects = self.core.opts.max_reconnects;
+        let sse = self.sse_read();
+        let last = sse
             .dec
             .last_event_id()
             .filter(|s| !s.is_empty())
@@ -469,16 +525,17 @@ impl Exchange {
                 Err(Error::StreamClosed)
             };
         }
-        if self.strikes >= self.core.opts.max_reconnects {
+        let sse = self.sse_read();
+        if sse.strikes >= max_reconnects {
             return if get_stream {
                 Ok(None)
             } else {
                 Err(Error::StreamClosed)
             };
         }
-        self.reconnects += 1;
-        self.strikes += 1;
-        let delay = self
+        sse.reconnects += 1;
+        sse.strikes += 1;
+        let delay = sse
             .dec
             .retry()
             .map_or(limits::DEFAULT_SSE_RETRY, Duration::from_millis)
@@ -486,8 +543,9 @@ impl Exchange {
         tokio::time::sleep(delay).await;
         let reply = self.core.get(last.as_deref()).await?;
         if reply.status.is_success() && is_event_stream(reply.headers.content_type()) {
-            self.at_eof = false;
-            self.buf.clear();
+            let sse = self.sse_read();
+            sse.at_eof = false;
+            sse.buf.clear();
             return Ok(Some(reply.body));
         }
         if get_stream {
@@ -702,10 +760,13 @@ impl<'a> RequestBuilder<'a> {
     ///
     /// [`Error::Connect`], [`Error::Tls`], [`Error::Timeout`], [`Error::Transport`],
     /// [`Error::Closed`], [`Error::InvalidArgument`] (params not an object).
-    pub async fn send(self) -> Result<Exchange, Error> {
-        let core = self.session.core().clone();
+    pub fn send(self) -> impl Future<Output = Result<Exchange, Error>> + Send + 'a {
+        // Everything up to the wire is done here, synchronously: the future is only the
+        // session's `StartBody`, not an `async fn` layer that would keep this builder (and
+        // move the whole future once more) per request.
+        let core = self.session.core();
         let id = self.id.unwrap_or_else(|| core.next_id());
-        let mut buf = BytesMut::new();
+        let mut buf = core.take_body_buf();
         let extra: Vec<Extra<'_>> = self
             .extra
             .iter()
@@ -723,7 +784,13 @@ impl<'a> RequestBuilder<'a> {
             }),
             (None, p) => p.map(Params::Object),
         };
-        write_message(&mut buf, Some(id), self.method, params, meta, &extra)?;
+        let written = write_message(&mut buf, Some(id), self.method, params, meta, &extra);
+        drop(extra);
+        let body = buf.split().freeze();
+        core.put_body_buf(buf);
+        if let Err(e) = written {
+            return StartBody::failed(e);
+        }
         let timeout = self.timeout.unwrap_or(core.opts.request_timeout);
         let name = match self.name {
             Some(n) => Some(std::borrow::Cow::Borrowed(n)),
@@ -742,13 +809,12 @@ impl<'a> RequestBuilder<'a> {
             Some(id),
             Some(self.method),
             name.as_deref(),
-            buf.freeze(),
+            body,
             self.headers,
             flags,
             timeout,
             self.cancel_on_drop,
         )
-        .await
     }
 }
 
@@ -783,7 +849,6 @@ pub(crate) fn exchange_http(
     cancel_on_drop: bool,
     sent_session: bool,
 ) -> Exchange {
-    let dec = SseDecoder::with_max_event_bytes(core.opts.max_sse_event_bytes);
     let content = Content::of(headers.content_type());
     Exchange {
         core,
@@ -794,13 +859,9 @@ pub(crate) fn exchange_http(
         head_at: Instant::now(),
         deadline,
         state: State::Head(body),
-        dec,
-        buf: BytesMut::new(),
-        at_eof: false,
+        sse: None,
         finished: false,
-        reconnects: 0,
         received: 0,
-        strikes: 0,
         cancel_on_drop,
         sent_session,
         content,
@@ -826,13 +887,9 @@ pub(crate) fn exchange_chan(
         head_at: Instant::now(),
         deadline,
         state: rx.map_or(State::Done, State::Chan),
-        dec: SseDecoder::new(),
-        buf: BytesMut::new(),
-        at_eof: false,
+        sse: None,
         finished,
-        reconnects: 0,
         received: 0,
-        strikes: 0,
         cancel_on_drop,
         sent_session: false,
         content: Content::Other,
@@ -872,11 +929,11 @@ impl EventStream {
 
     /// Reconnections so far.
     pub fn reconnects(&self) -> u32 {
-        self.inner.reconnects
+        self.inner.reconnects()
     }
 
     /// The latest SSE event id seen.
     pub fn last_event_id(&self) -> Option<&str> {
-        self.inner.dec.last_event_id()
+        self.inner.last_event_id()
     }
 }

@@ -26,7 +26,11 @@ use bytes::{BufMut, Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
 
 use crate::header_list::HeaderList;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncReadExt, AsyncWrite};
 use tokio::net::TcpStream;
 
 /// Largest response head (status line and headers) accepted. MCP response heads are a few
@@ -505,6 +509,19 @@ impl BodyDecoder {
         self.state == BodyState::Done
     }
 
+    /// The whole rest of a `Content-Length` body (at most `max` bytes) when `buf` holds all of
+    /// it: taken from `buf`, the decoder then done. `None` (nothing consumed) otherwise.
+    pub fn take_whole(&mut self, buf: &mut BytesMut, max: usize) -> Option<Bytes> {
+        let BodyState::Length(left) = self.state else {
+            return None;
+        };
+        let len = usize::try_from(left)
+            .ok()
+            .filter(|&n| n <= buf.len() && n <= max)?;
+        self.state = BodyState::Done;
+        Some(buf.split_to(len).freeze())
+    }
+
     /// The next piece of the body from the front of `buf` (consumed from it).
     ///
     /// # Errors
@@ -671,38 +688,79 @@ impl Conn {
         self.io.read_buf(&mut self.rbuf).await
     }
 
-    /// Writes the request with one write and reads the final response head (the body's first
-    /// bytes may already be in [`rbuf`](Self::rbuf)).
-    pub(crate) async fn round_trip(
+    /// Puts the request into the write buffer (sent by [`poll_write_request`]).
+    ///
+    /// [`poll_write_request`]: Self::poll_write_request
+    pub(crate) fn encode(
         &mut self,
         method: &Method,
         path_and_query: &str,
         host: Option<&str>,
         headers: &HeaderList,
         body: &[u8],
-    ) -> Result<Head, ConnError> {
+    ) {
         self.wbuf.clear();
         encode_request(&mut self.wbuf, method, path_and_query, host, headers, body);
-        self.io.write_all(&self.wbuf).await.map_err(ConnError::Io)?;
+    }
+
+    /// Takes a request encoded elsewhere (a connection that was still being opened) as the
+    /// one to write.
+    pub(crate) fn set_request(&mut self, request: Vec<u8>) {
+        self.wbuf = request;
+    }
+
+    /// Writes the encoded request from byte `*sent` on (one write when the socket takes it,
+    /// as it does for a request of a few KiB); `*sent` keeps the progress across polls.
+    pub(crate) fn poll_write_request(
+        &mut self,
+        cx: &mut Context<'_>,
+        sent: &mut usize,
+    ) -> Poll<io::Result<()>> {
+        while let Some(rest) = self.wbuf.get(*sent..).filter(|r| !r.is_empty()) {
+            match Pin::new(&mut self.io).poll_write(cx, rest) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => *sent += n,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
         // A large request body would otherwise keep its capacity on an idle connection.
         if self.wbuf.capacity() > 4 * READ_CHUNK {
             self.wbuf = Vec::new();
         }
-        let mut interim = 0usize;
+        Poll::Ready(Ok(()))
+    }
+
+    /// Reads until the final response head is in (the body's first bytes may already be in
+    /// [`rbuf`](Self::rbuf)); `*interim` counts the 1xx heads skipped across polls.
+    pub(crate) fn poll_head(
+        &mut self,
+        cx: &mut Context<'_>,
+        method: &Method,
+        interim: &mut usize,
+    ) -> Poll<Result<Head, ConnError>> {
         loop {
             match parse_head(&mut self.rbuf, method).map_err(ConnError::Codec)? {
-                Parsed::Final(head) => return Ok(head),
+                Parsed::Final(head) => return Poll::Ready(Ok(head)),
                 Parsed::Interim => {
-                    interim += 1;
-                    if interim > MAX_INTERIM_RESPONSES {
-                        return Err(ConnError::Codec(CodecError::TooManyInterim));
+                    *interim += 1;
+                    if *interim > MAX_INTERIM_RESPONSES {
+                        return Poll::Ready(Err(ConnError::Codec(CodecError::TooManyInterim)));
                     }
                     continue;
                 }
                 Parsed::Partial => {}
             }
-            if self.fill().await.map_err(ConnError::Io)? == 0 {
-                return Err(ConnError::Codec(CodecError::Incomplete));
+            // A fresh `fill` per poll: it holds no state of its own (a read either lands in
+            // the buffer or has not happened), and tokio keeps the waker with the socket.
+            let fill = std::pin::pin!(self.fill());
+            match fill.poll(cx) {
+                Poll::Ready(Ok(0)) => {
+                    return Poll::Ready(Err(ConnError::Codec(CodecError::Incomplete)));
+                }
+                Poll::Ready(Ok(_)) => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(ConnError::Io(e))),
+                Poll::Pending => return Poll::Pending,
             }
         }
     }

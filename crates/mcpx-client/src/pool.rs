@@ -11,7 +11,10 @@
 //! fresh connection for every request).
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -214,34 +217,22 @@ impl HttpClient {
         self.send_hyper(origin, req).await
     }
 
-    /// Sends one request of a session (`uri` absolute) and returns its reply. On the inline
-    /// path the headers go onto the wire as listed and the reply's stay unparsed until asked
-    /// for: no `HeaderMap` either way.
-    pub(crate) async fn send_listed(
-        &self,
-        origin: &Origin,
+    /// Sends one request of a session (`uri` absolute); the future gives its reply. On the
+    /// inline path the headers go onto the wire as listed and the reply's stay unparsed until
+    /// asked for: no `HeaderMap` either way. The request is encoded here, when a pooled
+    /// connection is at hand, so the future keeps neither the headers nor the body.
+    pub(crate) fn send_listed<'a>(
+        &'a self,
+        origin: &'a Origin,
         method: Method,
         uri: &Uri,
         headers: HeaderList,
         body: Bytes,
-    ) -> Result<Reply, Error> {
+    ) -> ListedSend<'a> {
         if self.takes_inline(origin) {
-            let (head, body) = self
-                .send_inline(origin, &method, uri, &headers, &body)
-                .await?;
-            return Ok(Reply {
-                status: head.status,
-                headers: ResponseHeaders::from_head(head.raw, head.content_type),
-                body,
-            });
+            return ListedSend::Inline(self.send_inline(origin, &method, uri, &headers, &body));
         }
-        let resp = self.hyper_boxed(origin, method, uri, headers, body).await?;
-        let (parts, body) = resp.into_parts();
-        Ok(Reply {
-            status: parts.status,
-            headers: ResponseHeaders::from_map(parts.headers),
-            body,
-        })
+        ListedSend::Hyper(self.hyper_boxed(origin, method, uri, headers, body))
     }
 
     /// hyper's path for a listed request, boxed: it is a future of a few KiB that the inline
@@ -320,42 +311,49 @@ impl HttpClient {
     /// The inline HTTP/1.1 path (plain TCP): this task writes the request and reads the
     /// response head on the connection; the body reads on through [`ResponseBody::chunk`].
     /// Dropping the future or the body closes the connection, as with hyper.
-    async fn send_inline(
-        &self,
-        origin: &Origin,
+    /// The inline HTTP/1.1 path: a pooled connection (or a new one) carries the request; the
+    /// future gives the response head and the body that reads the rest from the connection.
+    fn send_inline<'a>(
+        &'a self,
+        origin: &'a Origin,
         method: &Method,
         uri: &Uri,
         headers: &HeaderList,
         body: &[u8],
-    ) -> Result<(h1::Head, ResponseBody), Error> {
+    ) -> InlineSend<'a> {
         let shared = self.inner.opts.pool == PoolMode::Shared;
-        let mut conn = match shared.then(|| self.inline_pop(origin)).flatten() {
-            Some(c) => c,
-            None => {
-                // Boxed for the same reason as in `checkout`: most requests never connect.
-                let connect = Box::pin(connect_tcp(origin));
-                tokio::time::timeout(self.inner.opts.connect_timeout, connect)
-                    .await
-                    .map_err(|_| Error::Timeout(Phase::Connect))??
-            }
-        };
         let path = uri.path_and_query().map_or("/", |pq| pq.as_str());
         let host = uri.authority().map(http::uri::Authority::as_str);
-        let head = conn
-            .round_trip(method, path, host, headers, body)
-            .await
-            .map_err(Error::transport)?;
-        // A request that said `Connection: close` (PerRequest) is not followed by another.
-        let reuse = shared && head.keep_alive;
-        let body = ResponseBody {
-            inner: BodyIo::Inline {
-                dec: BodyDecoder::new(head.body),
-                conn: Some(conn),
-                give_back: reuse.then(|| (self.inner.clone(), origin.clone())),
-            },
-            done: false,
+        let state = match shared.then(|| self.inline_pop(origin)).flatten() {
+            Some(mut conn) => {
+                conn.encode(method, path, host, headers, body);
+                InlineState::Writing { conn, sent: 0 }
+            }
+            None => {
+                // Boxed: most requests never connect, and this future is part of theirs.
+                let timeout = self.inner.opts.connect_timeout;
+                let connect = Box::pin(async move {
+                    tokio::time::timeout(timeout, connect_tcp(origin))
+                        .await
+                        .map_err(|_| Error::Timeout(Phase::Connect))?
+                });
+                // The request waits for its connection, encoded (a fresh connection has no
+                // buffer to encode into yet).
+                let mut conn_less = Vec::new();
+                h1::encode_request(&mut conn_less, method, path, host, headers, body);
+                InlineState::Connecting {
+                    connect,
+                    request: conn_less,
+                }
+            }
         };
-        Ok((head, body))
+        InlineSend {
+            client: self,
+            origin,
+            method: method.clone(),
+            shared,
+            state,
+        }
     }
 
     fn inline_pop(&self, origin: &Origin) -> Option<h1::Conn> {
@@ -448,6 +446,135 @@ impl HttpClient {
 }
 
 /// A plain TCP connection for the inline HTTP/1.1 path.
+/// A listed request in flight ([`HttpClient::send_listed`]).
+pub(crate) enum ListedSend<'a> {
+    Inline(InlineSend<'a>),
+    Hyper(HyperSend<'a>),
+}
+
+type HyperSend<'a> =
+    Pin<Box<dyn Future<Output = Result<Response<ResponseBody>, Error>> + Send + 'a>>;
+
+impl Future for ListedSend<'_> {
+    type Output = Result<Reply, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            Self::Inline(send) => Pin::new(send).poll(cx).map_ok(|(head, body)| Reply {
+                status: head.status,
+                headers: ResponseHeaders::from_head(head.raw, head.content_type),
+                body,
+            }),
+            Self::Hyper(send) => send.as_mut().poll(cx).map_ok(|resp| {
+                let (parts, body) = resp.into_parts();
+                Reply {
+                    status: parts.status,
+                    headers: ResponseHeaders::from_map(parts.headers),
+                    body,
+                }
+            }),
+        }
+    }
+}
+
+/// One request on the inline HTTP/1.1 path, written out by hand as a state machine: it is
+/// part of every request's future, and as nested `async fn`s its layers were each moved into
+/// the next (a memcpy of the whole future per layer and request) and polled through in turn.
+pub(crate) struct InlineSend<'a> {
+    client: &'a HttpClient,
+    origin: &'a Origin,
+    method: Method,
+    shared: bool,
+    state: InlineState<'a>,
+}
+
+enum InlineState<'a> {
+    /// A new connection is being opened; the request is encoded and waits.
+    Connecting {
+        connect: Pin<Box<dyn Future<Output = Result<h1::Conn, Error>> + Send + 'a>>,
+        request: Vec<u8>,
+    },
+    /// The request is being written (`sent` bytes so far).
+    Writing { conn: h1::Conn, sent: usize },
+    /// Waiting for the final response head.
+    Head { conn: h1::Conn, interim: usize },
+    /// Finished (or failed).
+    Done,
+}
+
+impl Future for InlineSend<'_> {
+    type Output = Result<(h1::Head, ResponseBody), Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        loop {
+            match &mut this.state {
+                InlineState::Connecting { connect, request } => {
+                    let mut conn = match connect.as_mut().poll(cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(Err(e)) => {
+                            this.state = InlineState::Done;
+                            return Poll::Ready(Err(e));
+                        }
+                        Poll::Ready(Ok(conn)) => conn,
+                    };
+                    conn.set_request(std::mem::take(request));
+                    this.state = InlineState::Writing { conn, sent: 0 };
+                }
+                InlineState::Writing { conn, sent } => {
+                    match conn.poll_write_request(cx, sent) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(Err(e)) => {
+                            this.state = InlineState::Done;
+                            return Poll::Ready(Err(Error::transport(h1::ConnError::Io(e))));
+                        }
+                        Poll::Ready(Ok(())) => {}
+                    }
+                    let InlineState::Writing { conn, .. } =
+                        std::mem::replace(&mut this.state, InlineState::Done)
+                    else {
+                        continue;
+                    };
+                    this.state = InlineState::Head { conn, interim: 0 };
+                }
+                InlineState::Head { conn, interim } => {
+                    let head = match conn.poll_head(cx, &this.method, interim) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(Err(e)) => {
+                            this.state = InlineState::Done;
+                            return Poll::Ready(Err(Error::transport(e)));
+                        }
+                        Poll::Ready(Ok(head)) => head,
+                    };
+                    let InlineState::Head { conn, .. } =
+                        std::mem::replace(&mut this.state, InlineState::Done)
+                    else {
+                        continue;
+                    };
+                    // A request that said `Connection: close` (PerRequest) is not followed by
+                    // another.
+                    let reuse = this.shared && head.keep_alive;
+                    let body = ResponseBody {
+                        inner: BodyIo::Inline {
+                            dec: BodyDecoder::new(head.body),
+                            conn: Some(conn),
+                            give_back: reuse
+                                .then(|| (this.client.inner.clone(), this.origin.clone())),
+                        },
+                        done: false,
+                    };
+                    return Poll::Ready(Ok((head, body)));
+                }
+                InlineState::Done => {
+                    return Poll::Ready(Err(Error::InvalidArgument(
+                        "request polled after it finished".into(),
+                    )));
+                }
+            }
+        }
+    }
+}
+
 async fn connect_tcp(origin: &Origin) -> Result<h1::Conn, Error> {
     let tcp = TcpStream::connect((&*origin.host, origin.port))
         .await
@@ -628,6 +755,28 @@ impl ResponseBody {
             }
         }
         r
+    }
+
+    /// The whole body when it is already in the connection's buffer (inline HTTP/1.1, a
+    /// `Content-Length` body that arrived with its head: the usual JSON reply), taken without a
+    /// future and the connection handed back. `None`: it must be read ([`collect_bounded`]),
+    /// which also reports a body over `max`.
+    ///
+    /// [`collect_bounded`]: Self::collect_bounded
+    pub(crate) fn take_buffered(&mut self, max: usize) -> Option<Bytes> {
+        if self.done {
+            return None;
+        }
+        let BodyIo::Inline {
+            conn: Some(c), dec, ..
+        } = &mut self.inner
+        else {
+            return None;
+        };
+        let data = dec.take_whole(&mut c.rbuf, max)?;
+        self.done = true;
+        self.release();
+        Some(data)
     }
 
     /// Whether the body was read to its end.

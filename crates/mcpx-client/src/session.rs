@@ -3,8 +3,11 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -26,7 +29,7 @@ use crate::header_list::HeaderList;
 use crate::limits;
 use crate::options::{ClientOptions, EraChoice};
 use crate::params::{ParamHeader, headers_for, param_headers};
-use crate::pool::{HttpClient, Origin, PoolMode, Reply};
+use crate::pool::{HttpClient, ListedSend, Origin, PoolMode, Reply};
 
 const ACCEPT_BOTH: HeaderValue = HeaderValue::from_static("application/json, text/event-stream");
 const ACCEPT_SSE: HeaderValue = HeaderValue::from_static("text/event-stream");
@@ -388,6 +391,7 @@ impl Base {
             closed: AtomicBool::new(false),
             background: std::sync::Mutex::new(None),
             tool_headers: std::sync::Mutex::new(HashMap::new()),
+            body_buf: std::sync::Mutex::new(BytesMut::new()),
         })
     }
 }
@@ -429,9 +433,34 @@ pub(crate) struct SessionCore {
     background: std::sync::Mutex<Option<tokio::task::AbortHandle>>,
     /// `x-mcp-header` annotations by tool name, learnt from `tools/list`.
     tool_headers: std::sync::Mutex<HashMap<String, Arc<[ParamHeader]>>>,
+    /// Request bodies are written here and split off: once the bodies sent before are dropped
+    /// (on the inline HTTP/1.1 path, as soon as they are on the connection), the next one
+    /// reuses the space instead of allocating a buffer (and its shared header) per request.
+    body_buf: std::sync::Mutex<BytesMut>,
 }
 
+/// The most body buffer a session keeps between requests: a body above this (a large
+/// `tools/call` argument) gets a buffer of its own, so an idle session holds at most this.
+const MAX_KEPT_BODY_BUF: usize = 4096;
+
 impl SessionCore {
+    /// The session's body buffer, to write one request body into (see `body_buf`).
+    pub(crate) fn take_body_buf(&self) -> BytesMut {
+        self.body_buf
+            .lock()
+            .map(|mut b| std::mem::take(&mut *b))
+            .unwrap_or_default()
+    }
+
+    /// Gives the body buffer back (what is left of it after the body was split off).
+    pub(crate) fn put_body_buf(&self, buf: BytesMut) {
+        if buf.capacity() <= MAX_KEPT_BODY_BUF
+            && let Ok(mut b) = self.body_buf.lock()
+        {
+            *b = buf;
+        }
+    }
+
     /// A fresh id, unique within the session (servers lose replies on reused ids).
     pub(crate) fn next_id(&self) -> i64 {
         self.next_id.fetch_add(1, Ordering::Relaxed)
@@ -548,11 +577,12 @@ impl SessionCore {
         Ok(())
     }
 
-    /// Sends one message body (a request when `id` is set) and returns its exchange once the
-    /// response head is in.
+    /// Sends one message body (a request when `id` is set); the future gives its exchange once
+    /// the response head is in. The headers are decided and (on a pooled HTTP/1.1 connection)
+    /// the request encoded here, before the future is first polled.
     #[allow(clippy::too_many_arguments, reason = "internal: the builder's fields")]
-    pub(crate) async fn start_body(
-        self: &Arc<Self>,
+    pub(crate) fn start_body<'a>(
+        self: &'a Arc<Self>,
         id: Option<i64>,
         method_name: Option<&str>,
         name: Option<&str>,
@@ -561,78 +591,66 @@ impl SessionCore {
         flags: SendFlags,
         timeout: Duration,
         cancel_on_drop: bool,
-    ) -> Result<Exchange, Error> {
+    ) -> StartBody<'a> {
         if self.closed.load(Ordering::Relaxed) {
-            return Err(Error::Closed);
+            return StartBody::failed(Error::Closed);
         }
         let sent_at = Instant::now();
         let deadline = sent_at + timeout;
-        match &self.transport {
+        let state = match &self.transport {
             Transport::Http => {
-                let sent_session = self.post_headers(&mut headers, method_name, name, flags)?;
-                self.client_headers(&mut headers);
-                let origin = self.origin()?;
-                let send = self
-                    .http
-                    .send_listed(origin, Method::POST, &self.url, headers, body);
-                let reply = if flags.head_timer {
-                    match tokio::time::timeout_at(deadline.into(), send).await {
-                        Ok(r) => r?,
-                        Err(_) => {
-                            // The server has the request but not its answer: cancel it (session
-                            // era); in 2026-07-28 dropping the request already closed the
-                            // stream.
-                            if let Some(id) = id
-                                && cancel_on_drop
-                                && self.cancels_by_notification()
-                            {
-                                self.spawn_cancel(id);
-                            }
-                            return Err(Error::Timeout(Phase::Head));
-                        }
-                    }
-                } else {
-                    // The caller's own deadline bounds the wait (it drops this future).
-                    send.await?
+                let sent_session = match self.post_headers(&mut headers, method_name, name, flags) {
+                    Ok(s) => s,
+                    Err(e) => return StartBody::failed(e),
                 };
-                Ok(exchange_http(
-                    self.clone(),
-                    id,
-                    reply.status,
-                    reply.headers,
-                    reply.body,
-                    sent_at,
-                    deadline,
-                    cancel_on_drop,
-                    sent_session,
-                ))
+                self.client_headers(&mut headers);
+                let origin = match self.origin() {
+                    Ok(o) => o,
+                    Err(e) => return StartBody::failed(e),
+                };
+                StartState::Http {
+                    send: self
+                        .http
+                        .send_listed(origin, Method::POST, &self.url, headers, body),
+                    then: HttpThen {
+                        core: self,
+                        id,
+                        sent_at,
+                        deadline,
+                        cancel_on_drop,
+                        sent_session,
+                        head_timer: flags.head_timer,
+                    },
+                }
             }
             Transport::Chan(chan) => {
                 let rx = id.map(|id| chan.register(id));
                 // Boxed: the channel's send is a future of a few KiB that the HTTP path, the
                 // common one, would otherwise carry (and copy) in every request's future.
-                let sent =
-                    tokio::time::timeout_at(deadline.into(), Box::pin(chan.send(self, body)))
+                StartState::Chan(Box::pin(async move {
+                    let sent = tokio::time::timeout_at(deadline.into(), chan.send(self, body))
                         .await
                         .map_err(|_| Error::Timeout(Phase::Head))
                         .and_then(|r| r);
-                if let Err(e) = sent {
-                    if let Some(id) = id {
-                        chan.forget(id);
+                    if let Err(e) = sent {
+                        if let Some(id) = id {
+                            chan.forget(id);
+                        }
+                        return Err(e);
                     }
-                    return Err(e);
-                }
-                Ok(exchange_chan(
-                    self.clone(),
-                    id,
-                    StatusCode::OK,
-                    rx,
-                    sent_at,
-                    deadline,
-                    cancel_on_drop,
-                ))
+                    Ok(exchange_chan(
+                        self.clone(),
+                        id,
+                        StatusCode::OK,
+                        rx,
+                        sent_at,
+                        deadline,
+                        cancel_on_drop,
+                    ))
+                }))
             }
-        }
+        };
+        StartBody { state, timer: None }
     }
 
     fn origin(&self) -> Result<&Origin, Error> {
@@ -1048,6 +1066,7 @@ impl Session {
                 closed: AtomicBool::new(false),
                 background: std::sync::Mutex::new(None),
                 tool_headers: std::sync::Mutex::new(HashMap::new()),
+                body_buf: std::sync::Mutex::new(BytesMut::new()),
             }),
         }
     }
@@ -1577,4 +1596,102 @@ fn is_input_required(result: &RawJson) -> bool {
         .ok()
         .and_then(|p| p.result_type)
         .is_some_and(|t| t == "input_required")
+}
+
+pin_project_lite::pin_project! {
+    /// [`SessionCore::start_body`]'s future, written out by hand: it is part of every request's
+    /// future, and as an `async fn` over the pool's it was one more layer that each request
+    /// moved (a memcpy of the whole future) and polled through.
+    pub(crate) struct StartBody<'a> {
+        state: StartState<'a>,
+        // The head timer (`SendFlags::head_timer`), set when the head is first waited for.
+        #[pin]
+        timer: Option<tokio::time::Sleep>,
+    }
+}
+
+enum StartState<'a> {
+    /// Refused before anything was sent (taken when polled).
+    Failed(Option<Error>),
+    Http {
+        send: ListedSend<'a>,
+        then: HttpThen<'a>,
+    },
+    Chan(ChanSend<'a>),
+}
+
+type ChanSend<'a> = Pin<Box<dyn Future<Output = Result<Exchange, Error>> + Send + 'a>>;
+
+/// What an HTTP reply becomes an [`Exchange`] with.
+struct HttpThen<'a> {
+    core: &'a Arc<SessionCore>,
+    id: Option<i64>,
+    sent_at: Instant,
+    deadline: Instant,
+    cancel_on_drop: bool,
+    sent_session: bool,
+    head_timer: bool,
+}
+
+impl StartBody<'_> {
+    pub(crate) fn failed(e: Error) -> Self {
+        Self {
+            state: StartState::Failed(Some(e)),
+            timer: None,
+        }
+    }
+}
+
+impl Future for StartBody<'_> {
+    type Output = Result<Exchange, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let (send, then) = match this.state {
+            StartState::Failed(e) => {
+                return Poll::Ready(Err(e.take().unwrap_or(Error::Closed)));
+            }
+            StartState::Chan(send) => return send.as_mut().poll(cx),
+            StartState::Http { send, then } => (send, then),
+        };
+        if let Poll::Ready(reply) = Pin::new(send).poll(cx) {
+            let reply = reply?;
+            return Poll::Ready(Ok(exchange_http(
+                then.core.clone(),
+                then.id,
+                reply.status,
+                reply.headers,
+                reply.body,
+                then.sent_at,
+                then.deadline,
+                then.cancel_on_drop,
+                then.sent_session,
+            )));
+        }
+        if !then.head_timer {
+            // The caller's own deadline bounds the wait (it drops this future).
+            return Poll::Pending;
+        }
+        if this.timer.is_none() {
+            this.timer
+                .set(Some(tokio::time::sleep_until(then.deadline.into())));
+        }
+        let fired = this
+            .timer
+            .as_mut()
+            .as_pin_mut()
+            .is_some_and(|t| t.poll(cx).is_ready());
+        if !fired {
+            return Poll::Pending;
+        }
+        // The server has the request but not its answer: cancel it (session era); in
+        // 2026-07-28 dropping the request already closed the stream.
+        if let Some(id) = then.id
+            && then.cancel_on_drop
+            && then.core.cancels_by_notification()
+        {
+            then.core.spawn_cancel(id);
+        }
+        Poll::Ready(Err(Error::Timeout(Phase::Head)))
+    }
 }

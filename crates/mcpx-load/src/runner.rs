@@ -992,37 +992,44 @@ impl UserWire {
         Some(raw)
     }
 
-    fn headers(&self, op: &Op) -> Vec<(http::HeaderName, http::HeaderValue)> {
-        let mut out = Vec::with_capacity(op.headers.len() + 4);
+    /// Adds the headers a request of `op` carries besides the MCP ones, in order (straight
+    /// onto the builder: no list of them per request).
+    fn add_headers<'b>(
+        &self,
+        op: &Op,
+        mut b: mcpx_client::RequestBuilder<'b>,
+    ) -> mcpx_client::RequestBuilder<'b> {
         if let Some(ua) = &self.user_agent {
-            out.push((http::header::USER_AGENT, ua.clone()));
+            b = b.header(http::header::USER_AGENT, ua.clone());
         }
         if let Some(accept) = &self.accept {
-            out.push((http::header::ACCEPT, accept.clone()));
+            b = b.header(http::header::ACCEPT, accept.clone());
         }
         if op.version_mismatch {
             // A header that disagrees with the negotiated version (a reported client bug).
-            out.push((
+            b = b.header(
                 http::HeaderName::from_static("mcp-protocol-version"),
                 http::HeaderValue::from_static("2025-03-26"),
-            ));
+            );
         }
-        out.extend(self.ctx.headers.iter().cloned());
+        for (k, v) in &self.ctx.headers {
+            b = b.header(k.clone(), v.clone());
+        }
         // The profile's per-request headers (e.g. a fresh `traceparent`) change every time.
         for (k, v) in &op.headers {
             if let (Ok(k), Ok(v)) = (
                 http::HeaderName::from_bytes(k.as_bytes()),
                 http::HeaderValue::from_str(v),
             ) {
-                out.push((k, v));
+                b = b.header(k, v);
             }
         }
         if op.authenticated
             && let Some(bearer) = &self.ctx.bearer
         {
-            out.push((http::header::AUTHORIZATION, bearer.clone()));
+            b = b.header(http::header::AUTHORIZATION, bearer.clone());
         }
-        out
+        b
     }
 }
 
@@ -1564,9 +1571,7 @@ async fn op_outcome(
                 .protocol_version_header(false)
                 .session_id_header(false)
                 .cancel_on_drop(false);
-            for (k, v) in wire.headers(op) {
-                builder = builder.header(k, v);
-            }
+            builder = wire.add_headers(op, builder);
             t.request_bytes = params.as_bytes().len() as u64 + 64;
             if channel.is_none() {
                 t.sent_us = ctx.now_us();
@@ -1783,9 +1788,7 @@ async fn call(
     } else {
         t.request_bytes = 64;
     }
-    for (k, v) in wire.headers(op) {
-        builder = builder.header(k, v);
-    }
+    builder = wire.add_headers(op, builder);
     t.sent_us = ctx.now_us();
     let ex = match builder.send().await {
         Ok(ex) => ex,
@@ -1979,9 +1982,7 @@ fn call_op(
                             builder = builder.meta_entry(k, value);
                         }
                     }
-                    for (k, v) in wire.headers(&op) {
-                        builder = builder.header(k, v);
-                    }
+                    builder = wire.add_headers(&op, builder);
                     t.request_bytes =
                         arguments.len() as u64 + 96 + retry.as_ref().map_or(0, |r| r.len() as u64);
                     t.sent_us = ctx.now_us();
@@ -2448,9 +2449,7 @@ async fn open_stream(
                 .id(wire.id())
                 .params(params)
                 .cancel_on_drop(false);
-            for (k, v) in wire.headers(op) {
-                builder = builder.header(k, v);
-            }
+            builder = wire.add_headers(op, builder);
             let mut ex = match builder.send().await {
                 Ok(ex) => ex,
                 Err(e) => {
