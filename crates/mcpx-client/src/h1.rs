@@ -139,7 +139,7 @@ pub(crate) fn header_map(raw: &Bytes) -> HeaderMap {
     // lines came before the status line), within the bound a head was accepted under.
     let lines = raw.iter().filter(|&&b| b == b'\n').count();
     let mut map = HeaderMap::with_capacity(lines.saturating_sub(2).min(MAX_HEADERS));
-    let parsed = head::parse(raw, MAX_HEADERS, |span| {
+    let parsed = head::parse(raw, MAX_HEADERS, |_, span| {
         let (Some(name), Some(_)) = (
             raw.get(span.name.0..span.name.1),
             raw.get(span.value.0..span.value.1),
@@ -234,7 +234,9 @@ pub(crate) fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Parsed, 
     // headers.
     let bytes: &[u8] = buf;
     let mut framing = Framing::default();
-    let parsed = head::parse(bytes, MAX_HEADERS, |span| framing.header(bytes, span));
+    let parsed = head::parse(bytes, MAX_HEADERS, |name, span| {
+        framing.header(bytes, name, span);
+    });
     let head::Complete {
         len, code, minor, ..
     } = match parsed {
@@ -305,38 +307,33 @@ struct Framing {
 }
 
 impl Framing {
-    /// Takes in one header of `buf`, found at `span`. Inlined into the parse loop: most
-    /// headers (date, mcp-session-id, server, ...) are none of the four names, which differ in
-    /// length, and cost one comparison of it.
+    /// Takes in one header of `buf`, named `name` (as the parser recognized it), found at
+    /// `span`. Inlined into the parse loop: most headers are none of the four names and cost
+    /// one comparison, and `Content-Type` only has its place noted.
     #[inline]
-    fn header(&mut self, buf: &[u8], span: head::Span) {
-        let name_len = span.name.1.wrapping_sub(span.name.0);
-        if matches!(name_len, 10 | 12 | 14 | 17) && self.error.is_none() {
-            self.known(buf, span);
-        }
-    }
-
-    /// [`header`](Self::header) for a name of one of the four lengths.
-    fn known(&mut self, buf: &[u8], span: head::Span) {
-        let (Some(name), Some(value)) = (
-            buf.get(span.name.0..span.name.1),
-            buf.get(span.value.0..span.value.1),
-        ) else {
-            self.error = Some(CodecError::Head("header outside the head"));
-            return;
-        };
-        if let Err(e) = self.take(name, value, span.value) {
-            self.error = Some(e);
-        }
-    }
-
-    /// Takes in one header (`at`: where its value lies in the head).
-    fn take(&mut self, name: &[u8], value: &[u8], at: (usize, usize)) -> Result<(), CodecError> {
-        match name.len() {
-            12 if head::name_is(name, b"content-type") => {
-                self.content_type.get_or_insert(at);
+    fn header(&mut self, buf: &[u8], name: head::Name, span: head::Span) {
+        match name {
+            head::Name::Other => {}
+            _ if self.error.is_some() => {}
+            head::Name::ContentType => {
+                self.content_type.get_or_insert(span.value);
             }
-            14 if head::name_is(name, b"content-length") => {
+            _ => {
+                let Some(value) = buf.get(span.value.0..span.value.1) else {
+                    self.error = Some(CodecError::Head("header outside the head"));
+                    return;
+                };
+                if let Err(e) = self.take(name, value) {
+                    self.error = Some(e);
+                }
+            }
+        }
+    }
+
+    /// Takes in the value of a Content-Length, Transfer-Encoding or Connection header.
+    fn take(&mut self, name: head::Name, value: &[u8]) -> Result<(), CodecError> {
+        match name {
+            head::Name::ContentLength => {
                 // One number (the common case) needs no splitting: a value that parses whole
                 // has no comma and no space.
                 if let Some(n) = mcpx_wire::parse_decimal(value) {
@@ -348,7 +345,7 @@ impl Framing {
                     self.length(n)?;
                 }
             }
-            17 if head::name_is(name, b"transfer-encoding") => {
+            head::Name::TransferEncoding => {
                 // Only the last coding decides (RFC 9112 6.3 item 4): chunked last, or until
                 // close.
                 let last = value
@@ -358,14 +355,14 @@ impl Framing {
                     .unwrap_or_default();
                 self.chunked = Some(last.eq_ignore_ascii_case(b"chunked"));
             }
-            10 if head::name_is(name, b"connection") => {
+            head::Name::Connection => {
                 for token in value.split(|&b| b == b',') {
                     let token = token.trim_ascii();
                     self.close |= token.eq_ignore_ascii_case(b"close");
                     self.keep_alive_token |= token.eq_ignore_ascii_case(b"keep-alive");
                 }
             }
-            _ => {}
+            head::Name::ContentType | head::Name::Other => {}
         }
         Ok(())
     }

@@ -21,7 +21,22 @@ enum Outcome {
 
 fn ours(buf: &[u8], max_headers: usize) -> Outcome {
     let mut spans = Vec::new();
-    match head::parse(buf, max_headers, |s| spans.push(s)) {
+    let parsed = head::parse(buf, max_headers, |name, s| {
+        // The name the parser tells is the name the bytes spell.
+        let bytes = &buf[s.name.0..s.name.1];
+        let spelled = [
+            (&b"content-type"[..], head::Name::ContentType),
+            (b"content-length", head::Name::ContentLength),
+            (b"transfer-encoding", head::Name::TransferEncoding),
+            (b"connection", head::Name::Connection),
+        ]
+        .into_iter()
+        .find(|(n, _)| bytes.eq_ignore_ascii_case(n))
+        .map_or(head::Name::Other, |(_, name)| name);
+        assert_eq!(name, spelled, "{:?}", String::from_utf8_lossy(bytes));
+        spans.push(s);
+    });
+    match parsed {
         Ok(None) => Outcome::Partial,
         Err(e) => Outcome::Invalid(e.reason()),
         Ok(Some(done)) => {
@@ -314,6 +329,24 @@ fn header_line() -> impl Strategy<Value = Vec<u8>> {
             b"cache-control",
         ]),
         proptest::collection::vec(proptest::sample::select(TOKEN_BYTES), 1..24),
+        (
+            piece(&[
+                b"content-type",
+                b"content-length",
+                b"transfer-encoding",
+                b"connection"
+            ]),
+            any::<u32>()
+        )
+            .prop_map(|(name, cases)| name
+                .iter()
+                .enumerate()
+                .map(|(i, &b)| if cases >> (i % 32) & 1 == 1 {
+                    b.to_ascii_uppercase()
+                } else {
+                    b
+                })
+                .collect()),
     ];
     let separator = piece(&[b": ", b":", b":\t", b":  ", b": \t "]);
     let value = prop_oneof![
