@@ -9,18 +9,21 @@
 //!
 //! This module owns:
 //! - the codec, sans-IO: [`encode_request`] (the head and body in one buffer, written with one
-//!   write), [`parse_head`] (httparse; how the body is delimited per RFC 9112 section 6.3;
-//!   whether the connection may be reused), and [`BodyDecoder`] (Content-Length, chunked or
-//!   until close, incremental over whatever the socket delivered);
+//!   write), [`parse_head`] (the grammar in [`head`]; how the body is delimited per RFC 9112
+//!   section 6.3; whether the connection may be reused), and [`BodyDecoder`] (Content-Length,
+//!   chunked or until close, incremental over whatever the socket delivered);
 //! - [`Conn`]: a TCP stream with its read and write buffers, which sends a request and reads the
 //!   response head; the body is then read through [`Conn::fill`] by the pool's response body.
 //!
 //! Every malformed input is a [`CodecError`] (mapped to the client's transport error, as hyper's
 //! parse errors are), never a panic; every buffer is bounded by a named constant.
 
+mod head;
+#[cfg(test)]
+mod oracle;
+
 use std::fmt;
 use std::io;
-use std::mem::MaybeUninit;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
@@ -41,11 +44,6 @@ pub(crate) const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// Headers in one response head: hyper's default limit, so a reply hyper accepted is accepted.
 pub(crate) const MAX_HEADERS: usize = 100;
 
-/// Header slots tried first, on the stack: MCP responses carry 3 to 8 headers, and zeroing
-/// [`MAX_HEADERS`] slots for every response (3.2 KiB, twice) was a tenth of the client's
-/// instructions per request. Heads with more headers are parsed again with the full bound.
-const COMMON_HEADERS: usize = 24;
-
 /// Longest chunk-size line of a chunked body (the hex size plus extensions, which are ignored).
 /// Real sizes are a few hex digits; the bound only stops a peer that never ends the line.
 pub(crate) const MAX_CHUNK_LINE_BYTES: usize = 4 * 1024;
@@ -65,7 +63,7 @@ pub(crate) const READ_CHUNK: usize = 8 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CodecError {
-    /// The head is not valid HTTP/1.x (httparse's reason).
+    /// The head is not valid HTTP/1.x (the reason, in httparse's words).
     Head(&'static str),
     /// The head is over 64 KiB (`MAX_HEAD_BYTES`) or has more than 100 headers (`MAX_HEADERS`).
     HeadTooLarge,
@@ -138,33 +136,35 @@ pub(crate) struct Head {
 
 /// The headers of a head that [`parse_head`] accepted, as a map whose values share `raw`'s
 /// bytes. The head was validated when it was parsed, so nothing fails here; a header that
-/// could not become a `HeaderName`/`HeaderValue` (httparse and `http` agree on what is valid,
+/// could not become a `HeaderName`/`HeaderValue` (the parser and `http` agree on what is valid,
 /// so none) would be left out rather than fail a response already accepted.
 pub(crate) fn header_map(raw: &Bytes) -> HeaderMap {
-    let build = |scanned: &Scanned, spans: &mut dyn Iterator<Item = Span>| {
-        let mut map = HeaderMap::with_capacity(scanned.count);
-        for span in spans {
-            let (Some(name), Some(_)) = (
-                raw.get(span.name.0..span.name.1),
-                raw.get(span.value.0..span.value.1),
-            ) else {
-                continue;
-            };
-            let name = match common_name(name) {
-                Some(n) => n,
-                None => match HeaderName::from_bytes(name) {
-                    Ok(n) => n,
-                    Err(_) => continue,
-                },
-            };
-            if let Ok(value) = HeaderValue::from_maybe_shared(raw.slice(span.value.0..span.value.1))
-            {
-                map.append(name, value);
-            }
+    // Room for one header a line but the status line and the blank one (exact unless empty
+    // lines came before the status line), within the bound a head was accepted under.
+    let lines = raw.iter().filter(|&&b| b == b'\n').count();
+    let mut map = HeaderMap::with_capacity(lines.saturating_sub(2).min(MAX_HEADERS));
+    let parsed = head::parse(raw, MAX_HEADERS, |_, span| {
+        let (Some(name), Some(_)) = (
+            raw.get(span.name.0..span.name.1),
+            raw.get(span.value.0..span.value.1),
+        ) else {
+            return;
+        };
+        let name = match common_name(name) {
+            Some(n) => n,
+            None => match HeaderName::from_bytes(name) {
+                Ok(n) => n,
+                Err(_) => return,
+            },
+        };
+        if let Ok(value) = HeaderValue::from_maybe_shared(raw.slice(span.value.0..span.value.1)) {
+            map.append(name, value);
         }
-        map
-    };
-    with_spans(raw, build).ok().flatten().unwrap_or_default()
+    });
+    match parsed {
+        Ok(Some(_)) => map,
+        _ => HeaderMap::new(),
+    }
 }
 
 /// Writes a request head and its body into `out`: `METHOD path HTTP/1.1`, `host` (unless the
@@ -233,29 +233,28 @@ pub(crate) fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Parsed, 
     if buf.is_empty() {
         return Ok(Parsed::Partial);
     }
-    // One parse: what decides framing and reuse is read from the spans here; the head is then
-    // split off the buffer (no copy) and kept for whoever wants its headers.
-    let found = with_spans(buf, |scanned, spans| {
-        let mut framing = Framing::default();
-        for span in spans {
-            let (Some(name), Some(value)) = (
-                buf.get(span.name.0..span.name.1),
-                buf.get(span.value.0..span.value.1),
-            ) else {
-                return Err(CodecError::Head("header outside the head"));
-            };
-            framing.header(name, value, span.value)?;
-        }
-        Ok((scanned.len, scanned.code, scanned.minor, framing))
-    })?;
-    let Some(found) = found else {
-        return if buf.len() > MAX_HEAD_BYTES {
-            Err(CodecError::HeadTooLarge)
-        } else {
-            Ok(Parsed::Partial)
-        };
+    // One pass: what decides framing and reuse is read from each header as the parser finds
+    // it; the head is then split off the buffer (no copy) and kept for whoever wants its
+    // headers.
+    let bytes: &[u8] = buf;
+    let mut framing = Framing::default();
+    let parsed = head::parse(bytes, MAX_HEADERS, |name, span| {
+        framing.header(bytes, name, span);
+    });
+    let head::Complete {
+        len, code, minor, ..
+    } = match parsed {
+        Ok(Some(done)) => done,
+        Ok(None) if buf.len() > MAX_HEAD_BYTES => return Err(CodecError::HeadTooLarge),
+        Ok(None) => return Ok(Parsed::Partial),
+        Err(head::Invalid::TooManyHeaders) => return Err(CodecError::HeadTooLarge),
+        Err(e) => return Err(CodecError::Head(e.reason())),
     };
-    let (len, code, minor, framing) = found?;
+    // Only a head that parsed is judged on its headers: a malformed head is a head error
+    // whatever its Content-Length said.
+    if let Some(e) = framing.error {
+        return Err(e);
+    }
     if len > MAX_HEAD_BYTES {
         return Err(CodecError::HeadTooLarge);
     }
@@ -307,65 +306,78 @@ struct Framing {
     chunked: Option<bool>,
     length: Option<u64>,
     content_type: Option<(usize, usize)>,
+    /// The first header that made the head unacceptable; the rest are not looked at.
+    error: Option<CodecError>,
 }
 
 impl Framing {
-    /// Takes in one header (`at`: where its value lies in the head).
-    fn header(&mut self, name: &[u8], value: &[u8], at: (usize, usize)) -> Result<(), CodecError> {
-        // By length first: most headers (date, mcp-session-id, server, ...) are none of these
-        // and cost one comparison.
-        if !matches!(name.len(), 10 | 12 | 14 | 17) {
-            return Ok(());
-        }
-        if name.eq_ignore_ascii_case(b"content-type") {
-            self.content_type.get_or_insert(at);
-        } else if name.eq_ignore_ascii_case(b"content-length") {
-            for part in value.split(|&b| b == b',') {
-                let n =
-                    mcpx_wire::parse_decimal(part.trim_ascii()).ok_or(CodecError::ContentLength)?;
-                if self.length.is_some_and(|l| l != n) {
-                    return Err(CodecError::ContentLength);
+    /// Takes in one header of `buf`, named `name` (as the parser recognized it), found at
+    /// `span`. Inlined into the parse loop: most headers are none of the four names and cost
+    /// one comparison, and `Content-Type` only has its place noted.
+    #[inline]
+    fn header(&mut self, buf: &[u8], name: head::Name, span: head::Span) {
+        match name {
+            head::Name::Other => {}
+            _ if self.error.is_some() => {}
+            head::Name::ContentType => {
+                self.content_type.get_or_insert(span.value);
+            }
+            _ => {
+                let Some(value) = buf.get(span.value.0..span.value.1) else {
+                    self.error = Some(CodecError::Head("header outside the head"));
+                    return;
+                };
+                if let Err(e) = self.take(name, value) {
+                    self.error = Some(e);
                 }
-                self.length = Some(n);
             }
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            // Only the last coding decides (RFC 9112 6.3 item 4): chunked last, or until close.
-            let last = value
-                .rsplit(|&b| b == b',')
-                .next()
-                .map(<[u8]>::trim_ascii)
-                .unwrap_or_default();
-            self.chunked = Some(last.eq_ignore_ascii_case(b"chunked"));
-        } else if name.eq_ignore_ascii_case(b"connection") {
-            for token in value.split(|&b| b == b',') {
-                let token = token.trim_ascii();
-                self.close |= token.eq_ignore_ascii_case(b"close");
-                self.keep_alive_token |= token.eq_ignore_ascii_case(b"keep-alive");
+        }
+    }
+
+    /// Takes in the value of a Content-Length, Transfer-Encoding or Connection header.
+    fn take(&mut self, name: head::Name, value: &[u8]) -> Result<(), CodecError> {
+        match name {
+            head::Name::ContentLength => {
+                // One number (the common case) needs no splitting: a value that parses whole
+                // has no comma and no space.
+                if let Some(n) = mcpx_wire::parse_decimal(value) {
+                    return self.length(n);
+                }
+                for part in value.split(|&b| b == b',') {
+                    let n = mcpx_wire::parse_decimal(part.trim_ascii())
+                        .ok_or(CodecError::ContentLength)?;
+                    self.length(n)?;
+                }
             }
+            head::Name::TransferEncoding => {
+                // Only the last coding decides (RFC 9112 6.3 item 4): chunked last, or until
+                // close.
+                let last = value
+                    .rsplit(|&b| b == b',')
+                    .next()
+                    .map(<[u8]>::trim_ascii)
+                    .unwrap_or_default();
+                self.chunked = Some(last.eq_ignore_ascii_case(b"chunked"));
+            }
+            head::Name::Connection => {
+                for token in value.split(|&b| b == b',') {
+                    let token = token.trim_ascii();
+                    self.close |= token.eq_ignore_ascii_case(b"close");
+                    self.keep_alive_token |= token.eq_ignore_ascii_case(b"keep-alive");
+                }
+            }
+            head::Name::ContentType | head::Name::Other => {}
         }
         Ok(())
     }
-}
 
-/// Scans the head at the front of `buf` and hands its spans to `f`: `Ok(None)` while the head
-/// is incomplete. Tries [`COMMON_HEADERS`] slots on the stack first and the full
-/// [`MAX_HEADERS`] only for a head with more.
-fn with_spans<R>(
-    buf: &[u8],
-    f: impl FnOnce(&Scanned, &mut dyn Iterator<Item = Span>) -> R,
-) -> Result<Option<R>, CodecError> {
-    // Uninitialized slots: httparse writes the ones it fills, so nothing is zeroed per head.
-    let mut small = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; COMMON_HEADERS];
-    match scan(buf, &mut small, f) {
-        Err((CodecError::HeadTooLarge, Some(f))) => {
-            // Rare: more headers than usual; parse again with room for the maximum.
-            let mut large: Vec<MaybeUninit<httparse::Header<'_>>> =
-                std::iter::repeat_with(MaybeUninit::uninit)
-                    .take(MAX_HEADERS)
-                    .collect();
-            scan(buf, &mut large, f).map_err(|(e, _)| e)
+    /// One Content-Length: every one a head gives must agree.
+    fn length(&mut self, n: u64) -> Result<(), CodecError> {
+        if self.length.is_some_and(|l| l != n) {
+            return Err(CodecError::ContentLength);
         }
-        r => r.map_err(|(e, _)| e),
+        self.length = Some(n);
+        Ok(())
     }
 }
 
@@ -388,75 +400,6 @@ fn common_name(name: &[u8]) -> Option<HeaderName> {
         b"vary" => header::VARY,
         _ => return None,
     })
-}
-
-/// Where one header's name and value lie in the head (byte offsets).
-#[derive(Clone, Copy, Debug, Default)]
-struct Span {
-    /// Start and end of the name.
-    name: (usize, usize),
-    /// Start and end of the value.
-    value: (usize, usize),
-}
-
-/// What [`scan`] found in a complete head.
-struct Scanned {
-    len: usize,
-    code: u16,
-    minor: u8,
-    count: usize,
-}
-
-/// Parses the head at the front of `buf` into `slots` and, when it is complete, hands `f` the
-/// [`Span`] of each header. `Ok(None)`: incomplete. An error gives `f` back when it was not
-/// called ([`CodecError::HeadTooLarge`]: more headers than `slots`).
-fn scan<'b, R, F>(
-    buf: &'b [u8],
-    slots: &mut [MaybeUninit<httparse::Header<'b>>],
-    f: F,
-) -> Result<Option<R>, (CodecError, Option<F>)>
-where
-    F: FnOnce(&Scanned, &mut dyn Iterator<Item = Span>) -> R,
-{
-    let mut resp = httparse::Response::new(&mut []);
-    let len = match httparse::ParserConfig::default()
-        .parse_response_with_uninit_headers(&mut resp, buf, slots)
-    {
-        Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Err(httparse::Error::TooManyHeaders) => return Err((CodecError::HeadTooLarge, Some(f))),
-        Err(e) => return Err((CodecError::Head(parse_error(e)), None)),
-    };
-    // httparse hands out subslices of `buf`: their offsets are plain address differences.
-    let base = buf.as_ptr() as usize;
-    let offset = |part: &[u8]| {
-        let start = (part.as_ptr() as usize).wrapping_sub(base);
-        (start, start.wrapping_add(part.len()))
-    };
-    let scanned = Scanned {
-        len,
-        code: resp.code.unwrap_or(0),
-        minor: resp.version.unwrap_or(1),
-        count: resp.headers.len(),
-    };
-    let mut spans = resp.headers.iter().map(|h| Span {
-        name: offset(h.name.as_bytes()),
-        value: offset(h.value),
-    });
-    Ok(Some(f(&scanned, &mut spans)))
-}
-
-/// httparse's reason, as a static string.
-fn parse_error(e: httparse::Error) -> &'static str {
-    match e {
-        httparse::Error::HeaderName => "invalid header name",
-        httparse::Error::HeaderValue => "invalid header value",
-        httparse::Error::NewLine => "invalid line ending",
-        httparse::Error::Status => "invalid status",
-        httparse::Error::Token => "invalid token",
-        httparse::Error::TooManyHeaders => "too many headers",
-        httparse::Error::Version => "invalid HTTP version",
-    }
 }
 
 /// What [`BodyDecoder::decode`] produced.
@@ -786,6 +729,10 @@ impl fmt::Display for ConnError {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// Headers an MCP response is taken to carry at most (the codec once kept this many slots
+    /// on the stack): the tests go past it.
+    const COMMON_HEADERS: usize = 24;
 
     fn head_of(bytes: &[u8]) -> Result<Parsed, CodecError> {
         let mut buf = BytesMut::from(bytes);
@@ -1158,6 +1105,53 @@ mod tests {
         }
         out.extend_from_slice(b"0\r\n\r\n");
         out
+    }
+
+    /// Response heads the load generator sees, for [`parse_head_cost`].
+    const BENCH_HEADS: [&[u8]; 3] = [
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 78\r\ndate: Fri, 27 Nov 2026 01:38:19 GMT\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nmcp-session-id: 3f2a9c1e-7b4d-4e8a-9f1c-2d6b8e0a5c37\r\ncontent-length: 78\r\ndate: Fri, 27 Nov 2026 01:38:19 GMT\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\nmcp-session-id: 3f2a9c1e-7b4d-4e8a-9f1c-2d6b8e0a5c37\r\ntransfer-encoding: chunked\r\ndate: Fri, 27 Nov 2026 01:38:19 GMT\r\n\r\n",
+    ];
+
+    /// Parses every head in `buf` (each one split off and dropped, as the pool does): the one
+    /// function callgrind counts (`--toggle-collect`).
+    #[inline(never)]
+    fn parse_all(buf: &mut BytesMut) -> usize {
+        let mut n = 0;
+        while let Ok(Parsed::Final(head)) = parse_head(std::hint::black_box(buf), &Method::POST) {
+            std::hint::black_box(&head);
+            n += 1;
+        }
+        n
+    }
+
+    /// Instructions per `parse_head`, measured under callgrind (the count is what matters, not
+    /// the wall clock). `MCPX_H1_HEAD` picks one of [`BENCH_HEADS`], `MCPX_H1_PARSES` (default
+    /// 100000) how many copies are parsed; instructions per parse are callgrind's total over
+    /// the parses:
+    ///
+    /// ```text
+    /// cargo test --release -p mcpx-client --lib --no-run   # prints the test binary
+    /// MCPX_H1_HEAD=0 valgrind --tool=callgrind --toggle-collect='*parse_all*' \
+    ///     <test binary> --ignored --exact h1::tests::parse_head_cost
+    /// ```
+    #[test]
+    #[ignore = "a measurement: run under callgrind"]
+    fn parse_head_cost() {
+        let var = |name: &str, default: usize| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(default)
+        };
+        let head = BENCH_HEADS[var("MCPX_H1_HEAD", 0).min(BENCH_HEADS.len() - 1)];
+        let parses = var("MCPX_H1_PARSES", 100_000);
+        let mut buf = BytesMut::with_capacity(head.len() * parses);
+        for _ in 0..parses {
+            buf.extend_from_slice(head);
+        }
+        assert_eq!(parse_all(&mut buf), parses);
     }
 
     proptest! {
