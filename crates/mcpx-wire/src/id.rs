@@ -281,6 +281,13 @@ pub fn write_json_str(buf: &mut BytesMut, value: &str) {
     buf.reserve(value.len() + 2);
     buf.put_u8(b'"');
     let bytes = value.as_bytes();
+    // Most strings written are method names, tool names and ids with nothing to escape: one
+    // plain pass finds that out, and the string goes in whole.
+    if !bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\') {
+        buf.put_slice(bytes);
+        buf.put_u8(b'"');
+        return;
+    }
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let escape: &[u8] = match b {
