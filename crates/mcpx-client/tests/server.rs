@@ -475,3 +475,25 @@ async fn server_json_mode_ask_completes() {
     let r = s.call_tool("ask", &json!({})).await;
     assert!(!matches!(r, Err(Error::Timeout(_))), "{r:?}");
 }
+
+/// A request body larger than the socket takes in one write, and a reply larger than one read:
+/// the hand-written request future resumes its write where it stopped, and the reply is read
+/// in pieces (not the whole-in-the-buffer path), on a pooled connection that is then reused.
+#[tokio::test]
+async fn large_request_and_reply_on_the_inline_path() {
+    bounded(async {
+        for mode in [ResponseMode::Json, ResponseMode::Sse] {
+            let srv = start(mode).await;
+            let s = Client::connect(&srv.url, options(SESSION, HttpVersion::Http1))
+                .await
+                .unwrap();
+            let big = "x".repeat(3 << 20);
+            for text in [big.as_str(), "small after big", big.as_str()] {
+                let out = s.call_tool("echo", &json!({ "text": text })).await.unwrap();
+                assert_eq!(out.text.len(), text.len());
+                assert!(out.text == text);
+            }
+        }
+    })
+    .await;
+}
