@@ -6,7 +6,8 @@ use std::ops::Range;
 use bytes::Bytes;
 use serde::Deserialize;
 
-use crate::{DecodeError, DecodeErrorKind, limits, scan::Scanner};
+use crate::scan::{Scanner, check_utf8};
+use crate::{DecodeError, DecodeErrorKind, limits};
 
 /// One valid JSON value, exactly as it appeared on the wire.
 ///
@@ -35,11 +36,8 @@ impl RawJson {
                 0,
             ));
         }
-        if let Err(e) = simdutf8::compat::from_utf8(&bytes) {
-            return Err(DecodeError::new(
-                DecodeErrorKind::InvalidUtf8,
-                e.valid_up_to(),
-            ));
+        if let Err(valid_up_to) = check_utf8(&bytes) {
+            return Err(DecodeError::new(DecodeErrorKind::InvalidUtf8, valid_up_to));
         }
         let mut sc = Scanner::new(&bytes, limits::DEFAULT_MAX_DEPTH);
         sc.skip_value(0)

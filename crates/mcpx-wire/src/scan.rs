@@ -43,6 +43,10 @@ pub(crate) struct NumToken {
 }
 
 /// Nesting kinds: one bit per open container (1 = object, 0 = array).
+///
+/// The innermost container is bit 0 of `inline`: push shifts left, pop shifts right, so neither
+/// needs a variable 128-bit shift (which cost ~10 instructions per push and per check). Past 128
+/// levels the bits shifted out at the top are kept in `overflow`, a bit stack of its own.
 struct DepthStack {
     inline: u128,
     overflow: Vec<u64>,
@@ -60,48 +64,61 @@ impl DepthStack {
         }
     }
 
+    #[inline]
     fn push(&mut self, is_object: bool) {
-        let i = self.len;
-        if i < Self::INLINE {
-            let bit = 1u128 << i;
-            if is_object {
-                self.inline |= bit;
-            } else {
-                self.inline &= !bit;
-            }
-        } else {
-            let j = i - Self::INLINE;
-            let word = j / 64;
-            if self.overflow.len() <= word {
-                self.overflow.push(0);
-            }
-            if let Some(w) = self.overflow.get_mut(word) {
-                let bit = 1u64 << (j % 64);
-                if is_object {
-                    *w |= bit;
-                } else {
-                    *w &= !bit;
-                }
-            }
+        if self.len >= Self::INLINE {
+            self.spill();
         }
+        self.inline = (self.inline << 1) | u128::from(is_object);
         self.len += 1;
     }
 
-    /// Whether the innermost open container is an object; `None` when nothing is open.
-    fn top(&self) -> Option<bool> {
-        let i = self.len.checked_sub(1)?;
-        if i < Self::INLINE {
-            Some(self.inline & (1u128 << i) != 0)
-        } else {
-            let j = i - Self::INLINE;
-            self.overflow
-                .get(j / 64)
-                .map(|w| w & (1u64 << (j % 64)) != 0)
+    /// Saves the outermost inline bit (about to be shifted out) as overflow bit
+    /// `len - INLINE`.
+    #[cold]
+    fn spill(&mut self) {
+        let j = self.len - Self::INLINE;
+        let word = j / 64;
+        if self.overflow.len() <= word {
+            self.overflow.push(0);
+        }
+        if let Some(w) = self.overflow.get_mut(word) {
+            let bit = 1u64 << (j % 64);
+            if self.inline >> (Self::INLINE - 1) != 0 {
+                *w |= bit;
+            } else {
+                *w &= !bit;
+            }
         }
     }
 
+    /// Whether the innermost open container is an object; `None` when nothing is open.
+    #[inline]
+    fn top(&self) -> Option<bool> {
+        (self.len > 0).then_some(self.inline & 1 != 0)
+    }
+
+    #[inline]
     fn pop(&mut self) {
-        self.len = self.len.saturating_sub(1);
+        if self.len == 0 {
+            return;
+        }
+        self.len -= 1;
+        self.inline >>= 1;
+        if self.len >= Self::INLINE {
+            self.unspill();
+        }
+    }
+
+    /// Restores overflow bit `len - INLINE` as the outermost inline bit.
+    #[cold]
+    fn unspill(&mut self) {
+        let j = self.len - Self::INLINE;
+        let set = self
+            .overflow
+            .get(j / 64)
+            .is_some_and(|w| w & (1u64 << (j % 64)) != 0);
+        self.inline |= u128::from(set) << (Self::INLINE - 1);
     }
 }
 
@@ -153,6 +170,13 @@ impl<'a> Scanner<'a> {
 
     #[inline]
     pub(crate) fn skip_ws(&mut self) {
+        // Compact JSON (what MCP peers send) has no whitespace between tokens: one compare
+        // settles the usual case, and every JSON whitespace byte is <= b' '.
+        if let Some(&b) = self.buf.get(self.pos)
+            && b > b' '
+        {
+            return;
+        }
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.buf.get(self.pos) {
             self.pos += 1;
         }
@@ -161,6 +185,12 @@ impl<'a> Scanner<'a> {
     #[inline]
     pub(crate) fn peek(&self) -> Option<u8> {
         self.buf.get(self.pos).copied()
+    }
+
+    /// Steps over the byte [`peek`](Self::peek) just returned.
+    #[inline]
+    pub(crate) fn advance(&mut self) {
+        self.pos += 1;
     }
 
     /// Skips whitespace, then consumes `byte` or fails.
@@ -176,29 +206,59 @@ impl<'a> Scanner<'a> {
     }
 
     /// Scans a string token; the cursor must be on its opening quote.
+    ///
+    /// Inlined for the common case, a string of at most seven bytes without escapes (member
+    /// names, ids, `"2.0"`, short values): its closing quote is the first special byte of the
+    /// eight after the opening quote, so one SWAR word settles it, with no loop. The out-of-line
+    /// general loop cost ~75 instructions per such string (call frame, loop setup, a `Result` in
+    /// memory). Anything else takes [`Self::string_general`] from the start.
+    #[inline]
     pub(crate) fn string(&mut self) -> ScanResult<StrToken> {
         let start = self.pos;
-        self.pos += 1;
+        if let Some(chunk) = self.buf.get(start + 1..).and_then(<[u8]>::first_chunk::<8>) {
+            let w = u64::from_le_bytes(*chunk);
+            let hit = string_specials(w);
+            let shift = hit.trailing_zeros() & !7;
+            // `hit == 0` gives shift 64: `checked_shr` turns that into no match.
+            if w.checked_shr(shift).is_some_and(|v| v as u8 == b'"') {
+                let end = start + 2 + (shift / 8) as usize;
+                self.pos = end;
+                return Ok(StrToken {
+                    start,
+                    end,
+                    escaped: false,
+                });
+            }
+        }
+        self.string_general()
+    }
+
+    /// [`Self::string`] for any string: escapes, errors and all.
+    #[inline(never)]
+    fn string_general(&mut self) -> ScanResult<StrToken> {
+        let buf = self.buf;
+        let start = self.pos;
         let mut escaped = false;
+        let mut from = start + 1;
         loop {
-            let rest = self.buf.get(self.pos..).unwrap_or_default();
-            let Some(i) = find_string_special(rest) else {
-                self.pos = self.buf.len();
+            let Some(at) = find_string_special_from(buf, from) else {
+                self.pos = buf.len();
                 return Err(self.err(DecodeErrorKind::UnexpectedEnd));
             };
-            self.pos += i;
-            match self.peek() {
+            self.pos = at;
+            match buf.get(at) {
                 Some(b'"') => {
-                    self.pos += 1;
+                    self.pos = at + 1;
                     return Ok(StrToken {
                         start,
-                        end: self.pos,
+                        end: at + 1,
                         escaped,
                     });
                 }
                 Some(b'\\') => {
                     escaped = true;
                     self.escape()?;
+                    from = self.pos;
                 }
                 _ => return Err(self.err(DecodeErrorKind::ControlCharacter)),
             }
@@ -425,6 +485,10 @@ impl<'a> Scanner<'a> {
     }
 
     /// Scans `"key" :` inside an object; the cursor is on the key's quote (after whitespace).
+    ///
+    /// Always inlined: as a call, moving its `Result` through memory and the call frame cost
+    /// ~25 instructions of the ~80 per key, and it has only three callers.
+    #[inline(always)]
     fn member_key(&mut self) -> ScanResult<StrToken> {
         if self.peek() != Some(b'"') {
             return Err(self.unexpected());
@@ -435,48 +499,131 @@ impl<'a> Scanner<'a> {
     }
 
     /// Scans `"key" :` (public to the envelope decoder); the cursor may be before whitespace.
+    #[inline]
     pub(crate) fn key(&mut self) -> ScanResult<StrToken> {
         self.skip_ws();
         self.member_key()
     }
 }
 
-/// The index of the first byte in `bytes` that ends a run of plain string contents: `"`, `\\`
-/// or a control character (below 0x20, which JSON forbids unescaped).
+/// Checks that `bytes` is UTF-8; `Err` carries the length of the longest valid prefix (the
+/// offset [`DecodeErrorKind::InvalidUtf8`] reports), exactly as `simdutf8::compat` does.
 ///
-/// SWAR, eight bytes per step: for each byte class, `(w - 0x01..) & !w & 0x80..` flags a zero
-/// byte of `w ^ class`, and `(w - 0x20..) & !w & 0x80..` flags bytes below 0x20. Borrows only
+/// MCP traffic is mostly ASCII, and for a short message simdutf8's setup (and its copy of the
+/// tail into a 64-byte block) cost more than the check itself: ~170 of the ~2,700 instructions
+/// of decoding a 78-byte reply. So ASCII is skipped first, 32 bytes per step (an OR that the
+/// compiler vectorizes), and simdutf8 only sees the input from the first block holding a
+/// non-ASCII byte. That block starts a character (the byte before it is ASCII), so the input's
+/// validity and the offset of the first error are unchanged; nothing is examined twice.
+#[inline]
+pub(crate) fn check_utf8(bytes: &[u8]) -> Result<(), usize> {
+    const BLOCK: usize = 32;
+    let mut i = 0;
+    while let Some(block) = bytes.get(i..).and_then(<[u8]>::first_chunk::<BLOCK>) {
+        if block.iter().fold(0, |acc, &b| acc | b) >= 0x80 {
+            return check_utf8_from(bytes, i);
+        }
+        i += BLOCK;
+    }
+    // The last 0..32 bytes: eight at a time, then one word overlapping the previous ones (which
+    // are ASCII, so a high bit in it is at or past `i`); bytewise only for inputs under 8 bytes.
+    const HI: u64 = 0x8080_8080_8080_8080;
+    while let Some(word) = bytes.get(i..).and_then(<[u8]>::first_chunk::<8>) {
+        if u64::from_le_bytes(*word) & HI != 0 {
+            return check_utf8_from(bytes, i);
+        }
+        i += 8;
+    }
+    let high = match bytes.last_chunk::<8>() {
+        Some(word) => u64::from_le_bytes(*word) & HI != 0,
+        None => bytes.iter().any(|&b| b >= 0x80),
+    };
+    if high {
+        return check_utf8_from(bytes, i);
+    }
+    Ok(())
+}
+
+/// The non-ASCII part of [`check_utf8`]: `bytes[..from]` is ASCII.
+#[cold]
+fn check_utf8_from(bytes: &[u8], from: usize) -> Result<(), usize> {
+    let rest = bytes.get(from..).unwrap_or_default();
+    simdutf8::compat::from_utf8(rest)
+        .map(|_| ())
+        .map_err(|e| from + e.valid_up_to())
+}
+
+/// [`find_string_special_from`] from the start of `bytes` (the unit tests' form).
+#[cfg(test)]
+pub(crate) fn find_string_special(bytes: &[u8]) -> Option<usize> {
+    find_string_special_from(bytes, 0)
+}
+
+/// The index (into `bytes`) of the first byte of `bytes[from..]` that ends a run of plain string
+/// contents: `"`, `\\` or a control character (below 0x20, which JSON forbids unescaped). The
+/// scanner keeps one running index rather than re-slicing the buffer per string.
+///
+/// SWAR, eight bytes per step: for each byte class, `(x - 0x01..) & !x & 0x80..` flags a zero
+/// byte of `x = w ^ class`, and `(w - 0x20..) & !w & 0x80..` flags bytes below 0x20. Borrows only
 /// propagate upwards from a flagged byte, so the lowest flag is always a true match. This is the
 /// hot loop of decoding (strings are most of an MCP message). Replacing `memchr2` plus a separate
 /// control-character pass with this, together with SIMD UTF-8 validation (simdutf8) in place of
 /// `std::str::from_utf8`, took the 1 KiB `tools/call` decode from 1.12 us to 0.64 us in
 /// `benches/codec.rs` (see BENCHMARKS.md).
+///
+/// Out of line, with its loop unrolled to two words: inlined into [`Scanner::string_general`]
+/// the loop ran short of registers and reloaded its constants every step (23 instructions per
+/// word); on its own, two words per step take ~14 per word, which pays for the call on text with
+/// many escapes (the 64 KiB `tools/call` result in `benches/codec.rs`).
+#[inline(never)]
+fn find_string_special_from(bytes: &[u8], from: usize) -> Option<usize> {
+    let rest = bytes.get(from..).unwrap_or_default();
+    let mut pairs = rest.chunks_exact(16);
+    let mut i = from;
+    for pair in pairs.by_ref() {
+        let (lo, hi) = pair.split_at(8);
+        let lo = string_specials(u64::from_le_bytes(lo.try_into().unwrap_or([0; 8])));
+        let hi = string_specials(u64::from_le_bytes(hi.try_into().unwrap_or([0; 8])));
+        if lo | hi != 0 {
+            let k = if lo != 0 {
+                lo.trailing_zeros() / 8
+            } else {
+                8 + hi.trailing_zeros() / 8
+            };
+            return Some(i + k as usize);
+        }
+        i += 16;
+    }
+    let mut words = pairs.remainder().chunks_exact(8);
+    for word in words.by_ref() {
+        let hit = string_specials(u64::from_le_bytes(word.try_into().unwrap_or([0; 8])));
+        if hit != 0 {
+            return Some(i + (hit.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    words
+        .remainder()
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+        .map(|p| i + p)
+}
+
+/// The SWAR step of [`find_string_special_from`] on eight bytes read little-endian: bit 7 of
+/// byte k is set if byte k is `"`, `\\` or below 0x20, or (only ever above such a byte) a
+/// borrow reached it; bits other than the top bit of each byte are clear.
 #[inline]
-pub(crate) fn find_string_special(bytes: &[u8]) -> Option<usize> {
+fn string_specials(w: u64) -> u64 {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     const QUOTE: u64 = LO * b'"' as u64;
     const BACKSLASH: u64 = LO * b'\\' as u64;
     const SPACE: u64 = LO * 0x20;
-    let chunks = bytes.chunks_exact(8);
-    let tail_start = bytes.len() - chunks.remainder().len();
-    for (k, chunk) in chunks.enumerate() {
-        let w = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-        let q = w ^ QUOTE;
-        let b = w ^ BACKSLASH;
-        let hit =
-            ((q.wrapping_sub(LO) & !q) | (b.wrapping_sub(LO) & !b) | (w.wrapping_sub(SPACE) & !w))
-                & HI;
-        if hit != 0 {
-            return Some(k * 8 + (hit.trailing_zeros() / 8) as usize);
-        }
-    }
-    bytes
-        .get(tail_start..)
-        .unwrap_or_default()
-        .iter()
-        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
-        .map(|p| tail_start + p)
+    let q = w ^ QUOTE;
+    let b = w ^ BACKSLASH;
+    // `!q & HI`, `!b & HI` and `!w & HI` are the same mask (the classes are ASCII, so the xors
+    // keep every byte's high bit), hence one `& !w & HI` for all three terms.
+    (q.wrapping_sub(LO) | b.wrapping_sub(LO) | w.wrapping_sub(SPACE)) & !w & HI
 }
 
 /// Decodes a validated string token's contents (escapes resolved). The token was validated by
@@ -541,17 +688,26 @@ fn hex4(digits: Option<&[u8]>) -> u32 {
 ///
 /// `Err(true)` = integral but out of range, `Err(false)` = has a fractional part. Exact for any
 /// spelling (`1.0`, `1e2`, `1000e-3`), with no floating point involved.
+///
+/// The common spelling (request ids and error codes are small plain integers) is read inline;
+/// the general path is out of line.
+#[inline]
 pub(crate) fn integer_value(text: &[u8]) -> Result<i64, bool> {
     let (neg, body) = match text.split_first() {
         Some((b'-', rest)) => (true, rest),
         _ => (false, text),
     };
-    // The common spelling (request ids are small plain integers), read directly: at most 18
-    // digits cannot overflow an i64.
+    // At most 18 digits cannot overflow an i64.
     if !body.is_empty() && body.len() <= 18 && body.iter().all(u8::is_ascii_digit) {
         let v = body.iter().fold(0i64, |v, &d| v * 10 + i64::from(d - b'0'));
         return Ok(if neg { -v } else { v });
     }
+    integer_value_general(neg, body)
+}
+
+/// [`integer_value`] for any spelling: fraction, exponent, or more than 18 digits.
+#[inline(never)]
+fn integer_value_general(neg: bool, body: &[u8]) -> Result<i64, bool> {
     let (mantissa, exp) = match body.iter().position(|&b| b == b'e' || b == b'E') {
         Some(e) => (
             body.get(..e).unwrap_or_default(),
@@ -684,6 +840,45 @@ mod tests {
         // Past the inline 128 levels the stack spills to the heap, still iteratively.
         let very = format!("{}1{}", "[{\"k\":".repeat(1000), "}]".repeat(1000));
         assert!(Scanner::new(very.as_bytes(), 4000).skip_value(0).is_ok());
+    }
+
+    #[test]
+    fn deep_nesting_keeps_every_level_kind() {
+        // Past the 128 inline levels the kinds spill to the heap and come back on the way out:
+        // a closer of the wrong kind must be caught at any depth, at its own offset.
+        let kinds: Vec<bool> = (0..300).map(|i| i % 3 == 0).collect();
+        let opens: String = kinds
+            .iter()
+            .map(|&obj| if obj { "{\"k\":" } else { "[" })
+            .collect();
+        let closers: Vec<u8> = kinds
+            .iter()
+            .rev()
+            .map(|&obj| if obj { b'}' } else { b']' })
+            .collect();
+        let body = |closers: &[u8]| {
+            let mut v = format!("{opens}1").into_bytes();
+            v.extend_from_slice(closers);
+            v
+        };
+        let ok = body(&closers);
+        let mut sc = Scanner::new(&ok, 1000);
+        assert!(sc.skip_value(0).is_ok());
+        assert_eq!(sc.pos(), ok.len());
+        for k in [0, 1, 2, 100, 171, 172, 173, 200, 299] {
+            let mut bad = closers.clone();
+            bad[k] = if bad[k] == b'}' { b']' } else { b'}' };
+            let input = body(&bad);
+            let err = Scanner::new(&input, 1000)
+                .skip_value(0)
+                .map_err(|e| (e.kind, e.offset));
+            let at = opens.len() + 1 + k;
+            assert_eq!(
+                err,
+                Err((DecodeErrorKind::UnexpectedByte, at)),
+                "closer {k}"
+            );
+        }
     }
 
     #[test]
