@@ -490,6 +490,56 @@ enum Item {
     OAuth(OAuthStep),
 }
 
+/// How many buffers of each kind [`Spare`] keeps, and the largest it keeps (a buffer that grew
+/// for a rare wide fan-out is dropped, not held by every user for the rest of its life).
+const SPARE_BUFFERS: usize = 8;
+const SPARE_MAX_LEN: usize = 16;
+
+/// Emptied buffers kept for reuse (see `VirtualUser::spare`).
+#[derive(Debug, Clone, Default)]
+struct Spare {
+    ids: Vec<Vec<usize>>,
+    items: Vec<VecDeque<Item>>,
+    groups: Option<VecDeque<Vec<usize>>>,
+}
+
+impl Spare {
+    fn ids(&mut self) -> Vec<usize> {
+        self.ids.pop().unwrap_or_default()
+    }
+
+    fn give_ids(&mut self, mut v: Vec<usize>) {
+        if self.ids.len() < SPARE_BUFFERS && v.capacity() <= SPARE_MAX_LEN {
+            v.clear();
+            self.ids.push(v);
+        }
+    }
+
+    fn items(&mut self) -> VecDeque<Item> {
+        self.items.pop().unwrap_or_default()
+    }
+
+    fn give_items(&mut self, mut v: VecDeque<Item>) {
+        if self.items.len() < SPARE_BUFFERS && v.capacity() <= SPARE_MAX_LEN {
+            v.clear();
+            self.items.push(v);
+        }
+    }
+
+    fn groups(&mut self) -> VecDeque<Vec<usize>> {
+        self.groups.take().unwrap_or_default()
+    }
+
+    fn give_groups(&mut self, mut v: VecDeque<Vec<usize>>) {
+        if v.capacity() <= SPARE_MAX_LEN {
+            for g in v.drain(..) {
+                self.give_ids(g);
+            }
+            self.groups = Some(v);
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Chain {
     items: VecDeque<Item>,
@@ -630,6 +680,9 @@ pub struct VirtualUser {
     program: VecDeque<Instr>,
     running: Option<Running>,
     chains: Vec<Option<Chain>>,
+    /// Buffers of finished steps and chains, for the next ones: a step would otherwise allocate
+    /// (and free) four small ones, its tools, groups, chain ids and each chain's items.
+    spare: Spare,
     in_flight: Vec<InFlight>,
     out: VecDeque<Action>,
     /// The `now` at which the last [`advance`](Self::advance) ended on a pass without progress.
@@ -907,6 +960,7 @@ impl VirtualUser {
             program,
             running: None,
             chains: Vec::new(),
+            spare: Spare::default(),
             in_flight: Vec::new(),
             out: VecDeque::new(),
             settled_at: None,
@@ -1566,8 +1620,8 @@ impl VirtualUser {
 
     fn free(&mut self, ids: &[usize]) {
         for i in ids {
-            if let Some(slot) = self.chains.get_mut(*i) {
-                *slot = None;
+            if let Some(ch) = self.chains.get_mut(*i).and_then(Option::take) {
+                self.spare.give_items(ch.items);
             }
         }
     }
@@ -1619,12 +1673,16 @@ impl VirtualUser {
                 }
                 self.reached(&chains);
                 self.free(&chains);
+                self.spare.give_ids(chains);
                 if let Some(group) = groups.pop_front() {
                     let ids = self.start_group(&group);
+                    self.spare.give_ids(group);
                     self.running = Some(Running::Step {
                         groups,
                         chains: ids,
                     });
+                } else {
+                    self.spare.give_groups(groups);
                 }
                 true
             }
@@ -1797,15 +1855,21 @@ impl VirtualUser {
         let b =
             (f.session.fan_out.sample_u64(&mut self.rng).max(1)).min(u64::from(u8::MAX)) as usize;
         self.stats.fan_outs.push(b as u8);
-        let tools: Vec<usize> = (0..b)
-            .filter_map(|_| plan.draw_tool(&mut self.rng))
-            .collect();
-        let mut groups: VecDeque<Vec<usize>> = VecDeque::with_capacity(tools.len().max(1));
+        let mut tools = self.spare.ids();
+        tools.extend((0..b).filter_map(|_| plan.draw_tool(&mut self.rng)));
+        let mut groups = self.spare.groups();
         match parallel {
             Parallel::All => groups.push_back(tools),
-            Parallel::None => groups.extend(tools.into_iter().map(|t| vec![t])),
+            Parallel::None => {
+                for &t in &tools {
+                    let mut g = self.spare.ids();
+                    g.push(t);
+                    groups.push_back(g);
+                }
+                self.spare.give_ids(tools);
+            }
             Parallel::ReadOnly => {
-                for t in tools {
+                for &t in &tools {
                     let ro = plan.tools().get(t).is_some_and(|x| x.read_only);
                     let extend = ro
                         && groups.back().is_some_and(|g| {
@@ -1817,9 +1881,12 @@ impl VirtualUser {
                             g.push(t);
                         }
                     } else {
-                        groups.push_back(vec![t]);
+                        let mut g = self.spare.ids();
+                        g.push(t);
+                        groups.push_back(g);
                     }
                 }
+                self.spare.give_ids(tools);
             }
         }
         groups
@@ -1828,7 +1895,7 @@ impl VirtualUser {
     fn start_group(&mut self, group: &[usize]) -> Vec<usize> {
         let plan = Arc::clone(&self.plan);
         let f = family_of(&plan, self.family);
-        let mut ids = Vec::with_capacity(group.len());
+        let mut ids = self.spare.ids();
         for tool in group {
             if self.chains.iter().flatten().count() >= MAX_CHAINS {
                 break;
@@ -1836,8 +1903,7 @@ impl VirtualUser {
             // reuse_session_p is drawn per call (PROFILE 2.1 step 5).
             let reuse = !f.sequence.before_call.is_empty()
                 && self.rng.bernoulli(f.sequence.reuse_session_p);
-            let mut items: VecDeque<Item> =
-                VecDeque::with_capacity(f.sequence.before_call.len() + 1);
+            let mut items = self.spare.items();
             if !reuse {
                 items.extend(f.sequence.before_call.iter().map(|t| Item::Token(*t)));
             }
