@@ -47,6 +47,35 @@ pub(crate) fn add(dst: &mut Histogram<u64>, src: &Histogram<u64>) {
     let _ = dst.add(src);
 }
 
+/// The sum of `hists` in the shape a histogram fed all their values by [`record`] would have
+/// (empty, of the standard shape, for none).
+///
+/// Recording only grows a histogram, and to a highest trackable value that is a
+/// non-decreasing function of the largest value it ever took: 2 until the first value past its
+/// 2048 counters, then the top of its counts array. So when every value of a histogram `t` was
+/// recorded into exactly one of `hists` and nothing else touched them, `t`'s highest trackable
+/// value is the largest of theirs. Created with that one, the sum takes every `add` without
+/// resizing: its counts, `max`, `min`, percentiles and V2 bytes (which carry that value) are
+/// `t`'s. `add` keeps `max` and `min` only to the bucket, which is all they are ever read to.
+pub(crate) fn sum<'a>(hists: impl Iterator<Item = &'a Histogram<u64>> + Clone) -> Histogram<u64> {
+    let high = hists
+        .clone()
+        .map(Histogram::high)
+        .max()
+        .unwrap_or(HIST_INITIAL_HIGH);
+    let mut out = match Histogram::new_with_bounds(HIST_LOW_US, high, HIST_SIGFIG) {
+        Ok(h) => h,
+        // Unreachable for histograms of the standard shape (`high` >= 2); the counts stay
+        // exact anyway, `add` resizing as needed.
+        Err(_) => new_hist(),
+    };
+    out.auto(true);
+    for h in hists {
+        add(&mut out, h);
+    }
+    out
+}
+
 /// Serializes to plain V2 bytes (empty vector for an empty histogram): the in-memory form of
 /// closed intervals. V2 is already sparse (varint counts, zero runs); skipping DEFLATE keeps an
 /// interval close cheap (a DEFLATE compressor allocates and zeroes ~300 KiB per call).

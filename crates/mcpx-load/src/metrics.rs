@@ -459,6 +459,17 @@ impl Stats {
         }
     }
 
+    /// Counts `r` in the counters only (requests, errors, bytes), not in the histograms.
+    fn count(&mut self, r: &RequestRecord<'_>) {
+        self.requests += 1;
+        self.errors.count(r.outcome);
+        if let (Outcome::Timeout, Some(d)) = (r.outcome, r.deadline) {
+            self.errors.count_deadline(d, 1);
+        }
+        self.request_bytes = self.request_bytes.saturating_add(r.request_bytes);
+        self.response_bytes = self.response_bytes.saturating_add(r.response_bytes);
+    }
+
     /// Counts `r`; returns the number of clamped values.
     fn record(
         &mut self,
@@ -468,13 +479,7 @@ impl Stats {
         interval: bool,
     ) -> u64 {
         let mut clamped = 0;
-        self.requests += 1;
-        self.errors.count(r.outcome);
-        if let (Outcome::Timeout, Some(d)) = (r.outcome, r.deadline) {
-            self.errors.count_deadline(d, 1);
-        }
-        self.request_bytes = self.request_bytes.saturating_add(r.request_bytes);
-        self.response_bytes = self.response_bytes.saturating_add(r.response_bytes);
+        self.count(r);
         if r.outcome.is_answer() {
             clamped += u64::from(hist::record(&mut self.latency, latency));
             if interval {
@@ -602,7 +607,16 @@ pub struct Metrics {
     pub(crate) tools: KeyTable<Stats>,
     pub(crate) families: KeyTable<Family>,
     pub(crate) think: KeyTable<Histogram<u64>>,
+    /// The whole run. Its counters and SSE histogram are always kept; its other histograms
+    /// only once `total_from_methods` is cleared (read it with [`Metrics::total_stats`]).
     pub(crate) total: Stats,
+    /// Whether `total`'s latency, TTFB, first-event and interval histograms are left empty and
+    /// are the sum of the methods' instead: every request is recorded into exactly one method,
+    /// so summing where they are read (report, live view, interval close) is exact, and spares
+    /// three histogram records per request. Set while this recorder has only recorded; cleared
+    /// (the sums stored) before anything that feeds `total` other than by method: merging, or
+    /// a total restored from a report.
+    total_from_methods: bool,
     pub(crate) lag: Histogram<u64>,
     pub(crate) progress_gap: Histogram<u64>,
     pub(crate) fan_out: Histogram<u64>,
@@ -639,6 +653,7 @@ impl Metrics {
             families: KeyTable::new(MAX_FAMILIES),
             think: KeyTable::new(MAX_THINK_KINDS),
             total: Stats::new(),
+            total_from_methods: true,
             lag: new_hist(),
             progress_gap: new_hist(),
             fan_out: new_hist(),
@@ -669,7 +684,12 @@ impl Metrics {
         let ttfb = r.first_byte_us.map(|f| f.saturating_sub(r.sent_us));
         let lag = r.sent_us.saturating_sub(r.intended_us);
         let mut clamped = u64::from(hist::record(&mut self.lag, lag));
-        clamped += self.total.record(r, latency, ttfb, true);
+        if self.total_from_methods {
+            // The values go into the method's histograms just below (their clamps counted there).
+            self.total.count(r);
+        } else {
+            clamped += self.total.record(r, latency, ttfb, true);
+        }
         clamped += self
             .methods
             .get_mut(r.method, Stats::new)
@@ -820,6 +840,7 @@ impl Metrics {
             let t = now_us.max(1);
             self.cur_requests as f64 * 1e6 / t as f64
         };
+        let (p50_us, p99_us) = self.total_latency_quantiles();
         Snapshot {
             elapsed_us: self.last_us,
             requests: self.total.requests,
@@ -828,8 +849,8 @@ impl Metrics {
             active_users: self.users_active,
             active_sessions: self.sessions_opened.saturating_sub(self.sessions_closed),
             active_streams: self.streams_active,
-            p50_us: self.total.latency.value_at_quantile(0.5),
-            p99_us: self.total.latency.value_at_quantile(0.99),
+            p50_us,
+            p99_us,
             lag_p99_us: self.lag.value_at_quantile(0.99),
         }
     }
@@ -839,6 +860,8 @@ impl Metrics {
     /// differ, the finer series is coarsened when the ratio is a power of two, otherwise each
     /// of `other`'s intervals lands in the interval of `self` holding its start.
     pub fn merge(&mut self, other: &Self) {
+        // `other`'s totals are added whole: ours must be stored before its methods join ours.
+        self.store_total();
         for (k, s) in other.methods.iter() {
             self.methods.get_mut(k, Stats::new).merge(s);
         }
@@ -851,7 +874,7 @@ impl Metrics {
         for (k, h) in other.think.iter() {
             hist::add(self.think.get_mut(k, new_hist), h);
         }
-        self.total.merge(&other.total);
+        self.total.merge(&other.total_stats());
         hist::add(&mut self.lag, &other.lag);
         hist::add(&mut self.progress_gap, &other.progress_gap);
         hist::add(&mut self.fan_out, &other.fan_out);
@@ -903,6 +926,81 @@ impl Metrics {
     #[must_use]
     pub fn requests(&self) -> u64 {
         self.total.requests
+    }
+
+    /// The whole run's statistics, histograms included (summed from the methods' unless the
+    /// total is kept on its own).
+    pub(crate) fn total_stats(&self) -> std::borrow::Cow<'_, Stats> {
+        if !self.total_from_methods {
+            return std::borrow::Cow::Borrowed(&self.total);
+        }
+        let methods = || self.methods.entries.iter().map(|(_, s)| s);
+        let some = |hs: Vec<&Histogram<u64>>| {
+            (!hs.is_empty()).then(|| Box::new(hist::sum(hs.iter().copied())))
+        };
+        let t = &self.total;
+        std::borrow::Cow::Owned(Stats {
+            requests: t.requests,
+            errors: t.errors.clone(),
+            latency: hist::sum(methods().map(|s| &s.latency)),
+            // A method's optional histogram exists once it took a value, so the sum exists
+            // exactly when the recorded total's would.
+            ttfb: some(methods().filter_map(|s| s.ttfb.as_deref()).collect()),
+            first_event: some(methods().filter_map(|s| s.first_event.as_deref()).collect()),
+            sse: t.sse.clone(),
+            request_bytes: t.request_bytes,
+            response_bytes: t.response_bytes,
+            interval: self.methods_interval_sum().map(Box::new),
+        })
+    }
+
+    /// Replaces the whole run's statistics (a report's summary): kept on their own from here on.
+    pub(crate) fn set_total(&mut self, total: Stats) {
+        self.total = total;
+        self.total_from_methods = false;
+    }
+
+    /// Stores the sums into `total` and records into it from here on.
+    fn store_total(&mut self) {
+        if self.total_from_methods {
+            let t = self.total_stats().into_owned();
+            self.set_total(t);
+        }
+    }
+
+    /// The open interval's overall latency, summed from the methods' (`None` before any
+    /// method's interval histogram exists).
+    fn methods_interval_sum(&self) -> Option<Histogram<u64>> {
+        let hs = || {
+            self.methods
+                .entries
+                .iter()
+                .filter_map(|(_, s)| s.interval.as_deref())
+        };
+        hs().next().is_some().then(|| hist::sum(hs()))
+    }
+
+    /// Median and 99th percentile of the whole run's latency, for the live view (once a
+    /// second): without summing when a single method has answers, as in most runs.
+    fn total_latency_quantiles(&self) -> (u64, u64) {
+        let q = |h: &Histogram<u64>| (h.value_at_quantile(0.5), h.value_at_quantile(0.99));
+        if !self.total_from_methods {
+            return q(&self.total.latency);
+        }
+        let answered = || {
+            self.methods
+                .entries
+                .iter()
+                .map(|(_, s)| &s.latency)
+                .filter(|h| !h.is_empty())
+        };
+        let mut it = answered();
+        match (it.next(), it.next()) {
+            (None, _) => (0, 0),
+            // Quantiles depend on the counts only, which are that method's.
+            (Some(h), None) => q(h),
+            _ => q(&hist::sum(answered())),
+        }
     }
 
     /// Approximate heap held by the histograms and the time series, bytes (for the
@@ -997,13 +1095,17 @@ impl Metrics {
                 requests: self.cur_requests,
                 errors: self.cur_errors,
                 failed: self.cur_failed,
-                latency: std::borrow::Cow::Owned(
+                latency: std::borrow::Cow::Owned(if self.total_from_methods {
+                    self.methods_interval_sum()
+                        .map(|h| hist::encode_bytes(&h))
+                        .unwrap_or_default()
+                } else {
                     self.total
                         .interval
                         .as_deref()
                         .map(hist::encode_bytes)
-                        .unwrap_or_default(),
-                ),
+                        .unwrap_or_default()
+                }),
                 methods: self
                     .methods
                     .iter()
@@ -1020,21 +1122,58 @@ impl Metrics {
     }
 
     fn close_interval(&mut self) {
-        let latency = self
-            .total
-            .interval
-            .as_deref()
-            .map(hist::encode_bytes)
-            .unwrap_or_default();
-        if let Some(h) = self.total.interval.as_deref_mut() {
-            h.reset();
-        }
         let mut methods = Vec::new();
-        for (i, (_, s)) in self.methods.entries.iter_mut().enumerate() {
-            if let Some(h) = s.interval.as_deref_mut()
+        for (i, (_, s)) in self.methods.entries.iter().enumerate() {
+            if let Some(h) = s.interval.as_deref()
                 && !h.is_empty()
             {
                 methods.push((i as u32, hist::encode_bytes(h)));
+            }
+        }
+        let latency = if self.total_from_methods {
+            let high = self
+                .methods
+                .entries
+                .iter()
+                .filter_map(|(_, s)| s.interval.as_deref())
+                .map(Histogram::high)
+                .max();
+            match methods.as_slice() {
+                [] => Vec::new(),
+                // One method answered in this interval: when its histogram also has the
+                // total's shape (see `hist::sum`), the sum is that histogram, V2 bytes and all.
+                [(i, b)]
+                    if self
+                        .methods
+                        .entries
+                        .get(*i as usize)
+                        .and_then(|(_, s)| s.interval.as_deref())
+                        .map(Histogram::high)
+                        == high =>
+                {
+                    b.clone()
+                }
+                _ => self
+                    .methods_interval_sum()
+                    .map(|h| hist::encode_bytes(&h))
+                    .unwrap_or_default(),
+            }
+        } else {
+            let latency = self
+                .total
+                .interval
+                .as_deref()
+                .map(hist::encode_bytes)
+                .unwrap_or_default();
+            if let Some(h) = self.total.interval.as_deref_mut() {
+                h.reset();
+            }
+            latency
+        };
+        for (i, _) in &methods {
+            if let Some((_, s)) = self.methods.entries.get_mut(*i as usize)
+                && let Some(h) = s.interval.as_deref_mut()
+            {
                 h.reset();
             }
         }
@@ -1071,7 +1210,10 @@ impl Metrics {
             self.cur_requests += last.requests;
             self.cur_errors += last.errors;
             self.cur_failed += last.failed;
-            if let Ok(h) = hist::decode_bytes(&last.latency) {
+            // A total summed from the methods gets these values from their histograms below.
+            if !self.total_from_methods
+                && let Ok(h) = hist::decode_bytes(&last.latency)
+            {
                 hist::add(
                     self.total
                         .interval
@@ -1095,6 +1237,9 @@ impl Metrics {
 
     /// Adds an interval (from another recorder or a report) at its start time.
     pub(crate) fn add_interval(&mut self, iv: &IntervalView<'_>) {
+        // The interval's overall latency need not be the sum of its methods' (a report keeps
+        // only the former): the total is kept on its own from here on.
+        self.store_total();
         let idx = iv.start_us / self.interval_us;
         if idx >= self.cur_idx {
             self.advance(iv.start_us);
@@ -1203,7 +1348,7 @@ mod tests {
         m.record_request(&req("tools/call", 0, 900_000, Outcome::Timeout).with_tool("search"));
         m.record_request(&req("initialize", 0, 5_000, Outcome::Http(503)));
         assert_eq!(m.total.requests, 4);
-        assert_eq!(m.total.latency.len(), 2);
+        assert_eq!(m.total_stats().latency.len(), 2);
         assert_eq!(m.total.errors.total(), 3);
         assert_eq!(m.total.errors.failed(), 2);
         assert_eq!(m.total.errors.http.map.get(&503), Some(&1));
@@ -1297,10 +1442,155 @@ mod tests {
             all.record_request(&r);
         }
         a.merge(&b);
-        assert_eq!(a.total.latency, all.total.latency);
+        assert_eq!(a.total_stats().latency, all.total_stats().latency);
         let va: Vec<u64> = a.interval_views().iter().map(|v| v.requests).collect();
         let vall: Vec<u64> = all.interval_views().iter().map(|v| v.requests).collect();
         assert_eq!(va, vall);
+    }
+
+    /// A deterministic mixed workload: several methods (past the `(other)` bound for tools),
+    /// families, outcomes, streamed answers, values from 1 µs to past the clamp, and enough
+    /// 1 ms intervals to coarsen the time series twice.
+    fn mixed_workload(mut f: impl FnMut(&RequestRecord<'_>, u64)) {
+        const METHODS: [&str; 4] = ["tools/call", "tools/list", "initialize", "ping"];
+        const FAMILIES: [&str; 3] = ["claude-ai", "cursor", "vscode"];
+        let mut x = 0x9E37_79B9_7F4A_7C15_u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for i in 0..3 * MAX_INTERVALS as u64 {
+            let a = next();
+            let t0 = i * 1_000;
+            // Mostly sub-millisecond, growing every few hundred requests, a few past an hour.
+            let latency = match a % 1_000 {
+                0 => hist::HIST_MAX_US + a % 7,
+                1..=9 => (a >> 20) % (1 << (10 + i / 1_500)),
+                _ => 1 + (a >> 12) % 900,
+            };
+            let method = METHODS[(a >> 3) as usize % METHODS.len()];
+            let outcome = match (a >> 8) % 23 {
+                0 => Outcome::Timeout,
+                1 => Outcome::Http(503),
+                2 => Outcome::JsonRpc(-32603),
+                3 => Outcome::IsError,
+                4 => Outcome::Connect,
+                _ => Outcome::Ok,
+            };
+            let tool = format!("t{}", (a >> 16) % (MAX_TOOLS as u64 + 40));
+            let mut r = RequestRecord::new(
+                method,
+                FAMILIES[(a >> 5) as usize % 3],
+                t0,
+                t0 + latency,
+                outcome,
+            )
+            .with_sent(t0 + (a >> 24) % 50)
+            .with_bytes(a % 300, a % 5_000)
+            .with_deadline("tool_call");
+            if method == "tools/call" {
+                r = r.with_tool(&tool).with_result_size(a % 10_000);
+            }
+            if a % 5 != 0 {
+                r = r.with_first_byte(t0 + latency / 2);
+            }
+            if a % 11 == 0 {
+                r = r.with_first_event(t0 + latency / 3);
+            }
+            f(&r, a);
+        }
+    }
+
+    fn recording_total() -> Metrics {
+        let mut m = Metrics::new(Duration::from_millis(1));
+        m.store_total();
+        assert!(!m.total_from_methods);
+        m
+    }
+
+    fn report_json(m: &Metrics) -> serde_json::Value {
+        let run = crate::report::RunInfo::new("http://x/mcp", crate::report::Model::Open);
+        crate::report::Report::from_metrics(m, run).to_json()
+    }
+
+    fn interval_log(m: &Metrics) -> String {
+        let mut out = Vec::new();
+        crate::hdrlog::write_interval_log(m, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    /// Summing the total from the methods gives what recording it gave, to the byte: report
+    /// (percentiles, max, V2 text), interval series and log, live view, and merges.
+    #[test]
+    fn total_summed_from_methods_is_the_recorded_total() {
+        let mut derived = Metrics::new(Duration::from_millis(1));
+        let mut recorded = recording_total();
+        let (mut da, mut db) = (
+            Metrics::new(Duration::from_millis(1)),
+            Metrics::new(Duration::from_millis(1)),
+        );
+        let (mut ra, mut rb) = (recording_total(), recording_total());
+        let mut n = 0u64;
+        mixed_workload(|r, a| {
+            derived.record_request(r);
+            recorded.record_request(r);
+            derived.record_sse_event(r.method, a % 700);
+            recorded.record_sse_event(r.method, a % 700);
+            if a % 2 == 0 {
+                da.record_request(r);
+                ra.record_request(r);
+            } else {
+                db.record_request(r);
+                rb.record_request(r);
+            }
+            n += 1;
+            if n.is_multiple_of(997) {
+                let t = r.done_us + 1;
+                assert_eq!(derived.snapshot(t), recorded.snapshot(t));
+                assert_eq!(interval_log(&derived), interval_log(&recorded));
+            }
+        });
+        assert!(derived.total_from_methods);
+        assert!(derived.interval_us > 1_000, "the series coarsened");
+        assert_eq!(report_json(&derived), report_json(&recorded));
+        assert_eq!(interval_log(&derived), interval_log(&recorded));
+        let (d, r) = (derived.total_stats(), recorded.total_stats());
+        assert_eq!(d.latency.high(), r.latency.high());
+        assert_eq!(
+            hist::encode_bytes(&d.latency),
+            hist::encode_bytes(&r.latency)
+        );
+        for end in [recorded.last_us, recorded.last_us + 5_000] {
+            derived.advance(end);
+            recorded.advance(end);
+            assert_eq!(report_json(&derived), report_json(&recorded));
+        }
+
+        da.merge(&db);
+        ra.merge(&rb);
+        assert_eq!(report_json(&da), report_json(&ra));
+        assert_eq!(interval_log(&da), interval_log(&ra));
+        // Recording after a merge (the total is then kept on its own).
+        mixed_workload(|r, _| {
+            if r.done_us < 300_000 {
+                da.record_request(r);
+                ra.record_request(r);
+            }
+        });
+        assert_eq!(report_json(&da), report_json(&ra));
+
+        let shards = |a: &Metrics, b: &Metrics| {
+            let run = crate::report::RunInfo::new("http://x/mcp", crate::report::Model::Open);
+            crate::report::Report::merge(&[
+                crate::report::Report::from_metrics(a, run.clone()),
+                crate::report::Report::from_metrics(b, run),
+            ])
+            .unwrap()
+            .to_json()
+        };
+        assert_eq!(shards(&derived, &db), shards(&recorded, &rb));
     }
 
     #[test]

@@ -754,7 +754,7 @@ impl Report {
             format: REPORT_FORMAT.into(),
             run,
             elapsed_us: elapsed,
-            summary: RequestStats::of("(all)", &metrics.total, elapsed),
+            summary: RequestStats::of("(all)", &metrics.total_stats(), elapsed),
             methods,
             tools,
             families,
@@ -876,7 +876,7 @@ impl Report {
         for t in &self.think {
             hist::add(m.think.get_mut(&t.kind, hist::new_hist), &t.us.histogram()?);
         }
-        m.total = self.summary.stats()?;
+        m.set_total(self.summary.stats()?);
         m.lag = self.generator.lag_us.histogram()?;
         m.progress_gap = self.sse.progress_gap_us.histogram()?;
         m.fan_out = self.fan_out.calls.histogram()?;
