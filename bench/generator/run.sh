@@ -41,7 +41,7 @@ for r in $(seq "$ROUNDS"); do
   start
   out=$(bash bench/perf/bench-server.sh "http://127.0.0.1:$PORT/mcp" -c "$CONNS" -d "$DUR" --warmup 1 "${WRK_PIN[@]}" --gen-time "$WORK/wrk.time" 2>&1 | tail -1)
   rps=$(grep -o 'rps=[0-9.]*' <<<"$out" | cut -d= -f2); n=$(grep -o 'requests=[0-9]*' <<<"$out" | cut -d= -f2)
-  read -r u s m <"$WORK/wrk.time"
+  read -r u s m _ <"$WORK/wrk.time"
   row "$r" wrk "$rps" "$(per_req "($u + $s)" "$n")" "$(per_req "$u" "$n")" "$(per_req "$s" "$n")" "$(echo "$m / 1024" | bc -l | xargs printf '%.1f')"
   stop; start
   /usr/bin/time -f "%U %S %M" -o "$WORK/mcpx.time" "${GEN_CPU[@]}" "$MCPX" load "http://127.0.0.1:$PORT/mcp" \

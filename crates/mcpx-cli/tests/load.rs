@@ -415,6 +415,148 @@ fn server_requests_and_mrtr_are_answered_by_the_users() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A session-era user that gives up on a call sends `notifications/cancelled` naming the
+/// call's JSON-RPC id in the call's session. The server sits behind a hyper layer that notes
+/// every `tools/call` (session, id) and every cancellation's (session, requestId): each
+/// cancellation must name a call of its own session. Every call here outlives the user's
+/// patience (cancelled after 100 ms; the tool takes 5 s).
+#[test]
+fn a_cancelled_call_is_named_by_its_own_id() {
+    use http_body_util::BodyExt;
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+
+    type Seen = Arc<Mutex<(HashSet<(String, i64)>, Vec<(String, i64)>)>>;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let seen: Seen = Arc::default();
+    let url = rt.block_on(async {
+        let mut handlers = Handlers::new();
+        handlers.tool(
+            ToolDef::new("slow")
+                .description("Takes its time")
+                .input_schema(json!({"type":"object","properties":{"text":{"type":"string"}}}))
+                .annotations(json!({"readOnlyHint": true})),
+            move |ctx: mcpx_server::RequestContext, _a: Value| async move {
+                tokio::select! {
+                    () = ctx.cancelled() => {}
+                    () = tokio::time::sleep(Duration::from_secs(5)) => {}
+                }
+                Ok(ToolResult::text("done"))
+            },
+        );
+        let server = Server::builder().handlers(handlers).build().unwrap();
+        let mcp = server.into_service();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+        let seen = seen.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((socket, _)) = listener.accept().await else {
+                    return;
+                };
+                let (mcp, seen) = (mcp.clone(), seen.clone());
+                let service = hyper::service::service_fn(
+                    move |req: hyper::Request<hyper::body::Incoming>| {
+                        let (mut mcp, seen) = (mcp.clone(), seen.clone());
+                        async move {
+                            let (parts, body) = req.into_parts();
+                            let body = body
+                                .collect()
+                                .await
+                                .map(|b| b.to_bytes())
+                                .unwrap_or_default();
+                            let session = parts
+                                .headers
+                                .get("mcp-session-id")
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or_default()
+                                .to_owned();
+                            if let Ok(msg) = serde_json::from_slice::<Value>(&body) {
+                                let mut seen = seen.lock().unwrap();
+                                match msg["method"].as_str() {
+                                    Some("tools/call") => {
+                                        if let Some(id) = msg["id"].as_i64() {
+                                            seen.0.insert((session, id));
+                                        }
+                                    }
+                                    Some("notifications/cancelled") => {
+                                        let id = msg["params"]["requestId"].as_i64().unwrap_or(-1);
+                                        seen.1.push((session, id));
+                                    }
+                                    _ => {}
+                                }
+                            }
+                            let req =
+                                hyper::Request::from_parts(parts, http_body_util::Full::new(body));
+                            tower_service::Service::call(&mut mcp, req).await
+                        }
+                    },
+                );
+                tokio::spawn(
+                    hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(socket), service),
+                );
+            }
+        });
+        url
+    });
+    let dir = tmp("cancel");
+    let scenario = elicit_scenario_for(&dir, "0.0", "slow", "{ text = \"hello\" }");
+    let text = std::fs::read_to_string(&scenario).unwrap();
+    let mut changed = text.clone();
+    for (from, to) in [
+        ("cancel_p = 0.0", "cancel_p = 1.0"),
+        (
+            "cancel_after = { dist = \"constant\", value_ms = 1000 }",
+            "cancel_after = { dist = \"constant\", value_ms = 100 }",
+        ),
+    ] {
+        assert!(changed.contains(from), "one-tool.toml changed: {from}");
+        changed = changed.replace(from, to);
+    }
+    std::fs::write(&scenario, changed).unwrap();
+    let json = dir.join("r.json");
+    let (code, stdout) = mcpx_load(&[
+        &url,
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "--users",
+        "2",
+        "--duration",
+        "2s",
+        "--drain",
+        "1s",
+        "--no-progress",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    let report = read_report(&json);
+    let calls = method(&report, "tools/call");
+    let user_cancelled = calls["errors_by_class"]["cancelled"].as_u64().unwrap();
+    let notified = method(&report, "notifications/cancelled")["requests"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        user_cancelled >= 6,
+        "{user_cancelled} calls cancelled: {calls}"
+    );
+    assert!(
+        notified >= 6,
+        "{notified} notifications for {user_cancelled} cancels"
+    );
+    let (calls_seen, cancels_seen) = std::mem::take(&mut *seen.lock().unwrap());
+    assert!(cancels_seen.len() as u64 >= notified, "{cancels_seen:?}");
+    for cancel in &cancels_seen {
+        assert!(
+            calls_seen.contains(cancel),
+            "{cancel:?} names no call of its session: {calls_seen:?}"
+        );
+    }
+    drop(rt);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Starts `mcpx ARGS` (a server) and waits until it accepts connections on `port`.
 struct Serve(std::process::Child);
 

@@ -580,6 +580,7 @@ pub async fn run(
     }
     summary.calls_started_us = clock.started_us();
     // The deadline: every user closes what it holds, briefly.
+    ctx.stopping.store(true, Ordering::Relaxed);
     let _ = shutdown_tx.send(true);
     let grace = tokio::time::sleep(SHUTDOWN_GRACE);
     tokio::pin!(grace);
@@ -627,6 +628,9 @@ struct RunCtx {
     driver_ready: tokio::sync::Notify,
     /// Users' sub-millisecond wake-ups (think times, answer delays, backoffs).
     wheel: Wheel,
+    /// Set when the run reaches its deadline, just before the shutdown signal: users check it
+    /// on every turn of their loop (see `drive_user`).
+    stopping: AtomicBool,
 }
 
 /// The call-rate model's schedule clock. `--call-rate R` measures calls at a fixed rate over
@@ -755,6 +759,7 @@ impl RunCtx {
             drivers_ready: AtomicU64::new(0),
             driver_ready: tokio::sync::Notify::new(),
             wheel: Wheel::spawn(),
+            stopping: AtomicBool::new(false),
         })
     }
 
@@ -812,8 +817,11 @@ struct UserWire {
     stateless: Session,
     /// JSON-RPC ids: unique per user, so unique in every session it opens.
     next_id: AtomicI64,
-    /// The JSON-RPC id each started request got (for legacy `notifications/cancelled`).
-    ids: Mutex<FastMap<OpId, (Option<SessionRef>, i64)>>,
+    /// JSON-RPC ids for legacy `notifications/cancelled`: a `tools/call` past its first round
+    /// (MRTR) lists its current id here while it runs, and a cancelled call's id waits here
+    /// for its `Cancelled` operation, which takes it. A first round's id is the one its
+    /// [`Running`] entry holds: no lock and no map entry per call.
+    ids: Mutex<FastMap<OpId, i64>>,
     /// Server-to-client requests waiting for the user's answer.
     asked: Mutex<FastMap<ServerRequestId, Asked>>,
     /// Sessions with nothing but their handshake sent yet: the intended start of their
@@ -1142,12 +1150,24 @@ async fn drive_user(
         }
     };
     tokio::pin!(stop);
+    // The JSON-RPC ids of calls cancelled in this turn of the loop: a legacy cancel's
+    // `Cancelled` operation follows its `Cancel` in the same turn and takes the id from here.
+    let mut cancelled_ids: Vec<(OpId, i64)> = Vec::new();
+    // The clock as an operation's end read it, for the turn that follows (one read, not two).
+    let mut fresh_now: Option<u64> = None;
     'user: loop {
-        let now = ctx.now_us();
+        let now = fresh_now.take().unwrap_or_else(|| ctx.now_us());
+        cancelled_ids.clear();
         while let Some(action) = user.poll(now) {
             match action {
                 Action::Start(op) => {
                     let id = op.id;
+                    if let OpKind::Cancelled { request } = &op.kind
+                        && let Some(&(_, rpc)) = cancelled_ids.iter().find(|(o, _)| o == request)
+                        && let Ok(mut ids) = wire.ids.lock()
+                    {
+                        ids.insert(*request, rpc);
+                    }
                     let method = op.kind.method();
                     let tool = match &op.kind {
                         OpKind::CallTool { name, .. } => Some(name.clone()),
@@ -1160,10 +1180,11 @@ async fn drive_user(
                     // async fn copies its child future when it starts it, and one future for
                     // every kind was sized by the largest kind. Polled by this task (see
                     // `Ops`), first in the `select!` below, which sends its request.
-                    let future: OpFuture = if tool.is_some() {
-                        boxed(|| call_op(wire.clone(), op))
+                    let (future, rpc_id): (OpFuture, _) = if tool.is_some() {
+                        let rpc_id = wire.id();
+                        (boxed(|| call_op(wire.clone(), op, rpc_id)), Some(rpc_id))
                     } else {
-                        boxed(|| run_op(wire.clone(), op, tx.clone()))
+                        (boxed(|| run_op(wire.clone(), op, tx.clone())), None)
                     };
                     running.0.push(Running {
                         id,
@@ -1171,10 +1192,17 @@ async fn drive_user(
                         method,
                         tool,
                         intended_us,
+                        rpc_id,
                     });
                 }
                 Action::Cancel { op, reason } => {
                     if let Some(task) = running.remove(op) {
+                        // A call past its first round listed its current id; cancels are
+                        // rare, so the lock here costs the common call nothing.
+                        let listed = wire.ids.lock().ok().and_then(|mut ids| ids.remove(&op));
+                        if let Some(rpc) = listed.or(task.rpc_id) {
+                            cancelled_ids.push((op, rpc));
+                        }
                         // Dropping its future abandons the exchange.
                         cancelled(&wire, &task, reason);
                     }
@@ -1196,19 +1224,32 @@ async fn drive_user(
         let wake = user
             .next_wakeup()
             .map(|at| base.checked_add(Duration::from_micros(at)));
+        // The deadline, seen here too: with the branches below polled in order, a user
+        // whose operations kept finishing would otherwise never reach the `stop` branch.
+        if !shut && ctx.stopping.load(Ordering::Relaxed) {
+            shut = true;
+            user.shutdown(ctx.now_us());
+            continue;
+        }
+        // `biased`: in the order written, not tokio's random order, so a finished operation
+        // (nearly every wake-up of a busy user) is found first and the other branches are not
+        // polled at all; `stopping` above keeps the last one from starving.
         tokio::select! {
-            ev = rx.recv() => {
-                if let Some(ev) = ev {
-                    user.on_outcome(ev.op, ev.outcome, ev.at_us);
-                }
-            }
+            biased;
             (id, outcome) = &mut running => {
                 // Its earlier events first (a stream's opening, a server request): they were
                 // queued before it ended.
                 while let Ok(ev) = rx.try_recv() {
                     user.on_outcome(ev.op, ev.outcome, ev.at_us);
                 }
-                user.on_outcome(id, outcome, ctx.now_us());
+                let now = ctx.now_us();
+                user.on_outcome(id, outcome, now);
+                fresh_now = Some(now);
+            }
+            ev = rx.recv() => {
+                if let Some(ev) = ev {
+                    user.on_outcome(ev.op, ev.outcome, ev.at_us);
+                }
             }
             () = wake_at(timer.as_mut(), &mut armed, &ctx.wheel, &slot, wake) => {}
             Some(at) = async {
@@ -1327,6 +1368,9 @@ struct Running {
     method: &'static str,
     tool: Option<Arc<str>>,
     intended_us: u64,
+    /// A `tools/call`'s JSON-RPC id for its first round (given by the user's loop, so that a
+    /// cancel can name it without a shared map).
+    rpc_id: Option<i64>,
 }
 
 /// A user's operations in flight, polled by the user's own task: a task of their own each
@@ -1398,17 +1442,24 @@ struct Timing {
 
 impl UserWire {
     fn report(&self, method: &str, tool: Option<&str>, t: &Timing, outcome: RequestOutcome) {
+        self.report_at(method, tool, t, outcome, self.ctx.now_us());
+    }
+
+    /// [`Self::report`] for a request that ended at `done_us` (run time, µs): its reply's
+    /// arrival, read already.
+    fn report_at(
+        &self,
+        method: &str,
+        tool: Option<&str>,
+        t: &Timing,
+        outcome: RequestOutcome,
+        done_us: u64,
+    ) {
         self.requests.fetch_add(1, Ordering::Relaxed);
         self.ctx.live.requests.fetch_add(1, Ordering::Relaxed);
-        let mut record = RequestRecord::new(
-            method,
-            &self.family,
-            t.intended_us,
-            self.ctx.now_us(),
-            outcome,
-        )
-        .with_sent(t.sent_us)
-        .with_bytes(t.request_bytes, t.response_bytes);
+        let mut record = RequestRecord::new(method, &self.family, t.intended_us, done_us, outcome)
+            .with_sent(t.sent_us)
+            .with_bytes(t.request_bytes, t.response_bytes);
         if let Some(tool) = tool {
             record = record.with_tool(tool);
         }
@@ -1443,16 +1494,10 @@ fn classify(e: &ClientError) -> (RequestOutcome, Failure) {
 /// Runs one operation to its end and returns how it ended (its events before that go to the
 /// user through `tx`). Every kind but `tools/call` ([`call_op`]).
 async fn run_op(wire: Arc<UserWire>, op: Op, tx: mpsc::Sender<OpEvent>) -> Outcome {
-    let outcome = match op_outcome(&wire, &op, &tx).await {
+    match op_outcome(&wire, &op, &tx).await {
         Ok(o) => o,
         Err(f) => Outcome::Failed(f),
-    };
-    // Its JSON-RPC id was kept only so a cancellation could name it: once the operation is
-    // over, forget it (kept, the map would grow with every call of a long run).
-    if let Ok(mut ids) = wire.ids.lock() {
-        ids.remove(&op.id);
     }
-    outcome
 }
 
 async fn op_outcome(
@@ -1712,11 +1757,7 @@ async fn op_outcome(
         }
         OpKind::Cancelled { request } => {
             let session = wire.session(op.session, op.era).ok_or(Failure::Transport)?;
-            let id = wire
-                .ids
-                .lock()
-                .ok()
-                .and_then(|ids| ids.get(request).map(|(_, id)| *id));
+            let id = wire.ids.lock().ok().and_then(|mut ids| ids.remove(request));
             let Some(id) = id else {
                 return Ok(Outcome::Done(Done::ok()));
             };
@@ -1898,6 +1939,7 @@ async fn notify(
 fn call_op(
     wire: Arc<UserWire>,
     op: Op,
+    first_id: i64,
 ) -> impl std::future::Future<Output = Outcome> + Send + 'static {
     // An `async move` block, not an `async fn`: an async fn moves its arguments into locals of
     // its state machine, so the 160-byte `Op` would be stored (and copied) twice.
@@ -1916,6 +1958,7 @@ fn call_op(
             result_size: None,
         };
         let handshake_from = wire.fresh_session(&op);
+        let mut listed = false;
         // Every round's end, reported where it happens; `break 'call` ends the operation.
         let outcome: Result<Outcome, Failure> = 'call: {
             let OpKind::CallTool {
@@ -1936,13 +1979,21 @@ fn call_op(
                 bytes: arguments.len() as u64,
             });
             let mut retry: Option<bytes::Bytes> = None;
-            for _ in 0..MAX_MRTR_ROUNDS {
+            for round in 0..MAX_MRTR_ROUNDS {
                 // One round, reported when it ends; an interim (MRTR) result leaves it.
                 let result = {
-                    let id = wire.id();
-                    if let Ok(mut ids) = wire.ids.lock() {
-                        ids.insert(op.id, (op.session, id));
-                    }
+                    // The first round's id is the one the user's loop holds for a cancel;
+                    // a later round's is listed where a cancel looks first.
+                    let id = if round == 0 {
+                        first_id
+                    } else {
+                        let id = wire.id();
+                        listed = true;
+                        if let Ok(mut ids) = wire.ids.lock() {
+                            ids.insert(op.id, id);
+                        }
+                        id
+                    };
                     let params = match retry.as_deref() {
                         // The common case: the client writes the params from the name and the
                         // arguments, validated once per distinct arguments text (not the whole
@@ -2089,7 +2140,8 @@ fn call_op(
                                 } else {
                                     RequestOutcome::Ok
                                 };
-                                wire.report("tools/call", Some(name), &t, s);
+                                // Done when its reply arrived (`at`: no second clock read).
+                                wire.report_at("tools/call", Some(name), &t, s, at);
                                 match result {
                                     Some(r) if interim => break r,
                                     _ => break 'call Ok(Outcome::Done(Done::tool(is_error))),
@@ -2123,8 +2175,9 @@ fn call_op(
                 latency_us: ctx.now_us().saturating_sub(from),
             });
         }
-        // As in `run_op`: the id was kept only so a cancellation could name it.
-        if let Ok(mut ids) = wire.ids.lock() {
+        // A later round's id was listed only so a cancellation could name it: forget it
+        // (kept, the map would grow with every such call of a long run).
+        if listed && let Ok(mut ids) = wire.ids.lock() {
             ids.remove(&op.id);
         }
         outcome.unwrap_or_else(Outcome::Failed)
