@@ -55,6 +55,7 @@ impl HeaderList {
     }
 
     /// How many values are set.
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.0.len()
     }
