@@ -171,6 +171,8 @@ pub(crate) fn header_map(raw: &Bytes) -> HeaderMap {
 /// headers carry one), the headers, `content-length`, the body. The caller's own
 /// `content-length` / `transfer-encoding` headers are left out: the length written is the
 /// body's. Names and values are already valid (`http` types), so nothing can inject a line.
+/// (The request paths go through [`Fields::encode`], which is this in two parts.)
+#[cfg(test)]
 pub(crate) fn encode_request(
     out: &mut Vec<u8>,
     method: &Method,
@@ -178,6 +180,20 @@ pub(crate) fn encode_request(
     host: Option<&str>,
     headers: &HeaderList,
     body: &[u8],
+) {
+    encode_fields(out, method, path_and_query, host, headers);
+    finish_request(out, method, body);
+}
+
+/// The part of [`encode_request`] that does not depend on the body: the request line, `host`
+/// and the headers (each line with its CRLF). A session whose requests differ only in their
+/// bodies keeps these bytes and sends them again with [`finish_request`].
+pub(crate) fn encode_fields(
+    out: &mut Vec<u8>,
+    method: &Method,
+    path_and_query: &str,
+    host: Option<&str>,
+    headers: &HeaderList,
 ) {
     // Every piece goes in with `extend_from_slice` after one exact reservation: the short
     // constant pieces (`": "`, `"\r\n"`) then become plain stores, where `BufMut::put_slice`
@@ -188,25 +204,17 @@ pub(crate) fn encode_request(
         path_and_query.as_bytes()
     };
     let host = host.filter(|_| !headers.contains(&http::header::HOST));
-    // As hyper does: a length on every request that has a body or is expected to have one,
-    // none on an empty GET / HEAD / DELETE.
-    let bodiless = matches!(*method, Method::GET | Method::HEAD | Method::DELETE);
-    let length =
-        (!body.is_empty() || !bodiless).then(|| mcpx_wire::Decimal::new(body.len() as u64));
     let written = |name: &HeaderName| {
         *name != http::header::CONTENT_LENGTH && *name != http::header::TRANSFER_ENCODING
     };
-    let mut need = method.as_str().len() + 1 + path.len() + b" HTTP/1.1\r\n\r\n".len();
+    let mut need = method.as_str().len() + 1 + path.len() + b" HTTP/1.1\r\n".len();
     if let Some(host) = host {
         need += b"host: \r\n".len() + host.len();
     }
     for (name, value) in headers.iter().filter(|(n, _)| written(n)) {
         need += name.as_str().len() + 4 + value.len();
     }
-    if let Some(length) = &length {
-        need += b"content-length: \r\n".len() + length.as_bytes().len();
-    }
-    out.reserve(need + body.len());
+    out.reserve(need);
     out.extend_from_slice(method.as_str().as_bytes());
     out.push(b' ');
     out.extend_from_slice(path);
@@ -222,13 +230,52 @@ pub(crate) fn encode_request(
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
-    if let Some(length) = &length {
+}
+
+/// The rest of [`encode_request`] after [`encode_fields`]: `content-length`, the blank line,
+/// the body.
+pub(crate) fn finish_request(out: &mut Vec<u8>, method: &Method, body: &[u8]) {
+    // As hyper does: a length on every request that has a body or is expected to have one,
+    // none on an empty GET / HEAD / DELETE.
+    let bodiless = matches!(*method, Method::GET | Method::HEAD | Method::DELETE);
+    let length =
+        (!body.is_empty() || !bodiless).then(|| mcpx_wire::Decimal::new(body.len() as u64));
+    let length = length.as_ref().map_or(&[][..], |l| l.as_bytes());
+    out.reserve(b"content-length: \r\n\r\n".len() + length.len() + body.len());
+    if !length.is_empty() {
         out.extend_from_slice(b"content-length: ");
-        out.extend_from_slice(length.as_bytes());
+        out.extend_from_slice(length);
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(body);
+}
+
+/// A request's head as [`Conn::encode`] takes it: listed headers to encode, or the bytes of
+/// [`encode_fields`] kept from an earlier request.
+#[derive(Clone, Copy)]
+pub(crate) enum Fields<'h> {
+    Listed {
+        path_and_query: &'h str,
+        host: Option<&'h str>,
+        headers: &'h HeaderList,
+    },
+    Encoded(&'h [u8]),
+}
+
+impl Fields<'_> {
+    /// The whole request: these fields, then [`finish_request`].
+    pub(crate) fn encode(self, out: &mut Vec<u8>, method: &Method, body: &[u8]) {
+        match self {
+            Fields::Listed {
+                path_and_query,
+                host,
+                headers,
+            } => encode_fields(out, method, path_and_query, host, headers),
+            Fields::Encoded(bytes) => out.extend_from_slice(bytes),
+        }
+        finish_request(out, method, body);
+    }
 }
 
 /// What [`parse_head`] found at the front of the buffer.
@@ -649,16 +696,9 @@ impl Conn {
     /// Puts the request into the write buffer (sent by [`poll_write_request`]).
     ///
     /// [`poll_write_request`]: Self::poll_write_request
-    pub(crate) fn encode(
-        &mut self,
-        method: &Method,
-        path_and_query: &str,
-        host: Option<&str>,
-        headers: &HeaderList,
-        body: &[u8],
-    ) {
+    pub(crate) fn encode(&mut self, method: &Method, fields: Fields<'_>, body: &[u8]) {
         self.wbuf.clear();
-        encode_request(&mut self.wbuf, method, path_and_query, host, headers, body);
+        fields.encode(&mut self.wbuf, method, body);
     }
 
     /// Takes a request encoded elsewhere (a connection that was still being opened) as the

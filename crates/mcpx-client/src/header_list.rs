@@ -14,7 +14,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 
 /// Headers of one request: a name set with [`insert`](Self::insert) replaces what was there,
 /// [`append`](Self::append) adds a value beside it (as `HeaderMap` does).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct HeaderList(Vec<(HeaderName, HeaderValue)>);
 
 impl HeaderList {

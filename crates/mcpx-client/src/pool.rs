@@ -205,8 +205,14 @@ impl HttpClient {
         if self.takes_inline(origin) {
             let (parts, body) = req.into_parts();
             let headers = HeaderList::from(&parts.headers);
+            let (path_and_query, host) = path_and_host(&parts.uri);
+            let fields = h1::Fields::Listed {
+                path_and_query,
+                host,
+                headers: &headers,
+            };
             let (head, body) = self
-                .send_inline(origin, &parts.method, &parts.uri, &headers, &body)
+                .send_inline(origin, &parts.method, fields, &body)
                 .await?;
             let mut resp = Response::new(body);
             *resp.status_mut() = head.status;
@@ -230,9 +236,36 @@ impl HttpClient {
         body: Bytes,
     ) -> ListedSend<'a> {
         if self.takes_inline(origin) {
-            return ListedSend::Inline(self.send_inline(origin, &method, uri, &headers, &body));
+            let (path_and_query, host) = path_and_host(uri);
+            let fields = h1::Fields::Listed {
+                path_and_query,
+                host,
+                headers: &headers,
+            };
+            return ListedSend::Inline(self.send_inline(origin, &method, fields, &body));
         }
         ListedSend::Hyper(self.hyper_boxed(origin, method, uri, headers, body))
+    }
+
+    /// A request to an origin that [`takes_inline`](Self::takes_inline), its request line and
+    /// headers already encoded ([`Self::encode_fields`]): only the body is new.
+    pub(crate) fn send_encoded<'a>(
+        &'a self,
+        origin: &'a Origin,
+        method: &Method,
+        fields: &[u8],
+        body: &[u8],
+    ) -> ListedSend<'a> {
+        ListedSend::Inline(self.send_inline(origin, method, h1::Fields::Encoded(fields), body))
+    }
+
+    /// The request line and headers the inline path would write for `uri` and `headers`, to
+    /// send again with [`Self::send_encoded`].
+    pub(crate) fn encode_fields(method: &Method, uri: &Uri, headers: &HeaderList) -> Vec<u8> {
+        let (path_and_query, host) = path_and_host(uri);
+        let mut out = Vec::new();
+        h1::encode_fields(&mut out, method, path_and_query, host, headers);
+        out
     }
 
     /// hyper's path for a listed request, boxed: it is a future of a few KiB that the inline
@@ -256,7 +289,7 @@ impl HttpClient {
     }
 
     /// Whether requests to `origin` take the inline HTTP/1.1 path.
-    fn takes_inline(&self, origin: &Origin) -> bool {
+    pub(crate) fn takes_inline(&self, origin: &Origin) -> bool {
         !origin.https && self.inner.opts.version != HttpVersion::Http2
     }
 
@@ -317,16 +350,13 @@ impl HttpClient {
         &'a self,
         origin: &'a Origin,
         method: &Method,
-        uri: &Uri,
-        headers: &HeaderList,
+        fields: h1::Fields<'_>,
         body: &[u8],
     ) -> InlineSend<'a> {
         let shared = self.inner.opts.pool == PoolMode::Shared;
-        let path = uri.path_and_query().map_or("/", |pq| pq.as_str());
-        let host = uri.authority().map(http::uri::Authority::as_str);
         let state = match shared.then(|| self.inline_pop(origin)).flatten() {
             Some(mut conn) => {
-                conn.encode(method, path, host, headers, body);
+                conn.encode(method, fields, body);
                 InlineState::Writing { conn, sent: 0 }
             }
             None => {
@@ -340,7 +370,7 @@ impl HttpClient {
                 // The request waits for its connection, encoded (a fresh connection has no
                 // buffer to encode into yet).
                 let mut conn_less = Vec::new();
-                h1::encode_request(&mut conn_less, method, path, host, headers, body);
+                fields.encode(&mut conn_less, method, body);
                 InlineState::Connecting {
                     connect,
                     request: conn_less,
@@ -447,6 +477,14 @@ impl HttpClient {
 
 /// A plain TCP connection for the inline HTTP/1.1 path.
 /// A listed request in flight ([`HttpClient::send_listed`]).
+/// The request target and `host` of a request to `uri` on the inline path.
+fn path_and_host(uri: &Uri) -> (&str, Option<&str>) {
+    (
+        uri.path_and_query().map_or("/", |pq| pq.as_str()),
+        uri.authority().map(http::uri::Authority::as_str),
+    )
+}
+
 pub(crate) enum ListedSend<'a> {
     Inline(InlineSend<'a>),
     Hyper(HyperSend<'a>),

@@ -392,6 +392,7 @@ impl Base {
             background: std::sync::Mutex::new(None),
             tool_headers: std::sync::Mutex::new(HashMap::new()),
             body_buf: std::sync::Mutex::new(BytesMut::new()),
+            post_fields: std::sync::Mutex::default(),
         })
     }
 }
@@ -437,6 +438,38 @@ pub(crate) struct SessionCore {
     /// (on the inline HTTP/1.1 path, as soon as they are on the connection), the next one
     /// reuses the space instead of allocating a buffer (and its shared header) per request.
     body_buf: std::sync::Mutex<BytesMut>,
+    /// The request line and headers of this session's last POST on the inline HTTP/1.1 path,
+    /// encoded, with what they were made from: the next POST with the same caller's headers
+    /// and flags sends these bytes again instead of listing and encoding every header (see
+    /// [`PostFields`]).
+    post_fields: std::sync::Mutex<PostCache>,
+}
+
+/// Consecutive POSTs whose fields could not be reused after which a session stops keeping
+/// them: a caller whose headers change on every request (a fresh `traceparent`, say) would
+/// otherwise pay for a copy that is never sent again.
+const MAX_POST_FIELD_MISSES: u8 = 4;
+
+/// What [`SessionCore::post_fields`] holds.
+#[derive(Default)]
+struct PostCache {
+    kept: Option<PostFields>,
+    /// Consecutive requests that found different fields kept.
+    misses: u8,
+}
+
+/// A session-era POST's encoded request line and headers ([`crate::h1::encode_fields`]).
+/// They follow from the caller's headers and the per-request flags; everything else that goes
+/// into them (the URL, the protocol version, the session id, the client's own headers, the
+/// pool mode) is fixed for the session's life. Stateless requests are not kept: their
+/// `Mcp-Method` / `Mcp-Name` headers change from request to request.
+struct PostFields {
+    headers: HeaderList,
+    version: bool,
+    session: bool,
+    /// Whether these fields carry the session id (what [`SessionCore::post_headers`] said).
+    sent_session: bool,
+    bytes: Vec<u8>,
 }
 
 /// The most body buffer a session keeps between requests: a body above this (a large
@@ -599,19 +632,33 @@ impl SessionCore {
         let deadline = sent_at + timeout;
         let state = match &self.transport {
             Transport::Http => {
-                let sent_session = match self.post_headers(&mut headers, method_name, name, flags) {
-                    Ok(s) => s,
-                    Err(e) => return StartBody::failed(e),
-                };
-                self.client_headers(&mut headers);
                 let origin = match self.origin() {
                     Ok(o) => o,
                     Err(e) => return StartBody::failed(e),
                 };
+                let kept = if self.is_stateless() || !self.http.takes_inline(origin) {
+                    None
+                } else {
+                    self.send_kept(origin, &headers, flags, &body)
+                };
+                let (send, sent_session) = match kept {
+                    Some(Ok(kept)) => kept,
+                    Some(Err(e)) => return StartBody::failed(e),
+                    None => {
+                        let sent_session =
+                            match self.post_headers(&mut headers, method_name, name, flags) {
+                                Ok(s) => s,
+                                Err(e) => return StartBody::failed(e),
+                            };
+                        self.client_headers(&mut headers);
+                        let send =
+                            self.http
+                                .send_listed(origin, Method::POST, &self.url, headers, body);
+                        (send, sent_session)
+                    }
+                };
                 StartState::Http {
-                    send: self
-                        .http
-                        .send_listed(origin, Method::POST, &self.url, headers, body),
+                    send,
                     then: HttpThen {
                         core: self,
                         id,
@@ -651,6 +698,52 @@ impl SessionCore {
             }
         };
         StartBody { state, timer: None }
+    }
+
+    /// A session-era POST on the inline path with the request line and headers kept from the
+    /// last one ([`PostFields`]), made and kept now if they differ. `None`: this session does
+    /// not keep them (its caller's headers change on every request), list them instead.
+    fn send_kept<'a>(
+        &'a self,
+        origin: &'a Origin,
+        headers: &HeaderList,
+        flags: SendFlags,
+        body: &[u8],
+    ) -> Option<Result<(ListedSend<'a>, bool), Error>> {
+        let mut cache = self.post_fields.lock().ok()?;
+        let same = cache.kept.as_ref().is_some_and(|k| {
+            k.version == flags.version && k.session == flags.session && k.headers == *headers
+        });
+        if same {
+            cache.misses = 0;
+        } else {
+            if cache.misses >= MAX_POST_FIELD_MISSES {
+                return None;
+            }
+            if cache.kept.is_some() {
+                cache.misses += 1;
+            }
+            let mut listed = headers.clone();
+            // Not stateless here: no `Mcp-Method` / `Mcp-Name`, so no method or name to give.
+            let sent_session = match self.post_headers(&mut listed, None, None, flags) {
+                Ok(s) => s,
+                Err(e) => return Some(Err(e)),
+            };
+            self.client_headers(&mut listed);
+            cache.kept = Some(PostFields {
+                bytes: HttpClient::encode_fields(&Method::POST, &self.url, &listed),
+                headers: headers.clone(),
+                version: flags.version,
+                session: flags.session,
+                sent_session,
+            });
+        }
+        let kept = cache.kept.as_ref()?;
+        Some(Ok((
+            self.http
+                .send_encoded(origin, &Method::POST, &kept.bytes, body),
+            kept.sent_session,
+        )))
     }
 
     fn origin(&self) -> Result<&Origin, Error> {
@@ -1067,6 +1160,7 @@ impl Session {
                 background: std::sync::Mutex::new(None),
                 tool_headers: std::sync::Mutex::new(HashMap::new()),
                 body_buf: std::sync::Mutex::new(BytesMut::new()),
+                post_fields: std::sync::Mutex::default(),
             }),
         }
     }

@@ -544,6 +544,125 @@ async fn request_headers_of_each_era() {
     .await;
 }
 
+/// A session keeps the request line and headers of its last POST and sends them again when the
+/// next one has the same caller's headers and flags: every request still carries exactly its
+/// own headers, whatever came before it (a changed value, an omitted session or version
+/// header, an overridden `Accept`, a run of changing headers past the point where the session
+/// stops keeping them), and its own `Content-Length`.
+#[tokio::test]
+async fn each_post_carries_its_own_headers_when_the_last_ones_are_kept() {
+    bounded(async {
+        let srv = serve(
+            "/mcp",
+            session_server(|req| json_reply("", &result(&req.id(), "ok"))),
+        )
+        .await;
+        let mut o = opts();
+        o.header(
+            http::header::USER_AGENT,
+            http::HeaderValue::from_static("mcpx-test/2"),
+        );
+        let s = Client::connect(&srv.url, o).await.unwrap();
+        assert!(!s.is_stateless());
+        let trace = http::HeaderName::from_static("traceparent");
+        // Each variation twice (the second finds the first's fields kept), each between two
+        // plain requests: every change of one input alone goes through the kept fields.
+        let plain = (None, true, true, None, 0);
+        // (traceparent, session header, version header, accept override, params size)
+        type Step = (Option<String>, bool, bool, Option<&'static str>, usize);
+        let mut steps: Vec<Step> = vec![
+            plain.clone(),
+            (None, true, true, None, 10),
+            (Some("t-1".into()), true, true, None, 0),
+            (Some("t-1".into()), true, true, None, 3_000),
+            (Some("t-2".into()), true, true, None, 0),
+            plain.clone(),
+            (None, false, true, None, 0),
+            (None, false, true, None, 5),
+            plain.clone(),
+            plain.clone(),
+            (None, true, false, None, 0),
+            (None, true, false, None, 0),
+            plain.clone(),
+            plain.clone(),
+            (None, true, true, Some("application/json"), 0),
+            (None, true, true, Some("application/json"), 0),
+            plain.clone(),
+        ];
+        // Past the session's patience with changing headers, and back to steady ones.
+        for i in 0..8 {
+            steps.push((Some(format!("run-{i}")), true, true, None, i * 7));
+        }
+        steps.push((None, true, true, None, 0));
+        steps.push((None, true, true, None, 1));
+        for (trace_value, session, version, accept, size) in &steps {
+            let p = RawJson::from_serialize(&json!({"pad": "x".repeat(*size)})).unwrap();
+            let mut b = s
+                .request("tools/list")
+                .params(p)
+                .session_id_header(*session)
+                .protocol_version_header(*version);
+            if let Some(t) = trace_value {
+                b = b.header(trace.clone(), http::HeaderValue::from_str(t).unwrap());
+            }
+            if let Some(a) = accept {
+                b = b.header(http::header::ACCEPT, http::HeaderValue::from_static(a));
+            }
+            let mut ex = b.send().await.unwrap();
+            while ex.next().await.unwrap().is_some() {}
+        }
+        let log = srv.log.lock().unwrap();
+        let lists: Vec<&Req> = log.iter().filter(|r| r.rpc() == "tools/list").collect();
+        assert_eq!(lists.len(), steps.len());
+        for (i, (req, (trace_value, session, version, accept, size))) in
+            lists.iter().zip(&steps).enumerate()
+        {
+            assert_eq!(
+                req.header("traceparent"),
+                trace_value.as_deref(),
+                "request {i}"
+            );
+            assert_eq!(
+                req.header("mcp-session-id"),
+                session.then_some("s-1"),
+                "request {i}"
+            );
+            assert_eq!(
+                req.header("mcp-protocol-version"),
+                version.then_some("2025-11-25"),
+                "request {i}"
+            );
+            assert_eq!(
+                req.header("accept"),
+                Some(accept.unwrap_or("application/json, text/event-stream")),
+                "request {i}"
+            );
+            assert_eq!(
+                req.header("content-type"),
+                Some("application/json"),
+                "request {i}"
+            );
+            assert_eq!(req.header("user-agent"), Some("mcpx-test/2"), "request {i}");
+            assert_eq!(
+                req.body["params"]["pad"].as_str().map(str::len),
+                Some(*size),
+                "request {i}"
+            );
+            // No header twice.
+            let mut names: Vec<String> = req
+                .headers
+                .iter()
+                .map(|(k, _)| k.to_ascii_lowercase())
+                .collect();
+            let n = names.len();
+            names.sort();
+            names.dedup();
+            assert_eq!(names.len(), n, "request {i}: {:?}", req.headers);
+        }
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn session_era_drop_sends_notifications_cancelled_and_session_header_can_be_omitted() {
     bounded(async {
