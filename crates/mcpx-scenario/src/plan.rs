@@ -21,7 +21,7 @@ pub struct CallableTool {
     /// `inputSchema`.
     pub input_schema: Json,
     /// Fixed arguments from `[[tools.override]]`, serialised.
-    pub fixed_arguments: Option<String>,
+    pub fixed_arguments: Option<Arc<str>>,
     /// Index in the catalog given to [`Plan::new`].
     pub catalog_index: usize,
     /// [`CallableTool::name`], shared: every call's [`crate::OpKind::CallTool`] holds it, a
@@ -155,7 +155,9 @@ impl Plan {
                 read_only: t.read_only
                     && scenario.tools.read_only_from == ReadOnlyFrom::Annotations,
                 input_schema: t.input_schema.clone(),
-                fixed_arguments: ov.and_then(|o| o.arguments.as_ref()).map(|a| a.to_string()),
+                fixed_arguments: ov
+                    .and_then(|o| o.arguments.as_ref())
+                    .map(|a| Arc::from(a.to_string())),
                 catalog_index: ci,
                 shared_name: t.name.as_str().into(),
             });

@@ -150,8 +150,9 @@ pub enum OpKind {
         tool: usize,
         /// Tool name (shared with the plan's [`crate::CallableTool`]).
         name: Arc<str>,
-        /// Serialised `arguments` object.
-        arguments: String,
+        /// Serialised `arguments` object (shared with the plan's when the scenario fixes them:
+        /// no copy per call).
+        arguments: Arc<str>,
         /// `params._meta` entries.
         meta: Vec<(String, MetaValue)>,
     },
@@ -2147,20 +2148,20 @@ impl VirtualUser {
         };
         let payload = &plan.scenario().payload;
         let arguments = match (&t.fixed_arguments, payload.args_generator) {
-            (Some(a), _) => a.clone(),
-            (None, ArgsGenerator::Empty) => "{}".to_owned(),
+            (Some(a), _) => Arc::clone(a),
+            (None, ArgsGenerator::Empty) => Arc::from("{}"),
             (None, ArgsGenerator::Schema) => {
                 let size = if self.rng.bernoulli(payload.args_large_p) {
                     payload.args_large_size.sample_u64(&mut self.rng)
                 } else {
                     payload.args_size.sample_u64(&mut self.rng)
                 };
-                generate_arguments(
+                Arc::from(generate_arguments(
                     &t.input_schema,
                     payload.optional_p,
                     size as usize,
                     &mut self.rng,
-                )
+                ))
             }
         };
         // Read through the plan's own handle: `resolve` draws from `self`.
