@@ -31,7 +31,7 @@ use tokio::sync::mpsc;
 
 use crate::body::{Extra, Meta, Params, write_message};
 use crate::error::{Error, Phase};
-use crate::header_list::{HeaderList, ResponseHeaders};
+use crate::header_list::{HeaderList, ResponseHeaders, SharedHeaders};
 use crate::limits::{self, DRAIN_TIMEOUT};
 use crate::pool::ResponseBody;
 use crate::session::{Session, SessionCore, StartBody};
@@ -603,6 +603,8 @@ pub struct RequestBuilder<'a> {
     pub(crate) tool: Option<(&'a str, RawJson)>,
     pub(crate) id: Option<i64>,
     pub(crate) headers: HeaderList,
+    /// Headers shared with other requests, under `headers`.
+    pub(crate) shared: Option<SharedHeaders>,
     pub(crate) send_version: bool,
     pub(crate) send_session: bool,
     pub(crate) progress: bool,
@@ -630,9 +632,10 @@ impl<'a> RequestBuilder<'a> {
             params: None,
             tool: None,
             id: None,
-            // Room for what the client adds (content type, accept, version, session id) and a
-            // few of the caller's: one allocation per request.
-            headers: HeaderList::with_capacity(8),
+            // Nothing allocated until a header is set: the client's own headers go into the
+            // list only where it is encoded from a list (see `SessionCore::start_body`).
+            headers: HeaderList::default(),
+            shared: None,
             send_version: true,
             send_session: true,
             progress: false,
@@ -690,6 +693,15 @@ impl<'a> RequestBuilder<'a> {
     /// `Accept` override; a header set here replaces the client's).
     pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
         self.headers.insert(name, value);
+        self
+    }
+
+    /// Headers shared with other requests ([`SharedHeaders`]), sent as if set with
+    /// [`header`](Self::header) before this request's own (which replace shared ones of the
+    /// same name). A session that sends the same shared set and the same own headers again
+    /// reuses its last request's encoded headers.
+    pub fn shared_headers(mut self, headers: &SharedHeaders) -> Self {
+        self.shared = Some(headers.clone());
         self
     }
 
@@ -811,6 +823,7 @@ impl<'a> RequestBuilder<'a> {
             name.as_deref(),
             body,
             self.headers,
+            self.shared.as_ref(),
             flags,
             timeout,
             self.cancel_on_drop,

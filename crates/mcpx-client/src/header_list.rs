@@ -70,6 +70,58 @@ impl HeaderList {
     }
 }
 
+impl HeaderList {
+    /// `shared`, then `own` over them: a name set in `own` replaces the shared values of that
+    /// name (as [`RequestBuilder::header`](crate::RequestBuilder::header) replaces), with room
+    /// for the `extra` headers the client adds.
+    pub(crate) fn merged(shared: Option<&SharedHeaders>, own: Self, extra: usize) -> Self {
+        let Some(shared) = shared.filter(|s| !s.0.is_empty()) else {
+            let mut own = own;
+            own.0.reserve(extra);
+            return own;
+        };
+        let mut list = Self(Vec::with_capacity(shared.0.len() + own.0.len() + extra));
+        list.0.extend(
+            shared
+                .0
+                .iter()
+                .filter(|(n, _)| !own.contains(n))
+                .map(|(n, v)| (n.clone(), v.clone())),
+        );
+        list.0.extend(own.0);
+        list
+    }
+}
+
+/// Headers that many requests share (a virtual user's `User-Agent` and `Accept`, say), set on
+/// a request with [`RequestBuilder::shared_headers`](crate::RequestBuilder::shared_headers)
+/// without a copy per request. A header the request sets itself replaces the shared one of
+/// that name. Cheap to clone.
+#[derive(Clone, Debug, Default)]
+pub struct SharedHeaders(std::sync::Arc<Vec<(HeaderName, HeaderValue)>>);
+
+impl SharedHeaders {
+    /// These headers, in this order (a name given twice is sent twice).
+    pub fn new(headers: impl IntoIterator<Item = (HeaderName, HeaderValue)>) -> Self {
+        Self(std::sync::Arc::new(headers.into_iter().collect()))
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The same set (not merely equal headers): what a session compares to reuse the encoded
+    /// headers of its last request.
+    pub(crate) fn same(a: Option<&Self>, b: Option<&Self>) -> bool {
+        match (a, b) {
+            (None, None) => true,
+            (Some(a), Some(b)) => std::sync::Arc::ptr_eq(&a.0, &b.0),
+            _ => false,
+        }
+    }
+}
+
 impl From<&HeaderMap> for HeaderList {
     fn from(map: &HeaderMap) -> Self {
         Self(map.iter().map(|(n, v)| (n.clone(), v.clone())).collect())

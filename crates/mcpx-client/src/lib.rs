@@ -107,6 +107,7 @@ pub mod http1 {
 pub use error::{Error, Phase};
 pub use exchange::{Event, EventKind, EventStream, Exchange, RequestBuilder};
 pub use handler::{ClientHandler, HandlerError, HandlerFuture};
+pub use header_list::SharedHeaders;
 pub use mcpx_proto::ProtocolVersion;
 pub use options::{ClientOptions, EraChoice};
 pub use pool::{HttpClient, HttpOptions, HttpVersion, PoolMode, TlsOptions};

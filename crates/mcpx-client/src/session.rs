@@ -25,7 +25,7 @@ use crate::exchange::{
     EventKind, EventStream, Exchange, RequestBuilder, SendFlags, exchange_chan, exchange_http,
 };
 use crate::handler;
-use crate::header_list::HeaderList;
+use crate::header_list::{HeaderList, SharedHeaders};
 use crate::limits;
 use crate::options::{ClientOptions, EraChoice};
 use crate::params::{ParamHeader, headers_for, param_headers};
@@ -445,6 +445,10 @@ pub(crate) struct SessionCore {
     post_fields: std::sync::Mutex<PostCache>,
 }
 
+/// Headers the client adds to a request's own (content type, accept, version, session id, a
+/// few of its options'): room made for them at once.
+const CLIENT_HEADERS: usize = 6;
+
 /// Consecutive POSTs whose fields could not be reused after which a session stops keeping
 /// them: a caller whose headers change on every request (a fresh `traceparent`, say) would
 /// otherwise pay for a copy that is never sent again.
@@ -465,6 +469,7 @@ struct PostCache {
 /// `Mcp-Method` / `Mcp-Name` headers change from request to request.
 struct PostFields {
     headers: HeaderList,
+    shared: Option<SharedHeaders>,
     version: bool,
     session: bool,
     /// Whether these fields carry the session id (what [`SessionCore::post_headers`] said).
@@ -571,6 +576,7 @@ impl SessionCore {
                 None,
                 body,
                 HeaderList::default(),
+                None,
                 SendFlags::ALL,
                 self.opts.request_timeout,
                 false,
@@ -601,6 +607,7 @@ impl SessionCore {
                 None,
                 buf.freeze(),
                 HeaderList::default(),
+                None,
                 SendFlags::ALL,
                 self.opts.request_timeout,
                 false,
@@ -620,7 +627,8 @@ impl SessionCore {
         method_name: Option<&str>,
         name: Option<&str>,
         body: Bytes,
-        mut headers: HeaderList,
+        headers: HeaderList,
+        shared: Option<&SharedHeaders>,
         flags: SendFlags,
         timeout: Duration,
         cancel_on_drop: bool,
@@ -639,12 +647,13 @@ impl SessionCore {
                 let kept = if self.is_stateless() || !self.http.takes_inline(origin) {
                     None
                 } else {
-                    self.send_kept(origin, &headers, flags, &body)
+                    self.send_kept(origin, &headers, shared, flags, &body)
                 };
                 let (send, sent_session) = match kept {
                     Some(Ok(kept)) => kept,
                     Some(Err(e)) => return StartBody::failed(e),
                     None => {
+                        let mut headers = HeaderList::merged(shared, headers, CLIENT_HEADERS);
                         let sent_session =
                             match self.post_headers(&mut headers, method_name, name, flags) {
                                 Ok(s) => s,
@@ -707,12 +716,16 @@ impl SessionCore {
         &'a self,
         origin: &'a Origin,
         headers: &HeaderList,
+        shared: Option<&SharedHeaders>,
         flags: SendFlags,
         body: &[u8],
     ) -> Option<Result<(ListedSend<'a>, bool), Error>> {
         let mut cache = self.post_fields.lock().ok()?;
         let same = cache.kept.as_ref().is_some_and(|k| {
-            k.version == flags.version && k.session == flags.session && k.headers == *headers
+            k.version == flags.version
+                && k.session == flags.session
+                && SharedHeaders::same(k.shared.as_ref(), shared)
+                && k.headers == *headers
         });
         if same {
             cache.misses = 0;
@@ -723,7 +736,7 @@ impl SessionCore {
             if cache.kept.is_some() {
                 cache.misses += 1;
             }
-            let mut listed = headers.clone();
+            let mut listed = HeaderList::merged(shared, headers.clone(), CLIENT_HEADERS);
             // Not stateless here: no `Mcp-Method` / `Mcp-Name`, so no method or name to give.
             let sent_session = match self.post_headers(&mut listed, None, None, flags) {
                 Ok(s) => s,
@@ -733,6 +746,7 @@ impl SessionCore {
             cache.kept = Some(PostFields {
                 bytes: HttpClient::encode_fields(&Method::POST, &self.url, &listed),
                 headers: headers.clone(),
+                shared: shared.cloned(),
                 version: flags.version,
                 session: flags.session,
                 sent_session,

@@ -663,6 +663,76 @@ async fn each_post_carries_its_own_headers_when_the_last_ones_are_kept() {
     .await;
 }
 
+/// Shared headers ([`mcpx_client::SharedHeaders`]) go out as if each request had set them, a
+/// request's own header replacing the shared one of its name, and a different set (not an
+/// equal one reused) is never mistaken for the last request's.
+#[tokio::test]
+async fn shared_headers_are_sent_and_replaced_by_a_requests_own() {
+    bounded(async {
+        let srv = serve(
+            "/mcp",
+            session_server(|req| json_reply("", &result(&req.id(), "ok"))),
+        )
+        .await;
+        let s = Client::connect(&srv.url, opts()).await.unwrap();
+        let x = http::HeaderName::from_static("x-shared");
+        let one = mcpx_client::SharedHeaders::new([
+            (x.clone(), http::HeaderValue::from_static("a")),
+            (
+                http::header::ACCEPT,
+                http::HeaderValue::from_static("application/json"),
+            ),
+        ]);
+        let two =
+            mcpx_client::SharedHeaders::new([(x.clone(), http::HeaderValue::from_static("b"))]);
+        // (shared set, own x-shared) -> expected (x-shared, accept)
+        let steps: Vec<(Option<&mcpx_client::SharedHeaders>, Option<&'static str>)> = vec![
+            (Some(&one), None),
+            (Some(&one), None),
+            (Some(&two), None),
+            (Some(&two), None),
+            (None, None),
+            (Some(&one), Some("own")),
+            (Some(&one), None),
+        ];
+        for (shared, own) in &steps {
+            let mut b = s.request("ping");
+            if let Some(shared) = shared {
+                b = b.shared_headers(shared);
+            }
+            if let Some(own) = own {
+                b = b.header(x.clone(), http::HeaderValue::from_static(own));
+            }
+            let mut ex = b.send().await.unwrap();
+            while ex.next().await.unwrap().is_some() {}
+        }
+        let log = srv.log.lock().unwrap();
+        let pings: Vec<&Req> = log.iter().filter(|r| r.rpc() == "ping").collect();
+        let expected = [
+            (Some("a"), "application/json"),
+            (Some("a"), "application/json"),
+            (Some("b"), "application/json, text/event-stream"),
+            (Some("b"), "application/json, text/event-stream"),
+            (None, "application/json, text/event-stream"),
+            (Some("own"), "application/json"),
+            (Some("a"), "application/json"),
+        ];
+        assert_eq!(pings.len(), expected.len());
+        for (i, (req, (x_value, accept))) in pings.iter().zip(expected).enumerate() {
+            assert_eq!(req.header("x-shared"), x_value, "request {i}");
+            assert_eq!(req.header("accept"), Some(accept), "request {i}");
+            assert_eq!(req.header("mcp-session-id"), Some("s-1"), "request {i}");
+            let n = req
+                .headers
+                .iter()
+                .filter(|(k, _)| k.eq_ignore_ascii_case("x-shared"))
+                .count();
+            assert!(n <= 1, "request {i}: {:?}", req.headers);
+        }
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn session_era_drop_sends_notifications_cancelled_and_session_header_can_be_omitted() {
     bounded(async {

@@ -834,9 +834,9 @@ struct UserWire {
     requests: AtomicU64,
     /// A bound session was counted in `LiveCounts::sessions` and not yet released.
     closed: AtomicBool,
-    /// The family's `User-Agent` and `Accept`.
-    user_agent: Option<http::HeaderValue>,
-    accept: Option<http::HeaderValue>,
+    /// The family's `User-Agent` and `Accept`, then the run's `--header`s (a later one
+    /// replaces an earlier of the same name).
+    base_headers: mcpx_client::SharedHeaders,
     /// The last `tools/call` arguments text and its validated JSON: a profile's fixed
     /// arguments are the same text on every call, validated once.
     arguments: Mutex<Option<(String, RawJson)>>,
@@ -1007,21 +1007,15 @@ impl UserWire {
         op: &Op,
         mut b: mcpx_client::RequestBuilder<'b>,
     ) -> mcpx_client::RequestBuilder<'b> {
-        if let Some(ua) = &self.user_agent {
-            b = b.header(http::header::USER_AGENT, ua.clone());
-        }
-        if let Some(accept) = &self.accept {
-            b = b.header(http::header::ACCEPT, accept.clone());
-        }
+        // The user's fixed headers, shared by all its requests (no copy per request; the
+        // session then reuses the encoded headers of its last request).
+        b = b.shared_headers(&self.base_headers);
         if op.version_mismatch {
             // A header that disagrees with the negotiated version (a reported client bug).
             b = b.header(
                 http::HeaderName::from_static("mcp-protocol-version"),
                 http::HeaderValue::from_static("2025-03-26"),
             );
-        }
-        for (k, v) in &self.ctx.headers {
-            b = b.header(k.clone(), v.clone());
         }
         // The profile's per-request headers (e.g. a fresh `traceparent`) change every time.
         for (k, v) in &op.headers {
@@ -1039,6 +1033,31 @@ impl UserWire {
         }
         b
     }
+}
+
+/// A user's fixed headers ([`UserWire::base_headers`]).
+fn base_headers(
+    user: &VirtualUser,
+    run_headers: &[(http::HeaderName, http::HeaderValue)],
+) -> mcpx_client::SharedHeaders {
+    let family = [
+        (http::header::USER_AGENT, user.family().user_agent.as_str()),
+        (http::header::ACCEPT, user.accept()),
+    ];
+    let mut list: Vec<(http::HeaderName, http::HeaderValue)> = family
+        .into_iter()
+        .filter_map(|(k, v)| {
+            let v = http::HeaderValue::from_str(v)
+                .ok()
+                .filter(|v| !v.is_empty())?;
+            Some((k, v))
+        })
+        .collect();
+    for (k, v) in run_headers {
+        list.retain(|(n, _)| n != k);
+        list.push((k.clone(), v.clone()));
+    }
+    mcpx_client::SharedHeaders::new(list)
 }
 
 /// An event of one operation before its end (progress, a server request, a stream opened),
@@ -1106,12 +1125,7 @@ async fn drive_user(
         next_asked: AtomicU64::new(0),
         requests: AtomicU64::new(0),
         closed: AtomicBool::new(false),
-        user_agent: http::HeaderValue::from_str(&user.family().user_agent)
-            .ok()
-            .filter(|v| !v.is_empty()),
-        accept: http::HeaderValue::from_str(user.accept())
-            .ok()
-            .filter(|v| !v.is_empty()),
+        base_headers: base_headers(&user, &ctx.headers),
         arguments: Mutex::new(None),
         calls_bounded: {
             let client_timeout = ctx
