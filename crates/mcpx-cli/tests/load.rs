@@ -57,6 +57,26 @@ fn mcpx_load(args: &[&str]) -> (i32, String) {
     }
 }
 
+/// `mcpx load URL --scenario SCENARIO --users USERS` for 2 s (1 s drain), its JSON report to
+/// `json`; returns the exit code and stdout.
+fn run_scenario(url: &str, scenario: &Path, users: u32, json: &Path) -> (i32, String) {
+    let users = users.to_string();
+    mcpx_load(&[
+        url,
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "--users",
+        &users,
+        "--duration",
+        "2s",
+        "--drain",
+        "1s",
+        "--no-progress",
+        "--json",
+        json.to_str().unwrap(),
+    ])
+}
+
 fn read_report(path: &Path) -> Value {
     let report: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
     let schema: Value = serde_json::from_str(mcpx_load::report::REPORT_SCHEMA).unwrap();
@@ -357,20 +377,7 @@ fn server_requests_and_mrtr_are_answered_by_the_users() {
         let before = accepted.load(Ordering::Relaxed);
         let scenario = elicit_scenario(&dir, modern_p);
         let json = dir.join(format!("r-{modern_p}.json"));
-        let (code, stdout) = mcpx_load(&[
-            &url,
-            "--scenario",
-            scenario.to_str().unwrap(),
-            "--users",
-            "3",
-            "--duration",
-            "2s",
-            "--drain",
-            "1s",
-            "--no-progress",
-            "--json",
-            json.to_str().unwrap(),
-        ]);
+        let (code, stdout) = run_scenario(&url, &scenario, 3, &json);
         assert_eq!(code, 0, "{stdout}");
         let report = read_report(&json);
         let total = &report["summary"];
@@ -516,20 +523,7 @@ fn a_cancelled_call_is_named_by_its_own_id() {
     }
     std::fs::write(&scenario, changed).unwrap();
     let json = dir.join("r.json");
-    let (code, stdout) = mcpx_load(&[
-        &url,
-        "--scenario",
-        scenario.to_str().unwrap(),
-        "--users",
-        "2",
-        "--duration",
-        "2s",
-        "--drain",
-        "1s",
-        "--no-progress",
-        "--json",
-        json.to_str().unwrap(),
-    ]);
+    let (code, stdout) = run_scenario(&url, &scenario, 2, &json);
     assert_eq!(code, 0, "{stdout}");
     let report = read_report(&json);
     let calls = method(&report, "tools/call");

@@ -504,27 +504,58 @@ struct Spare {
     groups: Option<VecDeque<Vec<usize>>>,
 }
 
+/// A buffer that [`Spare`] can keep: emptied, and judged by its capacity.
+trait Reusable: Default {
+    fn capacity(&self) -> usize;
+    fn clear(&mut self);
+}
+
+impl<T> Reusable for Vec<T> {
+    fn capacity(&self) -> usize {
+        Vec::capacity(self)
+    }
+    fn clear(&mut self) {
+        Vec::clear(self);
+    }
+}
+
+impl<T> Reusable for VecDeque<T> {
+    fn capacity(&self) -> usize {
+        VecDeque::capacity(self)
+    }
+    fn clear(&mut self) {
+        VecDeque::clear(self);
+    }
+}
+
+/// A kept buffer from `shelf`, or a new empty one.
+fn take_spare<T: Reusable>(shelf: &mut Vec<T>) -> T {
+    shelf.pop().unwrap_or_default()
+}
+
+/// Keeps `v`, emptied, on `shelf` unless the shelf is full or `v` grew past the bound.
+fn keep_spare<T: Reusable>(shelf: &mut Vec<T>, mut v: T) {
+    if shelf.len() < SPARE_BUFFERS && v.capacity() <= SPARE_MAX_LEN {
+        v.clear();
+        shelf.push(v);
+    }
+}
+
 impl Spare {
     fn ids(&mut self) -> Vec<usize> {
-        self.ids.pop().unwrap_or_default()
+        take_spare(&mut self.ids)
     }
 
-    fn give_ids(&mut self, mut v: Vec<usize>) {
-        if self.ids.len() < SPARE_BUFFERS && v.capacity() <= SPARE_MAX_LEN {
-            v.clear();
-            self.ids.push(v);
-        }
+    fn give_ids(&mut self, v: Vec<usize>) {
+        keep_spare(&mut self.ids, v);
     }
 
     fn items(&mut self) -> VecDeque<Item> {
-        self.items.pop().unwrap_or_default()
+        take_spare(&mut self.items)
     }
 
-    fn give_items(&mut self, mut v: VecDeque<Item>) {
-        if self.items.len() < SPARE_BUFFERS && v.capacity() <= SPARE_MAX_LEN {
-            v.clear();
-            self.items.push(v);
-        }
+    fn give_items(&mut self, v: VecDeque<Item>) {
+        keep_spare(&mut self.items, v);
     }
 
     fn groups(&mut self) -> VecDeque<Vec<usize>> {
