@@ -379,6 +379,8 @@ fn server_requests_and_mrtr_are_answered_by_the_users() {
         let json = dir.join(format!("r-{modern_p}.json"));
         let (code, stdout) = run_scenario(&url, &scenario, 3, &json);
         assert_eq!(code, 0, "{stdout}");
+        // A closed model says so, once.
+        assert_eq!(stdout.matches("note: closed model").count(), 1, "{stdout}");
         let report = read_report(&json);
         let total = &report["summary"];
         for class in ["connect", "tls", "protocol", "is_error"] {

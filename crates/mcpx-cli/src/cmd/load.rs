@@ -390,9 +390,8 @@ pub(crate) async fn run(
         }
         return Ok(());
     }
-    if model == Model::Closed {
-        notes.push(mcpx_load::report::CLOSED_MODEL_NOTE.to_owned());
-    }
+    // The closed-model note is the report's own (`Report::from_metrics` adds it, also to a
+    // merged report); a copy here would print it twice.
 
     let metrics = Metrics::new(LIVE_EVERY);
     let sink = Arc::new(MetricsSink::new(metrics));
