@@ -520,17 +520,13 @@ pub async fn record(
     })
 }
 
-/// Nice value of the trace writer's thread: the lowest priority there is. The writer batches
-/// its work (JSON, redaction, file writes: most of the recording's CPU) every
-/// [`crate::limits::WRITER_TICK`]; at normal priority each batch is a burst that the proxy's
-/// and the server's threads wait behind on a busy machine, which shows in the tail latency of
-/// the exchanges it records. At nice 19 the scheduler runs a woken proxy thread ahead of it;
-/// the writer still gets every idle moment, and its queue absorbs the wait
-/// ([`crate::limits::TRACE_QUEUE_OBS`]; what overflows is counted, never blocks the proxy).
+/// Nice value of the trace writer's thread where `SCHED_IDLE` is refused (see
+/// [`lower_writer_priority`]).
 const WRITER_NICE: i32 = 19;
 
-/// Starts the trace writer on a thread of its own at [`WRITER_NICE`] (a dedicated thread, not
-/// tokio's blocking pool: a pool thread would stay niced for whatever runs on it later).
+/// Starts the trace writer on a thread of its own at the lowest priority there is (a dedicated
+/// thread, not tokio's blocking pool: a pool thread would keep the priority for whatever runs on
+/// it later).
 fn spawn_writer(
     writer: crate::tracefile::TraceWriter,
 ) -> std::io::Result<tokio::sync::oneshot::Receiver<std::io::Result<WriterStats>>> {
@@ -538,16 +534,47 @@ fn spawn_writer(
     std::thread::Builder::new()
         .name("mcpx-trace-writer".into())
         .spawn(move || {
-            #[cfg(target_os = "linux")]
-            if let Err(e) =
-                rustix::process::setpriority_process(Some(rustix::thread::gettid()), WRITER_NICE)
-            {
-                // Not fatal: the trace is the same, only the proxy's tail is less protected.
-                tracing::debug!(error = %e, "could not lower the trace writer's priority");
-            }
+            lower_writer_priority();
             let _ = tx.send(writer.run());
         })?;
     Ok(rx)
+}
+
+/// Puts the calling thread (the trace writer) under `SCHED_IDLE`, or at [`WRITER_NICE`] where
+/// that is refused. The writer batches its work (JSON, redaction, file writes: most of the
+/// recording's CPU) every [`crate::limits::WRITER_TICK`]; at normal priority each batch is a
+/// burst that the proxy's and the server's threads wait behind on a busy machine, which shows in
+/// the tail latency of the exchanges it records. Nice 19 is not enough for that: the kernel's
+/// fair scheduler (EEVDF) lets a running nice-19 thread finish its slice before a woken thread
+/// may preempt it unless the woken one's deadline is earlier, while any ordinary thread that
+/// wakes preempts a `SCHED_IDLE` one at once, and a core running only `SCHED_IDLE` threads
+/// counts as idle when the kernel places a woken thread. Taking `SCHED_IDLE` needs no privilege.
+/// The writer still gets every idle moment, and its queue absorbs the wait
+/// ([`crate::limits::TRACE_QUEUE_OBS`]; what overflows is counted, never blocks the proxy).
+/// Measured in BENCHMARKS.md ("The record proxy", tenth session).
+fn lower_writer_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        let param = libc::sched_param { sched_priority: 0 };
+        // SAFETY: `sched_setscheduler` reads one `sched_param` through the pointer during the
+        // call and keeps nothing; `param` is an initialized local that outlives the call. Pid 0
+        // names the calling thread only.
+        #[allow(unsafe_code)]
+        let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
+        if rc == 0 {
+            return;
+        }
+        tracing::debug!(
+            error = %std::io::Error::last_os_error(),
+            "SCHED_IDLE refused for the trace writer: trying nice {WRITER_NICE}"
+        );
+        if let Err(e) =
+            rustix::process::setpriority_process(Some(rustix::thread::gettid()), WRITER_NICE)
+        {
+            // Not fatal: the trace is the same, only the proxy's tail is less protected.
+            tracing::debug!(error = %e, "could not lower the trace writer's priority");
+        }
+    }
 }
 
 fn strip_hop_by_hop(h: &mut HeaderMap) {
@@ -946,5 +973,34 @@ impl Drop for TeeBody {
                 self.trace.client_gone();
             }
         }
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    /// The trace writer's thread runs under `SCHED_IDLE` (or, where that is refused, at nice
+    /// 19), read back from `/proc/thread-self/stat`: field 19 is the nice value, field 41 the
+    /// scheduling policy (`SCHED_IDLE` is 5), counted from the pid.
+    #[test]
+    fn the_trace_writer_thread_yields_to_everything_else() {
+        let (policy, nice) = std::thread::spawn(|| {
+            super::lower_writer_priority();
+            let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+            // After the command name (which may hold spaces) in parentheses: field 3 onward.
+            let rest = &stat[stat.rfind(')').unwrap() + 2..];
+            let fields: Vec<&str> = rest.split(' ').collect();
+            let field = |n: usize| fields[n - 3].parse::<i64>().unwrap();
+            (field(41), field(19))
+        })
+        .join()
+        .unwrap();
+        assert!(
+            policy == i64::from(libc::SCHED_IDLE) || nice == i64::from(super::WRITER_NICE),
+            "policy {policy}, nice {nice}"
+        );
+        // The test thread itself is untouched.
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        assert_eq!(rest.split(' ').nth(41 - 3), Some("0"), "{stat}");
     }
 }
