@@ -550,8 +550,11 @@ fn spawn_writer(
 /// wakes preempts a `SCHED_IDLE` one at once, and a core running only `SCHED_IDLE` threads
 /// counts as idle when the kernel places a woken thread. Taking `SCHED_IDLE` needs no privilege.
 /// The writer still gets every idle moment, and its queue absorbs the wait
-/// ([`crate::limits::TRACE_QUEUE_OBS`]; what overflows is counted, never blocks the proxy).
-/// Measured in BENCHMARKS.md ("The record proxy", tenth session).
+/// ([`crate::limits::TRACE_QUEUE_OBS`]; what overflows is counted, never blocks the proxy). The
+/// price: on a machine whose cores are all busy for longer than the queue lasts, the writer gets
+/// almost nothing and observations are dropped, which the summary's `dropped` count reports; the
+/// proxied traffic is never slowed for the trace. Measured in BENCHMARKS.md ("The record
+/// proxy", tenth session).
 fn lower_writer_priority() {
     #[cfg(target_os = "linux")]
     {
