@@ -671,3 +671,78 @@ fn channels_answer_server_requests_through_the_users() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Discovery mode never calls a tool that may be destructive unless `--allow-destructive` says
+/// so: a tool without annotations counts as destructive (the spec's defaults), one marked
+/// `readOnlyHint` does not. The run names the tools it leaves out; a server whose every tool may
+/// be destructive is a usage error (exit 2) saying which flag to add.
+#[test]
+fn discovery_leaves_out_tools_that_may_be_destructive() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let calls = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let serve = |with_reader: bool| {
+        let calls = calls.clone();
+        rt.block_on(async move {
+            let mut handlers = Handlers::new();
+            let schema = json!({"type":"object","properties":{"text":{"type":"string"}}});
+            if with_reader {
+                let c = calls.clone();
+                handlers.tool(
+                    ToolDef::new("look")
+                        .input_schema(schema.clone())
+                        .annotations(json!({"readOnlyHint": true})),
+                    move |_ctx: mcpx_server::RequestContext, _a: Value| {
+                        c.lock().unwrap().push("look".into());
+                        async { Ok(ToolResult::text("seen")) }
+                    },
+                );
+            }
+            let c = calls.clone();
+            handlers.tool(
+                ToolDef::new("wipe").input_schema(schema),
+                move |_ctx: mcpx_server::RequestContext, _a: Value| {
+                    c.lock().unwrap().push("wipe".into());
+                    async { Ok(ToolResult::text("gone")) }
+                },
+            );
+            let server = Server::builder().handlers(handlers).build().unwrap();
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+            tokio::spawn(server.serve(listener, std::future::pending()));
+            url
+        })
+    };
+    let args = |url: &str| {
+        [
+            url,
+            "--users",
+            "10",
+            "--duration",
+            "2s",
+            "--drain",
+            "1s",
+            "--time-scale",
+            "0.02",
+            "--no-progress",
+        ]
+        .map(str::to_owned)
+    };
+    let url = serve(true);
+    let a = args(&url);
+    let (code, stdout) = mcpx_load(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.contains("1 tool(s) not called because they may be destructive")
+            && stdout.contains("destructive): wipe;"),
+        "{stdout}"
+    );
+    let seen = calls.lock().unwrap().clone();
+    assert!(seen.iter().any(|t| t == "look"), "{seen:?}");
+    assert!(!seen.iter().any(|t| t == "wipe"), "{seen:?}");
+
+    let url = serve(false);
+    let a = args(&url);
+    let (code, stdout) = mcpx_load(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 2, "{stdout}");
+    assert!(!calls.lock().unwrap().iter().any(|t| t == "wipe"));
+}

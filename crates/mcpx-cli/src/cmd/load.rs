@@ -345,20 +345,32 @@ pub(crate) async fn run(
                 opts.transport = found.transport;
             }
             let mut tools = found.tools;
+            let mut skipped = 0;
             if !args.allow_destructive {
-                let before = tools.len();
-                tools.retain(|t| t.read_only || !t.destructive);
-                let skipped = before - tools.len();
+                let (callable, destructive): (Vec<_>, Vec<_>) = tools
+                    .into_iter()
+                    .partition(|t| t.read_only || !t.destructive);
+                tools = callable;
+                skipped = destructive.len();
                 if skipped > 0 {
                     let msg = format!(
-                        "{skipped} tool(s) marked destructive are not called (--allow-destructive calls them)"
+                        "{skipped} tool(s) not called because they may be destructive \
+                         (destructiveHint true, or no readOnlyHint, which the spec reads as \
+                         destructive): {}; --allow-destructive calls them",
+                        tool_names(&destructive)
                     );
                     println!("mcpx load: {msg}");
                     notes.push(msg);
                 }
             }
             if tools.is_empty() {
-                bail!("the server lists no tool that may be called");
+                if skipped > 0 {
+                    return Err(usage(format!(
+                        "the server's {skipped} tool(s) may all be destructive: none is called \
+                         without --allow-destructive"
+                    )));
+                }
+                bail!("the server lists no tool");
             }
             tools
         }
@@ -522,6 +534,23 @@ pub(crate) async fn run(
     super::enforce("mcpx load", &report, &thresholds)?;
     let _ = exit::OK;
     Ok(())
+}
+
+/// Tool names named in a message: at most this many (a server may list thousands).
+const NAMED_TOOLS: usize = 8;
+
+/// `a, b, c` (and "N more" past [`NAMED_TOOLS`]).
+fn tool_names(tools: &[ToolInfo]) -> String {
+    let mut out = tools
+        .iter()
+        .take(NAMED_TOOLS)
+        .map(|t| t.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if tools.len() > NAMED_TOOLS {
+        out.push_str(&format!(" and {} more", tools.len() - NAMED_TOOLS));
+    }
+    out
 }
 
 /// One line: model, rate or users, duration, time scale, seed, tools, and the simulator's
