@@ -733,7 +733,7 @@ fn discovery_leaves_out_tools_that_may_be_destructive() {
     assert_eq!(code, 0, "{stdout}");
     assert!(
         stdout.contains("1 tool(s) not called because they may be destructive")
-            && stdout.contains("destructive): wipe;"),
+            && stdout.contains("default): wipe;"),
         "{stdout}"
     );
     let seen = calls.lock().unwrap().clone();

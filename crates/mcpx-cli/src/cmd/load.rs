@@ -354,9 +354,9 @@ pub(crate) async fn run(
                 skipped = destructive.len();
                 if skipped > 0 {
                     let msg = format!(
-                        "{skipped} tool(s) not called because they may be destructive \
-                         (destructiveHint true, or no readOnlyHint, which the spec reads as \
-                         destructive): {}; --allow-destructive calls them",
+                        "{skipped} tool(s) not called because they may be destructive (not \
+                         marked readOnlyHint, and destructiveHint true or not given, the spec's \
+                         default): {}; --allow-destructive calls them",
                         tool_names(&destructive)
                     );
                     println!("mcpx load: {msg}");
