@@ -728,6 +728,12 @@ fn discovery_leaves_out_tools_that_may_be_destructive() {
         .map(str::to_owned)
     };
     let url = serve(true);
+    // A dry run lists the tools and calls none.
+    let (code, stdout) = mcpx_load(&[&url, "--dry-run", "--allow-destructive"]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("tool(s) called: "), "{stdout}");
+    assert!(stdout.contains("no load sent"), "{stdout}");
+    assert!(calls.lock().unwrap().is_empty());
     let a = args(&url);
     let (code, stdout) = mcpx_load(&a.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(code, 0, "{stdout}");

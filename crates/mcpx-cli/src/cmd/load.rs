@@ -95,7 +95,8 @@ pub struct LoadArgs {
     /// latencies by the same factor).
     #[arg(long, value_name = "F")]
     pub time_scale: Option<f64>,
-    /// Print the plan (users, requests/s, sessions, streams, tools) and exit.
+    /// Print the plan (users, requests/s, sessions, streams, tools) and exit; with a URL or
+    /// --stdio it first lists the target's tools (a handshake and tools/list), nothing more.
     #[arg(long)]
     pub dry_run: bool,
     /// Write the JSON report here.
@@ -331,6 +332,8 @@ pub(crate) async fn run(
     } else if args.legacy_sse {
         opts.transport = Transport::LegacySse;
     }
+    // Discovery (no scenario tools, a real target) is the one thing a dry run sends.
+    let discovered = catalog.is_none();
     let catalog: Vec<ToolInfo> = match catalog {
         Some(c) => c,
         None => {
@@ -396,7 +399,14 @@ pub(crate) async fn run(
         );
     }
     if args.dry_run {
-        println!("mcpx load: --dry-run: nothing sent");
+        println!(
+            "mcpx load: --dry-run: {}",
+            if discovered {
+                "no load sent (only the discovery's handshake and tools/list)"
+            } else {
+                "nothing sent"
+            }
+        );
         if let Some(tx) = mock_stop {
             let _ = tx.send(true);
         }
