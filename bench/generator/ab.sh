@@ -23,19 +23,20 @@ while [ $# -gt 0 ]; do
   esac
 done
 for b in "$A" "$B"; do [ -x "$b" ] || { echo "ab.sh: $b is not an executable" >&2; exit 2; }; done
-for t in wrk jq bc curl taskset /usr/bin/time; do command -v "$t" >/dev/null || { echo "$t not found" >&2; exit 2; }; done
-WORK=$(mktemp -d)
-SPID=""
-trap '[ -n "$SPID" ] && kill "$SPID" 2>/dev/null; rm -rf "$WORK"' EXIT
+# The servers are build B's (as MCPX_BIN, so bench/lib.sh builds nothing).
+MCPX_BIN=$B
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+need wrk jq bc taskset /usr/bin/time
 PORT=$((18900 + RANDOM % 200))
-per_req() { echo "$1 * 1000000 / $2" | bc -l | xargs printf '%.2f'; }
 printf 'round\tgenerator\trequests\tcpu_us/req\tuser_us/req\tsys_us/req\tvcs/req\n'
 for r in $(seq "$ROUNDS"); do
   for v in wrk A B; do
     PORT=$((PORT + 1))
     timeout $((DUR + 60)) taskset -c 1 "$B" serve --port "$PORT" --response-mode json >/dev/null 2>&1 &
     SPID=$!
-    for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/healthz" && break; sleep 0.1; done
+    PIDS+=("$SPID")
+    wait_up "$PORT"
     if [ "$v" = wrk ]; then
       out=$(bash bench/perf/bench-server.sh "http://127.0.0.1:$PORT/mcp" -c "$CONNS" -d "$DUR" --warmup 1 \
         --wrk-cpus 0 -t 1 --gen-time "$WORK/time" 2>&1 | tail -1)
@@ -52,6 +53,5 @@ for r in $(seq "$ROUNDS"); do
       "$(per_req "$s" "$n")" "$(echo "$w / $n" | bc -l | xargs printf '%.3f')"
     kill "$SPID" 2>/dev/null || true
     wait "$SPID" 2>/dev/null || true
-    SPID=""
   done
 done

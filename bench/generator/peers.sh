@@ -35,9 +35,6 @@ RMCP=bench/perf/target/release/rmcp-peer
 [ -x "$RMCP" ] || (cd bench/perf && cargo build --release --bin rmcp-peer)
 PORT=$((19100 + RANDOM % 300))
 FAILED=0
-TCK=$(getconf CLK_TCK)
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-per_req() { echo "$1 * 1000000 / $2" | bc -l | xargs printf '%.1f'; }
 # start MODE_FLAGS...: a fresh rmcp-peer (its own pid in SPID, for its CPU time).
 start() {
   PORT=$((PORT + 1))
@@ -80,30 +77,28 @@ check() {
     "$(per_req "($u + $s)" "$total")" "$(server_us "$total")" "${why:-ok${allowed:+ (allowed: $allowed)}}"
   if [ -n "$why" ]; then FAILED=1; fi
 }
+# load_run MODE RUN FLAGS...: `mcpx load` against the running peer for DUR seconds, then check.
+load_run() {
+  local mode=$1 run=$2 code; shift 2
+  set +e
+  /usr/bin/time -f "%U %S %M" -o "$WORK/time" timeout $((DUR + 60)) "$MCPX" load "http://127.0.0.1:$PORT/mcp" \
+    --duration "${DUR}s" --no-progress --json "$WORK/$run.json" "$@" >"$WORK/$run.out" 2>&1
+  code=$?
+  set -e
+  [ -s "$WORK/$run.json" ] || { cat "$WORK/$run.out" >&2; echo "peers.sh: no report from $mode/$run" >&2; exit 1; }
+  check "$mode" "$run" "$WORK/$run.json" "$code"
+}
 printf 'mode\trun\trequests\tcalls answered\tcalls/s\tcall p50/p99 ms\tgenerator us/req\tserver us/req\tcheck\n'
 for mode in "stateful-sse|" "stateless-sse|--stateless" "stateless-json|--stateless --json-response"; do
   name=${mode%%|*} flags=${mode#*|}
   # shellcheck disable=SC2086
   start $flags
-  set +e
-  /usr/bin/time -f "%U %S %M" -o "$WORK/time" timeout $((DUR + 60)) "$MCPX" load "http://127.0.0.1:$PORT/mcp" \
-    --scenario bench/generator/one-tool.toml --users "$USERS" --duration "${DUR}s" --drain 1s \
-    --allow-destructive --no-progress --json "$WORK/one.json" >"$WORK/one.out" 2>&1
-  code=$?
-  set -e
-  [ -s "$WORK/one.json" ] || { cat "$WORK/one.out" >&2; echo "peers.sh: no report from $name/one-tool" >&2; exit 1; }
-  check "$name" one-tool "$WORK/one.json" "$code"
+  load_run "$name" one-tool --scenario bench/generator/one-tool.toml --users "$USERS" --drain 1s \
+    --allow-destructive
   stop
   # shellcheck disable=SC2086
   start $flags
-  set +e
-  /usr/bin/time -f "%U %S %M" -o "$WORK/time" timeout $((DUR + 60)) "$MCPX" load "http://127.0.0.1:$PORT/mcp" \
-    --rate 20 --time-scale 0.05 --duration "${DUR}s" --drain 2s --allow-destructive --no-progress \
-    --json "$WORK/claude.json" >"$WORK/claude.out" 2>&1
-  code=$?
-  set -e
-  [ -s "$WORK/claude.json" ] || { cat "$WORK/claude.out" >&2; echo "peers.sh: no report from $name/claude" >&2; exit 1; }
-  check "$name" claude "$WORK/claude.json" "$code"
+  load_run "$name" claude --rate 20 --time-scale 0.05 --drain 2s --allow-destructive
   stop
   # shellcheck disable=SC2086
   start $flags

@@ -25,7 +25,7 @@ while [ $# -gt 0 ]; do
 done
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
-need wrk jq /usr/bin/time taskset
+need wrk jq bc /usr/bin/time taskset
 PORT=18700
 SERVER_CPU=() GEN_CPU=() WRK_PIN=()
 if [ "$PIN" = 1 ]; then SERVER_CPU=(taskset -c 1); GEN_CPU=(taskset -c 0); WRK_PIN=(--wrk-cpus 0 -t 1); fi
@@ -35,8 +35,6 @@ stop() { kill "$SPID" 2>/dev/null || true; wait "$SPID" 2>/dev/null || true; SPI
 printf 'round\tgenerator\treq/s\tcpu_us/req\tuser_us/req\tsys_us/req\tmax_rss_MiB\n'
 # Every row also goes to $WORK/rows for the medians at the end.
 row() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" | tee -a "$WORK/rows"; }
-# per_req SECONDS REQUESTS: microseconds per request, two decimals.
-per_req() { echo "$1 * 1000000 / $2" | bc -l | xargs printf '%.2f'; }
 for r in $(seq "$ROUNDS"); do
   start
   out=$(bash bench/perf/bench-server.sh "http://127.0.0.1:$PORT/mcp" -c "$CONNS" -d "$DUR" --warmup 1 "${WRK_PIN[@]}" --gen-time "$WORK/wrk.time" 2>&1 | tail -1)

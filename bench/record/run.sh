@@ -77,8 +77,6 @@ load() { # URL OUT.json
     --users "$USERS" --duration "${DUR}s" --drain 1s --allow-destructive --no-progress \
     --json "$2" >/dev/null
 }
-TCK=$(getconf CLK_TCK)
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # load_cpu PID URL OUT.json: the load, and PID's CPU µs per tools/call over it (in CPU_US).
 load_cpu() { local t0; t0=$(ticks "$1"); load "$2" "$3"
   CPU_US=$(awk -v t="$(( $(ticks "$1") - t0 ))" -v k="$TCK" -v n="$(pct "$3" count)" \

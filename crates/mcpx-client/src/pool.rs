@@ -475,8 +475,6 @@ impl HttpClient {
     }
 }
 
-/// A plain TCP connection for the inline HTTP/1.1 path.
-/// A listed request in flight ([`HttpClient::send_listed`]).
 /// The request target and `host` of a request to `uri` on the inline path.
 fn path_and_host(uri: &Uri) -> (&str, Option<&str>) {
     (
@@ -485,6 +483,8 @@ fn path_and_host(uri: &Uri) -> (&str, Option<&str>) {
     )
 }
 
+/// A listed request in flight ([`HttpClient::send_listed`], [`HttpClient::send_encoded`]): on
+/// the inline HTTP/1.1 path or through hyper.
 pub(crate) enum ListedSend<'a> {
     Inline(InlineSend<'a>),
     Hyper(HyperSend<'a>),
