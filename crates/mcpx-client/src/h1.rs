@@ -8,7 +8,7 @@
 //! hyper keeps TLS and HTTP/2.
 //!
 //! This module owns:
-//! - the codec, sans-IO: [`encode_request`] (the head and body in one buffer, written with one
+//! - the codec, sans-IO: [`Fields::encode`] (the head and body in one buffer, written with one
 //!   write), [`parse_head`] (the grammar in [`head`]; how the body is delimited per RFC 9112
 //!   section 6.3; whether the connection may be reused), and [`BodyDecoder`] (Content-Length,
 //!   chunked or until close, incremental over whatever the socket delivered);
@@ -185,7 +185,7 @@ pub(crate) fn encode_request(
     finish_request(out, method, body);
 }
 
-/// The part of [`encode_request`] that does not depend on the body: the request line, `host`
+/// The part of [`Fields::encode`] that does not depend on the body: the request line, `host`
 /// and the headers (each line with its CRLF). A session whose requests differ only in their
 /// bodies keeps these bytes and sends them again with [`finish_request`].
 pub(crate) fn encode_fields(
@@ -232,7 +232,7 @@ pub(crate) fn encode_fields(
     }
 }
 
-/// The rest of [`encode_request`] after [`encode_fields`]: `content-length`, the blank line,
+/// The rest of [`Fields::encode`] after [`encode_fields`]: `content-length`, the blank line,
 /// the body.
 pub(crate) fn finish_request(out: &mut Vec<u8>, method: &Method, body: &[u8]) {
     // As hyper does: a length on every request that has a body or is expected to have one,

@@ -224,7 +224,7 @@ impl ClientOptions {
     /// background right after `initialize` and answers the server requests that arrive on it
     /// with the [`handler`](Self::handler) (what the official SDK clients do; servers send
     /// requests unrelated to a call there). Notifications on it go to
-    /// [`ClientHandler::notification`](crate::ClientHandler::notification). Default false: the load
+    /// [`ClientHandler::notification`]. Default false: the load
     /// tester opens streams explicitly. [`Session::close`](crate::Session::close) stops it.
     pub fn background_stream(&mut self, on: bool) -> &mut Self {
         self.background_stream = on;
